@@ -1,0 +1,37 @@
+# The project's commands. `make test` and `make demo` work on a fresh machine with Python 3.11+:
+# they create .venv and install the project into it first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: venv test lint demo bench-load bench-train clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: venv
+	$(BIN)/ruff check recommender training serving tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check recommender training serving tests benchmarks
+	$(BIN)/ruff format --check recommender training serving tests benchmarks
+
+demo: venv
+	$(BIN)/recs demo
+
+bench-load: venv
+	$(BIN)/python -m benchmarks.load_speed
+
+bench-train: venv
+	$(BIN)/python -m benchmarks.train_speed
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

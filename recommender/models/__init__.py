@@ -1,0 +1,1 @@
+"""The models, one file each, all on the contract of ``recommender.base``."""
