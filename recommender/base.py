@@ -75,12 +75,13 @@ class Recommender(ABC):
         self._fitted = True
         return self
 
-    def recommend(self, queries: np.ndarray, k: int = 10, *, now: int | None = None) -> Ranked:
+    def recommend(self, queries: np.ndarray, k: int = 10, *, now: int | np.ndarray | None = None) -> Ranked:
         """Top-``k`` items for every query index (customer or item, see ``query_kind``).
 
-        ``now`` (Unix seconds) is the moment the lists are for; models that depend on time (next
-        purchase: what is due) use it, others ignore it. Unknown or out-of-range queries get an empty
-        (fully padded) row; callers decide the fallback.
+        ``now`` (Unix seconds, one for all queries or one per query) is the moment the lists are for;
+        models that depend on time (next purchase: what is due) use it, others ignore it. ``None``
+        means the end of the fitted history. Unknown or out-of-range queries get an empty (fully
+        padded) row; callers decide the fallback.
         """
         self._check_fitted()
         if k < 1:
@@ -89,6 +90,11 @@ class Recommender(ABC):
         limit = self.n_customers if self.query_kind == "customer" else self.n_items
         valid = (q >= 0) & (q < limit)
         out = Ranked.empty(len(q), k)
+        if now is not None and np.ndim(now) > 0:
+            now = np.asarray(now, dtype=np.int64).ravel()
+            if len(now) != len(q):
+                raise ValueError(f"now has {len(now)} values for {len(q)} queries")
+            now = now[valid]
         if valid.any():
             ranked = self._recommend(q[valid], k, now)
             out.items[valid] = ranked.items
@@ -133,8 +139,8 @@ class Recommender(ABC):
     def _fit(self, history: OrderHistory) -> None: ...
 
     @abstractmethod
-    def _recommend(self, queries: np.ndarray, k: int, now: int | None) -> Ranked:
-        """Top-k for valid query indices (int64, all in range)."""
+    def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
+        """Top-k for valid query indices (int64, all in range); ``now`` is None, a scalar, or one per query."""
 
     @abstractmethod
     def _state(self) -> dict[str, np.ndarray]:
