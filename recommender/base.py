@@ -128,9 +128,14 @@ class Recommender(ABC):
         except (OSError, ValueError, KeyError) as exc:
             raise ModelFileError(f"cannot load {cls.name} model from {directory}: {exc}") from exc
         model = cls(config)
-        shape = arrays.pop("__shape__")
-        model.n_customers, model.n_items = int(shape[0]), int(shape[1])
-        model._load_state(arrays)
+        try:
+            shape = arrays.pop("__shape__")
+            model.n_customers, model.n_items = int(shape[0]), int(shape[1])
+            model._load_state(arrays)
+        except ModelFileError:
+            raise
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            raise ModelFileError(f"damaged {cls.name} model in {directory}: {exc}") from exc
         model._fitted = True
         return model
 

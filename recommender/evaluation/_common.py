@@ -1,0 +1,128 @@
+"""Small vectorized helpers shared by the evaluation modules (not public API).
+
+Membership of (row, item) pairs in a sparse pattern, expansion of index ranges, the "fill a row
+with the first candidates not excluded" step of the baselines, and customer/time sort keys.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.history import DAY, OrderHistory
+
+
+def binary_csr(matrix: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
+    """A canonical binary CSR copy of ``matrix``: explicit zeros dropped, duplicates merged, indices sorted."""
+    m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    m.eliminate_zeros()
+    m.sum_duplicates()
+    m.sort_indices()
+    m.data[:] = 1.0
+    return m
+
+
+def row_of_entries(m: sp.csr_matrix) -> np.ndarray:
+    """Row index of every stored entry of a CSR matrix (int64)."""
+    return np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+
+
+def pattern_member(rows: np.ndarray, items: np.ndarray, pattern: sp.csr_matrix) -> np.ndarray:
+    """For every query (rows[i], items[i]) (any shape, broadcast): is it stored in ``pattern``?
+
+    ``pattern`` must be canonical (see ``binary_csr``). Items < 0 (padding) are never members.
+    """
+    n_cols = np.int64(pattern.shape[1])
+    keys = row_of_entries(pattern) * n_cols + pattern.indices.astype(np.int64)
+    rows_b, items_b = np.broadcast_arrays(np.asarray(rows, dtype=np.int64), np.asarray(items, dtype=np.int64))
+    query = rows_b * n_cols + items_b
+    if len(keys) == 0:
+        return np.zeros(query.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return (keys[pos] == query) & (items_b >= 0)
+
+
+def unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values of a 1-d int array and, for every value, the position of its distinct value.
+
+    Sort based: numpy 2's hash-based ``np.unique`` is several times slower on large int64 keys.
+    """
+    keys = np.asarray(keys)
+    order = np.argsort(keys, kind="stable")
+    srt = keys[order]
+    new = np.ones(len(srt), dtype=bool)
+    new[1:] = srt[1:] != srt[:-1]
+    inverse = np.empty(len(srt), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return srt[new], inverse
+
+
+def unique_values(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of a 1-d array (sort based, see ``unique_inverse``)."""
+    srt = np.sort(np.asarray(keys))
+    new = np.ones(len(srt), dtype=bool)
+    new[1:] = srt[1:] != srt[:-1]
+    return srt[new]
+
+
+def has_repeated_items(ranked_items: np.ndarray) -> bool:
+    """Does any row of a padded (n, k) item array list the same item twice?"""
+    srt = np.sort(np.asarray(ranked_items), axis=1)
+    return bool(np.any((srt[:, 1:] == srt[:, :-1]) & (srt[:, 1:] >= 0)))
+
+
+def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All ``(owner, j)`` with ``lo[owner] <= j < hi[owner]``, owner-major, as two int64 arrays."""
+    lengths = np.maximum(np.asarray(hi, dtype=np.int64) - np.asarray(lo, dtype=np.int64), 0)
+    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    starts = np.cumsum(lengths) - lengths
+    j = np.arange(int(lengths.sum()), dtype=np.int64) - starts[owner] + np.asarray(lo, dtype=np.int64)[owner]
+    return owner, j
+
+
+def fill_rows(
+    out_items: np.ndarray,
+    out_scores: np.ndarray,
+    start: np.ndarray,
+    candidates: np.ndarray,
+    candidate_scores: np.ndarray,
+    excluded: np.ndarray,
+) -> None:
+    """In place: after position ``start[r]`` of row ``r``, append the candidates not ``excluded[r]``, in order.
+
+    ``candidates``/``candidate_scores`` are one shared list (L,); ``excluded`` is (n, L). Stops at the row width.
+    """
+    k = out_items.shape[1]
+    keep = ~excluded
+    pos = np.asarray(start, dtype=np.int64)[:, None] + np.cumsum(keep, axis=1) - 1
+    place = keep & (pos < k)
+    rows, cols = np.nonzero(place)
+    out_items[rows, pos[rows, cols]] = candidates[cols]
+    out_scores[rows, pos[rows, cols]] = candidate_scores[cols]
+
+
+def window_seconds(window_days: float) -> int:
+    """A window in whole seconds; must be positive."""
+    if not window_days > 0:
+        raise ValueError(f"window_days must be positive, got {window_days}")
+    return round(window_days * DAY)
+
+
+def distinct_events(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (customer, item, time) purchases, sorted by (customer, time, item): three arrays."""
+    order = np.lexsort((history.item, history.ordered_at, history.customer))
+    c, i, t = history.customer[order], history.item[order], history.ordered_at[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (c[1:] != c[:-1]) | (t[1:] != t[:-1]) | (i[1:] != i[:-1])
+    return c[new].astype(np.int64), i[new].astype(np.int64), t[new].astype(np.int64)
+
+
+def customer_time_key(customer: np.ndarray, time: np.ndarray, origin: int, span: int) -> np.ndarray:
+    """An int64 key that sorts like (customer, time) for times in [origin - span, origin + 2 * span]."""
+    stride = np.int64(3 * span + 3)
+    return np.asarray(customer, dtype=np.int64) * stride + (np.asarray(time, dtype=np.int64) - origin + span + 1)
+
+
+def mean_or_nan(values: np.ndarray) -> float:
+    """Mean of ``values``, or NaN when there are none (no warning)."""
+    return float(np.mean(values)) if len(values) else float("nan")

@@ -1,0 +1,125 @@
+"""Train/test splits of an order history, so that evaluation numbers compare with published ones.
+
+- ``split_last_order``: next-basket protocol: each customer's last order is the target (TIFU-KNN,
+  "Next Basket Recommendation Reality Check").
+- ``split_by_time``: everything before a cutoff vs everything at or after it.
+- ``split_random_interactions``: a random hold-out of distinct customer-item pairs (MovieLens style).
+
+Every split keeps the input's id maps, so indices stay valid on both sides, and never splits an order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.errors import DataError
+from recommender.evaluation._common import unique_inverse
+from recommender.history import OrderHistory
+
+
+class NothingToEvaluateError(DataError):
+    """The history has no customer (or no interaction) that a split could hold out."""
+
+
+@dataclass(frozen=True)
+class NextBasketSplit:
+    """Next-basket split: ``train`` holds every line except each evaluated customer's last order.
+
+    ``customers`` (int32, ascending) are the evaluated customers (those with two or more orders);
+    ``targets`` is a binary CSR (len(customers) x n_items): the items of each one's last order;
+    ``at`` (int64) is the time of that order, the moment a model should recommend for.
+    """
+
+    train: OrderHistory
+    customers: np.ndarray
+    targets: sp.csr_matrix
+    at: np.ndarray
+
+    def history_items(self) -> sp.csr_matrix:
+        """The evaluated customers' training purchases (binary CSR, rows aligned with ``targets``)."""
+        return self.train.customer_items("binary")[self.customers]
+
+
+def _last_orders(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every customer with two or more orders: (customer, last order index, that order's time)."""
+    table = history.orders_table()
+    order, customer, at = table["order"], table["customer"], table["ordered_at"]
+    by_customer = np.lexsort((order, at, customer))
+    c_sorted = customer[by_customer]
+    is_last = np.ones(len(by_customer), dtype=bool)
+    is_last[:-1] = c_sorted[1:] != c_sorted[:-1]
+    n_orders = np.bincount(customer, minlength=history.n_customers)
+    last = by_customer[is_last]
+    eligible = n_orders[customer[last]] >= 2
+    last = last[eligible]
+    return customer[last].astype(np.int32), order[last], at[last].astype(np.int64)
+
+
+def split_last_order(history: OrderHistory) -> NextBasketSplit:
+    """Hold out each customer's last order (latest time; among equal times, the highest order index).
+
+    Customers with a single order stay entirely in ``train`` and are not evaluated. Raises
+    ``NothingToEvaluateError`` when no customer has two orders.
+    """
+    customers, last_order, at = _last_orders(history)
+    if len(customers) == 0:
+        raise NothingToEvaluateError(
+            "no customer has two or more orders: nothing to hold out for next-basket evaluation"
+        )
+    is_target_order = np.zeros(max(history.n_orders, 1), dtype=bool)
+    is_target_order[last_order] = True
+    target_line = is_target_order[history.order]
+    row_of_customer = np.full(history.n_customers, -1, dtype=np.int64)
+    row_of_customer[customers] = np.arange(len(customers))
+    targets = sp.csr_matrix(
+        (
+            np.ones(int(target_line.sum()), dtype=np.float32),
+            (row_of_customer[history.customer[target_line]], history.item[target_line]),
+        ),
+        shape=(len(customers), history.n_items),
+    )
+    targets.sum_duplicates()
+    targets.data[:] = 1.0
+    return NextBasketSplit(train=history.select(~target_line), customers=customers, targets=targets, at=at)
+
+
+def split_by_time(history: OrderHistory, cutoff: int) -> tuple[OrderHistory, OrderHistory]:
+    """Lines ordered strictly before ``cutoff`` (Unix seconds), and lines at or after it.
+
+    All lines of an order share the order's time, so an order is never split.
+    """
+    before = history.ordered_at < np.int64(cutoff)
+    return history.select(before), history.select(~before)
+
+
+def split_random_interactions(
+    history: OrderHistory, test_fraction: float, seed: int
+) -> tuple[OrderHistory, sp.csr_matrix]:
+    """Hold out a random ``test_fraction`` of the distinct customer-item pairs.
+
+    Returns ``train`` (every line of the pairs kept) and ``test_targets``, a binary CSR over all
+    customers (n_customers x n_items) of the held-out pairs; a held-out pair never appears in train.
+    The number held out is ``round(test_fraction * n_pairs)``; the same seed gives the same split.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction}")
+    key = history.customer.astype(np.int64) * np.int64(history.n_items) + history.item
+    pairs, line_pair = unique_inverse(key)
+    n_test = round(test_fraction * len(pairs))
+    if n_test == 0:
+        raise NothingToEvaluateError(f"{len(pairs)} customer-item pairs: a {test_fraction:.0%} hold-out is empty")
+    rng = np.random.default_rng(seed)
+    is_test = np.zeros(len(pairs), dtype=bool)
+    is_test[rng.choice(len(pairs), size=n_test, replace=False)] = True
+    test_pairs = pairs[is_test]
+    test_targets = sp.csr_matrix(
+        (
+            np.ones(n_test, dtype=np.float32),
+            (test_pairs // history.n_items, test_pairs % history.n_items),
+        ),
+        shape=(history.n_customers, history.n_items),
+    )
+    return history.select(~is_test[line_pair]), test_targets

@@ -1,0 +1,188 @@
+"""Collaborative filtering ("recommended for you") on implicit's alternating least squares.
+
+``CollaborativeModel`` factorizes the customer x item purchase-count matrix, weighted (BM25 by
+default, or the confidence ``1 + alpha * count`` of Hu, Koren and Volinsky, or raw counts), with
+implicit's CPU ALS. The state is plain arrays: customer factors, item factors (float32), the customer
+x item bought pattern (CSR indptr / indices) and the item popularity used for customers with no
+history in the fitted data (their factors are zero, so a factor score would be arbitrary). Scoring
+is a blocked matrix product, masked and ranked with ``recommender.ranking``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from implicit.nearest_neighbours import bm25_weight
+from pydantic import Field
+from threadpoolctl import ThreadpoolController, threadpool_limits
+
+from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
+from recommender.errors import ModelFileError
+from recommender.history import OrderHistory
+from recommender.models.popular import load_pattern, pattern_matrix, require_arrays
+from recommender.ranking import mask_sparse, topk_dense
+
+# most cells of one dense (customers x items) score block
+_BLOCK_CELLS = 2_000_000
+
+# floor of a BM25 confidence: a purchase is never read as a negative signal
+_MIN_CONFIDENCE = 1e-3
+
+Weighting = Literal["bm25", "alpha", "none"]
+
+
+class CollaborativeConfig(ModelConfig):
+    """ALS hyperparameters.
+
+    ``weighting`` turns purchase counts C into confidences: "bm25" gives ``alpha * bm25(C)``
+    (``bm25_k1``, ``bm25_b``), "alpha" gives ``1 + alpha * C``, "none" gives ``alpha * C``.
+    """
+
+    factors: int = Field(default=64, ge=1)
+    regularization: float = Field(default=0.05, ge=0)
+    iterations: int = Field(default=15, ge=1)
+    alpha: float = Field(default=1.0, gt=0)
+    weighting: Weighting = "bm25"
+    bm25_k1: float = Field(default=100.0, gt=0)
+    bm25_b: float = Field(default=0.8, ge=0, le=1)
+    seed: int = 42
+    exclude_bought: bool = True
+
+
+def confidence_matrix(counts: sp.csr_matrix, config: CollaborativeConfig) -> sp.csr_matrix:
+    """The weighted customer x item matrix ALS learns from (float32 CSR, same pattern as ``counts``)."""
+    if config.weighting == "bm25":
+        weighted = bm25_weight(counts, K1=config.bm25_k1, B=config.bm25_b).tocsr()
+        # an item bought by nearly every customer gets idf <= 0, which implicit reads as "disliked"
+        weighted.data = config.alpha * np.maximum(weighted.data, _MIN_CONFIDENCE)
+    elif config.weighting == "alpha":
+        weighted = counts.copy()
+        weighted.data = 1.0 + config.alpha * weighted.data
+    else:
+        weighted = counts.copy()
+        weighted.data *= config.alpha
+    return weighted.astype(np.float32)
+
+
+def fit_factors(weighted: sp.csr_matrix, config: CollaborativeConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Customer and item factors (float32) from implicit's CPU ALS, seeded, BLAS single-threaded."""
+    with threadpool_limits(1, "blas"):
+        als = AlternatingLeastSquares(
+            factors=config.factors,
+            regularization=config.regularization,
+            alpha=1.0,
+            iterations=config.iterations,
+            random_state=config.seed,
+        )
+        als.fit(weighted, show_progress=False)
+    return np.ascontiguousarray(als.user_factors, np.float32), np.ascontiguousarray(als.item_factors, np.float32)
+
+
+def score_block(
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    bought: sp.csr_matrix,
+    popularity: np.ndarray,
+    exclude_bought: bool,
+    k: int,
+) -> Ranked:
+    """Top-k for one block of customers.
+
+    Customers with no bought items (zero factors) are ranked by ``popularity`` instead, and only get
+    items someone bought.
+    """
+    scores = user_factors @ item_factors.T
+    cold = np.diff(bought.indptr) == 0
+    if cold.any():
+        scores[cold] = np.where(popularity > 0, popularity, -np.inf)
+    if exclude_bought:
+        mask_sparse(scores, bought)
+    return topk_dense(scores, k)
+
+
+class CollaborativeModel(Recommender):
+    """Personalized lists from matrix factorization; already-bought items excluded by default."""
+
+    name: ClassVar[str] = "collaborative"
+    query_kind: ClassVar[QueryKind] = "customer"
+    config_class: ClassVar[type[ModelConfig]] = CollaborativeConfig
+    config: CollaborativeConfig
+
+    def __init__(self, config: CollaborativeConfig | None = None) -> None:
+        super().__init__(config)
+        self._user_factors = np.zeros((0, 0), dtype=np.float32)
+        self._item_factors = np.zeros((0, 0), dtype=np.float32)
+        self._popularity = np.zeros(0, dtype=np.float32)
+        self._bought = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._blas: ThreadpoolController | None = None  # found once: threadpool_limits costs ~1 ms a call
+
+    @property
+    def user_factors(self) -> np.ndarray:
+        """Customer factors (n_customers, factors), float32; zero rows for customers with no history."""
+        self._check_fitted()
+        return self._user_factors
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        """Item factors (n_items, factors), float32."""
+        self._check_fitted()
+        return self._item_factors
+
+    # the contract ----------------------------------------------------------------------------------
+    def _fit(self, history: OrderHistory) -> None:
+        counts = history.customer_items("count")
+        self._bought = pattern_matrix(counts.indptr, counts.indices, counts.shape)
+        buyers = np.bincount(counts.indices, minlength=history.n_items).astype(np.float32)
+        self._popularity = buyers / max(history.n_customers, 1)
+        if counts.nnz == 0:  # nothing to factorize: every customer is cold
+            user_factors = np.zeros((history.n_customers, self.config.factors), dtype=np.float32)
+            item_factors = np.zeros((history.n_items, self.config.factors), dtype=np.float32)
+        else:
+            user_factors, item_factors = fit_factors(confidence_matrix(counts, self.config), self.config)
+            user_factors[np.diff(counts.indptr) == 0] = 0.0
+        self._user_factors, self._item_factors = user_factors, item_factors
+
+    def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
+        out = Ranked.empty(len(queries), k)
+        step = max(1, _BLOCK_CELLS // max(self.n_items, 1))
+        if self._blas is None:
+            self._blas = ThreadpoolController()
+        with self._blas.limit(limits=1, user_api="blas"):
+            for start in range(0, len(queries), step):
+                rows = queries[start : start + step]
+                ranked = score_block(
+                    self._user_factors[rows],
+                    self._item_factors,
+                    self._bought[rows],
+                    self._popularity,
+                    self.config.exclude_bought,
+                    k,
+                )
+                out.items[start : start + len(rows)] = ranked.items
+                out.scores[start : start + len(rows)] = ranked.scores
+        return out
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {
+            "user_factors": self._user_factors,
+            "item_factors": self._item_factors,
+            "item_popularity": self._popularity,
+            "bought_indptr": self._bought.indptr.astype(np.int64),
+            "bought_indices": self._bought.indices.astype(np.int32),
+        }
+
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        names = ["user_factors", "item_factors", "item_popularity", "bought_indptr", "bought_indices"]
+        require_arrays(self.name, arrays, names)
+        user_factors, item_factors = arrays["user_factors"], arrays["item_factors"]
+        shapes_ok = user_factors.ndim == 2 and item_factors.ndim == 2 and user_factors.shape[1] == item_factors.shape[1]
+        if not shapes_ok or len(user_factors) != self.n_customers or len(item_factors) != self.n_items:
+            raise ModelFileError(f"{self.name} model file: factor shapes do not match the saved sizes")
+        self._user_factors = np.ascontiguousarray(user_factors, np.float32)
+        self._item_factors = np.ascontiguousarray(item_factors, np.float32)
+        self._popularity = arrays["item_popularity"].astype(np.float32)
+        shape = (self.n_customers, self.n_items)
+        self._bought = load_pattern(self.name, arrays["bought_indptr"], arrays["bought_indices"], shape)

@@ -1,0 +1,229 @@
+"""Next purchase on a small hand-built grocery-and-camping shop: due repeat items, durables, explore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender.base import ARRAYS_FILE
+from recommender.history import DAY, OrderHistory
+from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
+from recommender.models.next_purchase import (
+    NextPurchaseConfig,
+    NextPurchaseModel,
+    UnknownCustomerError,
+    describe_interval,
+    grouped_median,
+    orders_ago,
+)
+from tests.recommender.conftest import START, Line, history_from_lines
+
+SMALL_ALS = CollaborativeConfig(factors=8, iterations=3)
+CONFIG = NextPurchaseConfig(collaborative=SMALL_ALS)
+DURABLES = ("tent", "stove")
+ALICE_LAST_COFFEE = 70.0
+
+
+def shop_lines(seed: int = 5) -> list[Line]:
+    """40 regulars with grocery cycles and one-off durables, Alice (coffee every 14 days), Bob (one order)."""
+    rng = np.random.default_rng(seed)
+    lines: list[Line] = []
+    for c in range(40):
+        who = f"r{c}"
+        for item, every, start in (("coffee", 14, rng.uniform(0, 14)), ("soap", 30, rng.uniform(0, 30))):
+            lines += [(who, item, float(d + rng.uniform(-1, 1))) for d in np.arange(start, 100, every)]
+        if c % 2 == 0:
+            lines += [(who, "bread", float(d)) for d in np.arange(rng.uniform(0, 7), 100, 7)]
+        if c >= 20:
+            lines += [(who, "tea", float(d)) for d in np.arange(rng.uniform(0, 21), 100, 21)]
+        if c < 20:
+            lines.append((who, "tent", float(rng.uniform(0, 100))))
+        if 10 <= c < 30:
+            lines.append((who, "stove", float(rng.uniform(0, 100))))
+        lines += [(who, f"snack{j}", float(rng.uniform(0, 100))) for j in rng.choice(6, 2, replace=False)]
+    lines += [("alice", "coffee", d) for d in np.arange(0.0, ALICE_LAST_COFFEE + 1, 14)]
+    lines += [("alice", "bread", float(d)) for d in np.arange(1.0, 72, 7)]
+    lines += [("alice", "soap", 20.0), ("alice", "soap", 50.0), ("alice", "tent", 5.0)]
+    lines += [("alice", "tea", d) for d in (10.0, 31.0, 52.0)]
+    lines += [("bob", "coffee", 95.0), ("bob", "tent", 95.0)]
+    return lines
+
+
+@pytest.fixture(scope="module")
+def shop() -> OrderHistory:
+    return history_from_lines(shop_lines())
+
+
+@pytest.fixture(scope="module")
+def model(shop: OrderHistory) -> NextPurchaseModel:
+    return NextPurchaseModel(CONFIG).fit(shop)
+
+
+def at_day(day: float) -> int:
+    return START + int(day * DAY)
+
+
+def listed(model: NextPurchaseModel, shop: OrderHistory, who: str, k: int = 10, now: int | None = None) -> list[str]:
+    items, _ = model.recommend(np.array([shop.customers.index_one(who)]), k, now=now).row(0)
+    return [str(x) for x in shop.items.external(items)]
+
+
+def test_due_coffee_is_in_the_top_3(model: NextPurchaseModel, shop: OrderHistory) -> None:
+    assert "coffee" in listed(model, shop, "alice", k=3, now=at_day(ALICE_LAST_COFFEE + 14))
+
+
+def test_coffee_ranks_lower_right_after_buying_it(model: NextPurchaseModel, shop: OrderHistory) -> None:
+    alice, coffee = shop.customers.index_one("alice"), shop.items.index_one("coffee")
+
+    def rank_and_score(day: float) -> tuple[int, float]:
+        items, scores = model.recommend(np.array([alice]), shop.n_items, now=at_day(day)).row(0)
+        pos = int(np.flatnonzero(items == coffee)[0])
+        return pos, float(scores[pos])
+
+    due_rank, due_score = rank_and_score(ALICE_LAST_COFFEE + 14)
+    fresh_rank, fresh_score = rank_and_score(ALICE_LAST_COFFEE + 0.5)
+    assert fresh_rank > due_rank
+    assert fresh_score < 0.5 * due_score
+    # overdue fades slowly: a week late it still beats having just bought it
+    late_rank, late_score = rank_and_score(ALICE_LAST_COFFEE + 21)
+    assert late_rank < fresh_rank and late_score > 0.8 * due_score
+
+
+@pytest.mark.parametrize("days_after_end", [0, 30, 365])
+def test_durables_bought_once_never_come_back(
+    model: NextPurchaseModel, shop: OrderHistory, days_after_end: int
+) -> None:
+    durable = np.isin(shop.item, shop.items.index(list(DURABLES)))
+    buyers = np.unique(shop.customer[durable])
+    ranked = model.recommend(buyers, shop.n_items, now=shop.end_time + days_after_end * DAY)
+    assert (ranked.items >= 0).all(axis=1).sum() < len(buyers), "lists are not just every item"
+    rows = np.repeat(buyers, ranked.items.shape[1])
+    items = ranked.items.ravel()
+    offered_durable = np.isin(items, shop.items.index(list(DURABLES)))
+    bought = shop.customer_items("binary")
+    # a durable may be offered to someone who does not own one yet, never again to an owner
+    assert np.asarray(bought[rows[offered_durable], items[offered_durable]]).ravel().sum() == 0
+
+
+def test_explore_items_fill_short_histories(model: NextPurchaseModel, shop: OrderHistory) -> None:
+    got = listed(model, shop, "bob", k=5)
+    new = [item for item in got if item not in ("coffee", "tent")]
+    assert new, "a one-order customer gets items they never bought"
+    assert "tent" not in got
+    bob = shop.customers.index_one("bob")
+    assert model.reason(bob, shop.items.index_one(new[0])) == "customers like you buy this"
+
+
+@pytest.mark.parametrize("als_excludes_bought", [True, False])
+def test_bought_items_in_any_list_are_repeat_items(shop: OrderHistory, als_excludes_bought: bool) -> None:
+    als = CollaborativeConfig(factors=8, iterations=3, exclude_bought=als_excludes_bought)
+    model = NextPurchaseModel(NextPurchaseConfig(explore_weight=0.5, collaborative=als)).fit(shop)
+    customers = np.arange(shop.n_customers)
+    ranked = model.recommend(customers, 8)
+    bought = shop.customer_items("binary")
+    rows = np.repeat(customers, 8)
+    items = ranked.items.ravel()
+    valid = items >= 0
+    was_bought = np.asarray(bought[rows[valid], items[valid]]).ravel() > 0
+    names = set(shop.items.external(items[valid][was_bought]))
+    assert names and names.isdisjoint(DURABLES)
+    assert len(set(shop.items.external(items[valid][~was_bought]))) > 0
+
+
+def test_now_per_query(model: NextPurchaseModel, shop: OrderHistory) -> None:
+    alice = shop.customers.index_one("alice")
+    times = np.array([at_day(ALICE_LAST_COFFEE + 14), at_day(ALICE_LAST_COFFEE + 0.5)])
+    both = model.recommend(np.array([alice, alice]), 6, now=times)
+    for row, when in enumerate(times):
+        alone = model.recommend(np.array([alice]), 6, now=int(when))
+        np.testing.assert_array_equal(both.items[row], alone.items[0])
+        np.testing.assert_allclose(both.scores[row], alone.scores[0], rtol=1e-6)
+    assert not np.array_equal(both.items[0], both.items[1])
+
+
+def test_none_means_the_end_of_the_history(model: NextPurchaseModel, shop: OrderHistory) -> None:
+    customers = np.arange(shop.n_customers)
+    np.testing.assert_array_equal(
+        model.recommend(customers, 5).items, model.recommend(customers, 5, now=shop.end_time).items
+    )
+
+
+def test_reasons(model: NextPurchaseModel, shop: OrderHistory) -> None:
+    alice, coffee = shop.customers.index_one("alice"), shop.items.index_one("coffee")
+    assert model.reason(alice, coffee) == "you buy this about every 2 weeks"
+    bob = shop.customers.index_one("bob")
+    assert "about every" in model.reason(bob, coffee)
+    with pytest.raises(UnknownCustomerError):
+        model.reason(shop.n_customers, coffee)
+
+
+def test_save_load_round_trip_is_identical(model: NextPurchaseModel, shop: OrderHistory, tmp_path: Path) -> None:
+    model.save(tmp_path / "np")
+    with np.load(tmp_path / "np" / ARRAYS_FILE, allow_pickle=False) as npz:
+        assert any(key.startswith("explore.") for key in npz.files)
+    loaded = NextPurchaseModel.load(tmp_path / "np")
+    assert loaded.config == model.config
+    customers = np.arange(shop.n_customers)
+    for now in (None, at_day(ALICE_LAST_COFFEE + 14)):
+        before, after = model.recommend(customers, 7, now=now), loaded.recommend(customers, 7, now=now)
+        np.testing.assert_array_equal(before.items, after.items)
+        np.testing.assert_array_equal(before.scores, after.scores)
+    alice, coffee = shop.customers.index_one("alice"), shop.items.index_one("coffee")
+    assert loaded.reason(alice, coffee) == model.reason(alice, coffee)
+
+
+def test_a_fitted_collaborative_model_is_reused_not_refitted(shop: OrderHistory) -> None:
+    als = CollaborativeModel(CollaborativeConfig(factors=4, iterations=2, seed=3)).fit(shop)
+    factors = als.item_factors.copy()
+    model = NextPurchaseModel(NextPurchaseConfig(explore_weight=0.8), collaborative=als).fit(shop)
+    assert model.collaborative is als
+    np.testing.assert_array_equal(als.item_factors, factors)
+    assert model.config.collaborative == als.config
+    assert model.config.explore_weight == 0.8
+    other = history_from_lines([("x", "coffee", 1.0), ("y", "tea", 2.0)])
+    with pytest.raises(ValueError, match="fitted on"):
+        NextPurchaseModel(collaborative=als).fit(other)
+
+
+def test_explore_weight_zero_recommends_only_repeat_items(shop: OrderHistory, tmp_path: Path) -> None:
+    model = NextPurchaseModel(NextPurchaseConfig(explore_weight=0.0)).fit(shop)
+    assert model.collaborative is None
+    bob = shop.customers.index_one("bob")
+    assert listed(model, shop, "bob", k=5) == ["coffee"]
+    assert model.reason(bob, shop.items.index_one("tea")) == "customers like you buy this"
+    model.save(tmp_path / "repeat-only")
+    with np.load(tmp_path / "repeat-only" / ARRAYS_FILE, allow_pickle=False) as npz:
+        assert not any(key.startswith("explore.") for key in npz.files)
+
+
+def test_recency_in_days_gives_the_same_due_coffee(shop: OrderHistory) -> None:
+    model = NextPurchaseModel(NextPurchaseConfig(recency_unit="days", recency_decay=0.98, collaborative=SMALL_ALS))
+    model.fit(shop)
+    assert "coffee" in listed(model, shop, "alice", k=3, now=at_day(ALICE_LAST_COFFEE + 14))
+
+
+def test_orders_ago_counts_each_customers_later_orders() -> None:
+    history = history_from_lines([("a", "x", 1.0), ("b", "x", 2.0), ("a", "y", 3.0), ("a", "x", 9.0), ("b", "y", 9.0)])
+    table = history.orders_table()
+    ago = orders_ago(history)[table["order"]]
+    days = (table["ordered_at"] - START) // DAY
+    who = history.customers.external(table["customer"])
+    assert sorted(zip(who, days, ago, strict=True)) == [("a", 1, 2), ("a", 3, 1), ("a", 9, 0), ("b", 2, 1), ("b", 9, 0)]
+
+
+def test_grouped_median_matches_numpy() -> None:
+    rng = np.random.default_rng(1)
+    groups, values = rng.integers(0, 6, 50), rng.normal(size=50)
+    got = grouped_median(groups, values, 8)
+    for g in range(8):
+        expected = np.median(values[groups == g]) if (groups == g).any() else np.nan
+        np.testing.assert_allclose(got[g], expected)
+
+
+@pytest.mark.parametrize(
+    ("days", "text"), [(1, "day"), (3, "3 days"), (14, "2 weeks"), (7.4, "7 days"), (61, "2 months")]
+)
+def test_describe_interval(days: float, text: str) -> None:
+    assert describe_interval(days) == text

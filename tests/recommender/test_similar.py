@@ -1,0 +1,113 @@
+"""Behaviour of the co-purchase similar-items model: planted pairs, the similarity formula, blocking, categories."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import recommender.models.similar as similar
+from recommender.history import OrderHistory
+from recommender.models.similar import SimilarConfig, SimilarItemsModel
+from tests.recommender.conftest import Line, MakeHistory
+
+
+def dense_neighbours(history: OrderHistory, shrinkage: float) -> np.ndarray:
+    """Reference: the full item x item shrunk cosine matrix, diagonal removed, by brute force."""
+    x = history.customer_items("binary").toarray().astype(np.float64)
+    co = x.T @ x
+    n = x.sum(axis=0)
+    sims = co / (np.sqrt(np.outer(n, n)) + shrinkage)
+    np.fill_diagonal(sims, 0.0)
+    return sims
+
+
+def planted_pairs(rng: np.random.Generator) -> list[Line]:
+    """Tents go with sleeping bags, kettles with mugs; everyone also buys random other things."""
+    lines: list[Line] = []
+    for c in range(30):
+        pair = ("tent", "sleeping-bag") if c % 2 == 0 else ("kettle", "mug")
+        lines += [(f"c{c}", pair[0], 1.0), (f"c{c}", pair[1], 3.0)]
+        lines += [(f"c{c}", f"other{j}", 5.0) for j in rng.choice(12, size=3, replace=False)]
+    return lines
+
+
+def test_items_bought_together_are_each_others_best_neighbour(make_history: MakeHistory) -> None:
+    history = make_history(planted_pairs(np.random.default_rng(3)))
+    model = SimilarItemsModel(SimilarConfig(neighbours=5)).fit(history)
+    anchors = ["tent", "sleeping-bag", "kettle", "mug"]
+    ranked = model.recommend(history.items.index(anchors), 3)
+    best = list(history.items.external(ranked.items[:, 0]))
+    assert best == ["sleeping-bag", "tent", "mug", "kettle"]
+
+
+def test_kept_neighbours_match_the_formula(history: OrderHistory) -> None:
+    config = SimilarConfig(neighbours=6, shrinkage=3.0)
+    model = SimilarItemsModel(config).fit(history)
+    reference = dense_neighbours(history, config.shrinkage)
+    kept = model.neighbours
+    assert np.all(np.diff(kept.indptr) <= config.neighbours)
+    rows = np.repeat(np.arange(history.n_items), np.diff(kept.indptr))
+    np.testing.assert_allclose(kept.data, reference[rows, kept.indices], rtol=1e-5)
+    # the kept ones are the best of their row: the 6th best reference value is the row's smallest kept one
+    expected_floor = -np.sort(-reference, axis=1)[:, config.neighbours - 1]
+    smallest_kept = np.array([kept.data[a:b].min() for a, b in zip(kept.indptr[:-1], kept.indptr[1:], strict=True)])
+    np.testing.assert_allclose(smallest_kept, expected_floor, rtol=1e-5)
+
+
+def test_an_item_is_never_its_own_neighbour(history: OrderHistory) -> None:
+    model = SimilarItemsModel(SimilarConfig(neighbours=20)).fit(history)
+    ranked = model.recommend(np.arange(history.n_items), 20)
+    assert not np.any(ranked.items == np.arange(history.n_items)[:, None])
+
+
+def test_blocked_computation_equals_one_block(history: OrderHistory, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = SimilarItemsModel(SimilarConfig(neighbours=8)).fit(history).neighbours
+    monkeypatch.setattr(similar, "_BLOCK_WORK", 50)  # many small blocks, some items alone above the budget
+    assert len(similar.item_blocks(history.customer_items("binary"), 50)) > 10
+    blocked = SimilarItemsModel(SimilarConfig(neighbours=8)).fit(history).neighbours
+    assert (whole != blocked).nnz == 0
+    assert np.array_equal(whole.indices, blocked.indices)
+
+
+def test_shrinkage_prefers_pairs_with_more_support(make_history: MakeHistory) -> None:
+    # 20 buy the anchor; "rare" is bought once, by an anchor buyer; "broad" by 180, 10 of them anchor buyers
+    lines: list[Line] = [(f"a{c}", "anchor", 0.0) for c in range(20)]
+    lines += [("a0", "rare", 1.0)]
+    lines += [(f"a{c}", "broad", 2.0) for c in range(10)] + [(f"b{c}", "broad", 2.0) for c in range(170)]
+    history = make_history(lines)
+    anchor = np.array([history.items.index_one("anchor")])
+    unshrunk = SimilarItemsModel(SimilarConfig(shrinkage=0.0)).fit(history).recommend(anchor, 1)
+    shrunk = SimilarItemsModel(SimilarConfig(shrinkage=5.0)).fit(history).recommend(anchor, 1)
+    assert history.items.external(unshrunk.items[0])[0] == "rare"
+    assert history.items.external(shrunk.items[0])[0] == "broad"
+
+
+def test_same_category_only_keeps_the_anchors_category(history: OrderHistory) -> None:
+    model = SimilarItemsModel(SimilarConfig(neighbours=20, same_category_only=True)).fit(history)
+    ranked = model.recommend(np.arange(history.n_items), 20)
+    category = history.catalog.category
+    valid = ranked.items >= 0
+    assert np.all(category[ranked.items[valid]] == np.broadcast_to(category[:, None], ranked.items.shape)[valid])
+    # without the option, neighbours do cross categories
+    free = SimilarItemsModel(SimilarConfig(neighbours=20)).fit(history).recommend(np.arange(history.n_items), 20)
+    crossing = category[free.items] != category[:, None]
+    assert np.any(crossing & (free.items >= 0))
+
+
+def test_an_item_without_category_is_not_restricted(make_history: MakeHistory) -> None:
+    lines: list[Line] = [(f"c{c}", item, 0.0) for c in range(5) for item in ("tent", "stove", "mystery")]
+    history = make_history(lines, category_of={"tent": "camping", "stove": "kitchen"})
+    model = SimilarItemsModel(SimilarConfig(same_category_only=True)).fit(history)
+    ranked = model.recommend(history.items.index(["mystery", "tent"]), 5)
+    assert set(history.items.external(ranked.row(0)[0])) == {"tent", "stove"}
+    assert len(ranked.row(1)[0]) == 0, "the tent's only co-purchases are of another category or uncategorized"
+
+
+def test_neighbours_is_a_csr_sorted_best_first(history: OrderHistory) -> None:
+    kept = SimilarItemsModel(SimilarConfig(neighbours=10)).fit(history).neighbours
+    assert isinstance(kept, sp.csr_matrix) and kept.shape == (history.n_items, history.n_items)
+    assert kept.dtype == np.float32
+    row_of = np.repeat(np.arange(history.n_items), np.diff(kept.indptr))
+    same_row = row_of[1:] == row_of[:-1]
+    assert np.all(np.diff(kept.data)[same_row] <= 0)
