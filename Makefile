@@ -24,8 +24,11 @@ lint: venv
 	$(BIN)/ruff check recommender training serving tests benchmarks
 	$(BIN)/ruff format --check recommender training serving tests benchmarks
 
+DEMO_DIR := .recs/demo-shop
+
 demo: venv
-	$(BIN)/recs demo
+	$(BIN)/recs generate --out $(DEMO_DIR) --customers 5000
+	$(BIN)/recs train --orders $(DEMO_DIR)/orders.csv --catalog $(DEMO_DIR)/catalog.csv --promote
 
 bench-load: venv
 	$(BIN)/python -m benchmarks.load_speed

@@ -699,7 +699,14 @@ def _catalog_frame(cat: _Catalog) -> pl.DataFrame:
 def _cycles_frame(cfg: ShopConfig, cat: _Catalog, owners: list[tuple[str, _CycleOwners]]) -> pl.DataFrame:
     c_width = max(6, len(str(cfg.customers)))
     frames = [
-        pl.DataFrame({"customer_id": o.customer + 1, "role": role, "item_id": cat.ids[o.item], "cycle_days": o.cycle})
+        pl.DataFrame(
+            {
+                "customer_id": np.asarray(o.customer, dtype=np.int64) + 1,
+                "role": pl.Series([role] * len(o.customer), dtype=pl.String),
+                "item_id": pl.Series(np.asarray(cat.ids[o.item], dtype=str), dtype=pl.String),
+                "cycle_days": np.asarray(o.cycle, dtype=np.float64),
+            }
+        )
         for role, o in owners
     ]
     return (

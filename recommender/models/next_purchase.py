@@ -50,8 +50,10 @@ from recommender.errors import EmptyHistoryError, ModelFileError, RecommenderErr
 from recommender.history import DAY, OrderHistory
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.ranking import topk_sparse
+from recommender.substitutes import CategoryOwnership
 
 EXPLORE_PREFIX = "explore."
+OWNERSHIP_PREFIX = "owned."
 _MIN_X = 1e-6  # elapsed / interval below this counts as "just bought"
 
 
@@ -73,6 +75,7 @@ class NextPurchaseConfig(ModelConfig):
     early_width: float = Field(default=0.5, gt=0)
     late_width: float = Field(default=1.0, gt=0)
     explore_weight: float = Field(default=0.1, ge=0)
+    damp_owned_categories: bool = True  # explore: a tent buyer gets no second tent (see recommender.substitutes)
     collaborative: CollaborativeConfig = Field(default_factory=CollaborativeConfig)
 
 
@@ -187,6 +190,7 @@ class NextPurchaseModel(Recommender):
         self._repeatable = np.zeros(0, dtype=bool)
         self._item_interval = np.zeros(0, dtype=np.float32)
         self._pattern: sp.csr_matrix | None = None  # bought pattern, built from the arrays on first use
+        self._ownership: CategoryOwnership | None = None
 
     @property
     def collaborative(self) -> CollaborativeModel | None:
@@ -201,6 +205,8 @@ class NextPurchaseModel(Recommender):
         self._fit_repeat(history)
         if self.config.explore_weight > 0:
             self._fit_explore(history)
+            if self.config.damp_owned_categories:
+                self._ownership = CategoryOwnership.fit(history)
 
     def _fit_repeat(self, history: OrderHistory) -> None:
         cfg = self.config
@@ -296,7 +302,8 @@ class NextPurchaseModel(Recommender):
         """Unbought collaborative candidates, scores scaled into each customer's repeat range."""
         lengths = self._indptr[queries + 1] - self._indptr[queries]
         extra = 0 if explore.config.exclude_bought else int(lengths.max(initial=0))
-        ranked = explore.recommend(queries, min(k + extra, max(self.n_items, 1)))
+        # twice the candidates: damped substitutes must be able to fall out of the top k
+        ranked = explore.recommend(queries, min(2 * k + extra, max(self.n_items, 1)))
         rows = np.repeat(np.arange(len(queries)), ranked.items.shape[1])
         items, raw = ranked.items.ravel(), ranked.scores.ravel().astype(np.float64)
         valid = items >= 0
@@ -305,6 +312,11 @@ class NextPurchaseModel(Recommender):
         top = np.zeros(len(queries), dtype=np.float64)
         np.maximum.at(top, rows, raw)
         scaled = np.divide(raw, top[rows], out=np.zeros_like(raw), where=top[rows] > 0)
+        if self._ownership is not None:
+            damping = self._ownership.damping(queries[rows], items)
+            scaled *= damping
+            kind_kept = damping >= self.config.min_repeat_share  # owned one-off kinds (a tent) are dropped
+            rows, items, scaled = rows[kind_kept], items[kind_kept], scaled[kind_kept]
         return rows, items.astype(np.int32), self.config.explore_weight * top_repeat[rows] * scaled
 
     def _bought(self, customers: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -358,10 +370,12 @@ class NextPurchaseModel(Recommender):
         explore = self.collaborative
         if explore is not None:
             state.update({EXPLORE_PREFIX + key: value for key, value in explore._state().items()})
+        if self._ownership is not None:
+            state.update(self._ownership.state(OWNERSHIP_PREFIX))
         return state
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        own = {key: value for key, value in arrays.items() if not key.startswith(EXPLORE_PREFIX)}
+        own = {key: value for key, value in arrays.items() if not key.startswith((EXPLORE_PREFIX, OWNERSHIP_PREFIX))}
         names = ["end_time", "indptr", "items", "count", "last", "weight", "own_interval", "interval"]
         names += ["propensity", "repeatable", "item_interval"]
         missing = [name for name in names if name not in own]
@@ -382,6 +396,8 @@ class NextPurchaseModel(Recommender):
         self._pattern = None
         self._explore = self._load_explore(arrays)
         self._refit_explore = True
+        if any(key.startswith(OWNERSHIP_PREFIX) for key in arrays):
+            self._ownership = CategoryOwnership.from_state(arrays, OWNERSHIP_PREFIX)
 
     def _check_shapes(self) -> None:
         nnz = len(self._items)

@@ -324,3 +324,13 @@ def test_twenty_thousand_customers_generate_quickly() -> None:
     n_orders = big.orders["order_id"].n_unique()
     print(f"20k customers: {big.orders.height} lines, {n_orders} orders in {elapsed:.2f} s")
     assert big.orders["customer_id"].n_unique() == 20_000
+
+
+@pytest.mark.parametrize("customers", [10, 50, 120])
+def test_tiny_shops_generate_and_load(customers: int, tmp_path: Path) -> None:
+    from recommender.data import load_orders
+
+    paths = generate(tmp_path, customers=customers, seed=3)
+    result = load_orders(paths["orders"], catalog_path=paths["catalog"])
+    assert result.summary.rows_rejected == 0
+    assert 0 < result.history.n_customers <= customers

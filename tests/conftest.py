@@ -1,0 +1,44 @@
+"""Shared fixtures: a generated shop, one training run on it, and a private MLflow store per test.
+
+The MLflow store is a real sqlite database under the test's temp dir (no mocks); the shop is the real
+synthetic generator's output.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+SHOP_CUSTOMERS = 1500
+SHOP_SEED = 11
+
+
+@pytest.fixture(scope="session")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """orders.csv and catalog.csv of a generated shop (the same one for the whole session)."""
+    from recommender.synthetic import generate
+
+    return generate(tmp_path_factory.mktemp("shop"), customers=SHOP_CUSTOMERS, seed=SHOP_SEED)
+
+
+@pytest.fixture(scope="session")
+def trained(shop: dict[str, Path], tmp_path_factory: pytest.TempPathFactory):
+    """One full training run (load, evaluate, refit) on the generated shop, shared by the tests."""
+    from training.pipeline import train
+
+    rejects = tmp_path_factory.mktemp("rejects") / "rejects.csv"
+    return train(shop["orders"], shop["catalog"], rejects_path=rejects)
+
+
+@pytest.fixture
+def recs_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private RECS_HOME with MLFLOW_TRACKING_URI unset: the local sqlite store lives under it."""
+    home = tmp_path / "recs-home"
+    monkeypatch.setenv("RECS_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("RECS_MODEL_NAME", "test-recs")
+    return home

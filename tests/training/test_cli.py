@@ -1,0 +1,131 @@
+"""``recs generate`` and ``recs train`` as real processes: exit codes, rejects, MLflow registry, metrics JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+RECS = str(Path(sys.executable).with_name("recs"))
+
+
+def _run(args: list[str], home: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RECS_HOME": str(home), "RECS_MODEL_NAME": "cli-recs", "COLUMNS": "200"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([RECS, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def _rejects(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_generate_writes_a_shop(tmp_path: Path) -> None:
+    result = _run(["generate", "--out", str(tmp_path / "shop"), "--customers", "50", "--seed", "3"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    header = (tmp_path / "shop" / "orders.csv").read_text().splitlines()[0].split(",")
+    assert {"customer_id", "item_id", "ordered_at"} <= set(header)
+    assert (tmp_path / "shop" / "catalog.csv").exists()
+
+
+def test_train_end_to_end_with_a_few_bad_lines(shop: dict[str, Path], tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    lines = shop["orders"].read_text().splitlines()
+    header = lines[0].split(",")
+    bad = dict.fromkeys(header, "")
+    bad.update({"customer_id": "", "item_id": "tent-x", "ordered_at": "2026-01-01"})
+    bad_line = ",".join(bad[c] for c in header)
+    orders.write_text("\n".join([*lines, bad_line, lines[1]]) + "\n")  # an empty id and an exact duplicate
+    metrics_json = tmp_path / "metrics.json"
+
+    result = _run(
+        [
+            "train",
+            "--orders",
+            str(orders),
+            "--catalog",
+            str(shop["catalog"]),
+            "--metrics-json",
+            str(metrics_json),
+            "--promote",
+        ],
+        tmp_path / "home",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "gp_topfreq" in result.stdout and "next_purchase" in result.stdout
+    assert "promoted" in result.stdout
+
+    payload = json.loads(metrics_json.read_text())
+    data = payload["data"]
+    assert data["data.rows_in"] == len(lines) + 1
+    assert data["data.rows_in"] == data["data.rows_kept"] + data["data.rows_rejected"]
+    assert data["data.rows_rejected"] == 2
+    assert payload["promoted"] is True and payload["version"] == "1"
+    assert (
+        payload["metrics"]["next_purchase.recall_at_10"]
+        > payload["metrics"]["next_purchase.baseline.g_topfreq.recall_at_10"]
+    )
+
+    rejects = _rejects(tmp_path / "home" / "rejects" / "orders-rejects.csv")
+    assert sorted(r["reason"] for r in rejects) == ["duplicate line", "empty customer_id"]
+    assert {int(r["line"]) for r in rejects} == {len(lines) + 1, len(lines) + 2}
+
+    client = MlflowClient(f"sqlite:///{(tmp_path / 'home' / 'mlflow.db').resolve()}")
+    assert str(client.get_model_version_by_alias("cli-recs", "champion").version) == "1"
+
+
+def test_malformed_orders_exit_2_with_rejects_and_summary(tmp_path: Path) -> None:
+    orders = tmp_path / "bad.csv"
+    rows = [
+        "customer_id,item_id,ordered_at,quantity",
+        "c1,tent,2026-01-01,1",
+        "c1,bag,2026-01-03,1",
+        "c2,tent,not-a-date,1",
+        ",bag,2026-01-03,1",
+        "c3,,2026-01-03,1",
+        "c3,bag,2026-01-04,-2",
+        "c1,bag,2026-01-03,1",
+        "c4,bag,2026-01-05,1",
+    ]
+    orders.write_text("\n".join(rows) + "\n")
+    result = _run(["train", "--orders", str(orders)], tmp_path / "home")
+    assert result.returncode == 2, result.stdout + result.stderr
+    out = result.stdout
+    assert "rejected" in out and "--max-reject-ratio" in out
+    rejects = _rejects(tmp_path / "home" / "rejects" / "bad-rejects.csv")
+    by_line = {int(r["line"]): r["reason"] for r in rejects}
+    assert by_line == {
+        4: "unparseable ordered_at",
+        5: "empty customer_id",
+        6: "empty item_id",
+        7: "non-positive quantity",
+        8: "duplicate line",
+    }
+    assert next(r for r in rejects if r["line"] == "4")["ordered_at"] == "not-a-date"
+
+
+def test_missing_column_is_named_and_exits_2(tmp_path: Path) -> None:
+    orders = tmp_path / "no_dates.csv"
+    orders.write_text("customer_id,item_id\nc1,tent\n")
+    result = _run(["train", "--orders", str(orders)], tmp_path / "home")
+    assert result.returncode == 2
+    assert "ordered_at" in result.stdout
+
+
+@pytest.mark.parametrize("ratio, code", [("0.9", 0), ("0.05", 2)])
+def test_reject_ratio_threshold_decides_the_exit_code(
+    shop: dict[str, Path], tmp_path: Path, ratio: str, code: int
+) -> None:
+    lines = shop["orders"].read_text().splitlines()
+    keep = lines[: 1 + 3000]
+    bad = [",".join(["", *line.split(",")[1:]]) for line in lines[3001:3400]]  # ~12% empty customer ids
+    orders = tmp_path / "mixed.csv"
+    orders.write_text("\n".join(keep + bad) + "\n")
+    result = _run(["train", "--orders", str(orders), "--max-reject-ratio", ratio], tmp_path / "home")
+    assert result.returncode == code, result.stdout + result.stderr

@@ -1,0 +1,133 @@
+"""MLflow against a real sqlite store under a temp dir: runs, registry, aliases, pyfunc load and predict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from training import tracking
+from training.settings import TrainingSettings
+
+
+def _log(
+    settings: TrainingSettings,
+    trained,
+    metrics: dict[str, float] | None = None,
+    promote: bool = True,
+    tmp: Path | None = None,
+) -> tracking.RegisteredRun:
+    client = tracking.connect(settings)
+    rejects = (tmp or settings.home) / "rejects.csv"
+    rejects.parent.mkdir(parents=True, exist_ok=True)
+    rejects.write_text("source,line,reason\n")
+    return tracking.log_training(
+        client,
+        settings,
+        params=trained.config.model_dump(mode="json"),
+        metrics=metrics if metrics is not None else trained.report.metrics,
+        bundle=trained.bundle,
+        artifacts={"data": rejects},
+        texts={"evaluation/metrics_table.md": "| method |\n"},
+        promote=promote,
+    )
+
+
+def _alias(client: MlflowClient, settings: TrainingSettings, alias: str) -> str:
+    return str(client.get_model_version_by_alias(settings.model_name, alias).version)
+
+
+def test_local_store_is_sqlite_under_recs_home(recs_home: Path) -> None:
+    settings = TrainingSettings()
+    assert settings.resolved_tracking_uri == f"sqlite:///{(recs_home / 'mlflow.db').resolve()}"
+    tracking.connect(settings)
+    assert (recs_home / "mlflow.db").exists()
+    experiment = MlflowClient(settings.resolved_tracking_uri).get_experiment_by_name(settings.experiment)
+    assert experiment is not None
+    assert experiment.artifact_location == (recs_home / "mlartifacts").resolve().as_uri()
+
+
+def test_run_has_params_metrics_artifacts_and_a_registered_candidate(recs_home: Path, trained) -> None:
+    settings = TrainingSettings()
+    registered = _log(settings, trained)
+    client = MlflowClient(settings.resolved_tracking_uri)
+    run = client.get_run(registered.run_id)
+
+    assert run.data.params["collaborative.factors"] == str(trained.config.collaborative.factors)
+    assert run.data.params["complements.window_days"] == str(trained.config.complements.window_days)
+    for name in (
+        "next_purchase.recall_at_10",
+        "next_purchase.ndcg_at_20",
+        "next_purchase.baseline.gp_topfreq.recall_at_10",
+        "for_you.precision_at_10",
+        "complements.hit_rate_at_5",
+    ):
+        assert name in run.data.metrics, name
+        assert run.data.metrics[name] == pytest.approx(trained.report.metrics[name])
+    artifacts = {a.path for a in client.list_artifacts(registered.run_id)}
+    assert {"data", "evaluation"} <= artifacts
+    assert [a.path for a in client.list_artifacts(registered.run_id, "data")] == ["data/rejects.csv"]
+
+    version = client.get_model_version_by_alias(settings.model_name, "candidate")
+    assert str(version.version) == registered.version
+    assert version.run_id == registered.run_id
+
+
+def test_champion_moves_only_when_the_new_version_is_better(recs_home: Path, trained) -> None:
+    settings = TrainingSettings()
+    base = dict(trained.report.metrics)
+    metric = tracking.PROMOTION_METRIC
+
+    first = _log(settings, trained, {**base, metric: 0.30})
+    assert first.promoted  # no champion yet
+    worse = _log(settings, trained, {**base, metric: 0.20})
+    assert not worse.promoted
+    assert worse.previous_champion_metric == pytest.approx(0.30)
+    client = MlflowClient(settings.resolved_tracking_uri)
+    assert _alias(client, settings, "champion") == first.version
+    assert _alias(client, settings, "candidate") == worse.version
+
+    better = _log(settings, trained, {**base, metric: 0.35})
+    assert better.promoted
+    assert _alias(client, settings, "champion") == better.version
+
+    not_asked = _log(settings, trained, {**base, metric: 0.99}, promote=False)
+    assert not not_asked.promoted
+    assert _alias(client, settings, "champion") == better.version
+
+
+def test_pyfunc_champion_loads_and_predicts_for_customer_ids(recs_home: Path, trained) -> None:
+    settings = TrainingSettings()
+    _log(settings, trained)
+    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@champion")
+
+    known = str(trained.bundle.customers.ids[0])
+    out = model.predict(pd.DataFrame({"customer_id": [known, "nobody-knows-me"]}), params={"k": 5})
+    assert list(out.columns) == ["id", "rank", "item_id", "score", "fallback"]
+    mine = out[out["id"] == known]
+    assert list(mine["rank"]) == [1, 2, 3, 4, 5]
+    assert not mine["fallback"].any()
+    assert np.all(np.diff(mine["score"].to_numpy()) <= 1e-6)
+    stranger = out[out["id"] == "nobody-knows-me"]
+    assert len(stranger) == 5 and stranger["fallback"].all()
+    assert set(out["item_id"]) <= set(trained.bundle.items.ids)
+
+    # the same answer the bundle gives directly
+    direct = trained.bundle.recommend([known], "next_purchase", k=5)
+    assert list(mine["item_id"]) == list(direct["item_id"])
+
+
+def test_pyfunc_item_surfaces_take_item_ids(recs_home: Path, trained) -> None:
+    settings = TrainingSettings()
+    _log(settings, trained)
+    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@candidate")
+    item = str(trained.bundle.items.ids[0])
+    out = model.predict(pd.DataFrame({"item_id": [item]}), params={"k": 3, "surface": "similar"})
+    assert 1 <= len(out) <= 3
+    assert item not in set(out["item_id"])

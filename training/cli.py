@@ -1,0 +1,226 @@
+"""The ``recs`` command line: ``generate`` and ``train`` (this module); serving commands join it later.
+
+Library errors become exit codes here and nowhere else: bad input data exits with 2 and a message that
+says what to fix, after the rejects file is written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from recommender.bundle import BundleConfig
+from recommender.errors import DataError, TooManyRejectsError
+from training.pipeline import EvaluationReport, TrainingOutcome, train
+from training.settings import TrainingSettings
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Train, evaluate and serve storefront recommendations."
+)
+EXIT_BAD_DATA = 2
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Directory for orders.csv and catalog.csv.")],
+    customers: Annotated[int, typer.Option(min=10, help="Number of customers.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same shop.")] = 7,
+) -> None:
+    """Write a realistic synthetic order history and catalog (planted complements, repeat cycles, noise)."""
+    from recommender.synthetic import generate as generate_shop
+
+    console = Console()
+    t0 = time.perf_counter()
+    with console.status(f"generating a shop with {customers} customers"):
+        paths = generate_shop(out, customers=customers, seed=seed)
+    for name, path in paths.items():
+        console.print(f"wrote {name}: {path}")
+    console.print(f"done in {time.perf_counter() - t0:.1f}s")
+
+
+@app.command("train")
+def train_command(
+    orders: Annotated[Path, typer.Option("--orders", help="Order lines, CSV or Parquet.")],
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Optional catalog, CSV or Parquet.")] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
+    metrics_json: Annotated[Path | None, typer.Option("--metrics-json", help="Also write the metrics here.")] = None,
+    promote: Annotated[bool, typer.Option("--promote", help="Move @champion if better.")] = False,
+    max_reject_ratio: Annotated[float, typer.Option(min=0.0, max=1.0, help="Stop when more rows are bad.")] = 0.05,
+    rejects: Annotated[Path | None, typer.Option(help="Where to write rejected rows (default: RECS_HOME).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Model config JSON.")] = None,
+) -> None:
+    """Train every model, evaluate on a time-ordered split against baselines, log to MLflow and register."""
+    from training import tracking
+
+    console = Console()
+    settings = TrainingSettings()
+    if experiment:
+        settings = settings.model_copy(update={"experiment": experiment})
+    bundle_config = _bundle_config(config, settings, console)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    rejects_path = rejects or settings.home / "rejects" / f"{orders.stem}-rejects.csv"
+    rejects_path.parent.mkdir(parents=True, exist_ok=True)
+
+    try:
+        outcome = _run_with_progress(console, orders, catalog, bundle_config, max_reject_ratio, rejects_path)
+    except TooManyRejectsError as exc:
+        console.print(f"[red]error:[/red] {exc}. Rejected rows and reasons: {rejects_path}")
+        console.print("Fix the input, or raise --max-reject-ratio to accept it.")
+        raise typer.Exit(EXIT_BAD_DATA) from exc
+    except DataError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_DATA) from exc
+
+    for line in outcome.load.summary.lines():
+        console.print(line)
+    for table in _metrics_tables(outcome.report):
+        console.print(table)
+
+    with console.status("logging to MLflow and registering the model"):
+        client = tracking.connect(settings)
+        registered = tracking.log_training(
+            client,
+            settings,
+            params=outcome.config.model_dump(mode="json"),
+            metrics={**outcome.report.metrics, **_data_metrics(outcome), **_timing_metrics(outcome)},
+            bundle=outcome.bundle,
+            artifacts={"data": rejects_path},
+            texts={
+                "evaluation/metrics_table.md": _metrics_markdown(outcome.report),
+                "evaluation/metrics.json": json.dumps(outcome.report.rows, indent=2),
+            },
+            tags={"orders": str(orders), "catalog": str(catalog or "")},
+            promote=promote,
+        )
+    console.print(
+        f"MLflow run {registered.run_id} -> model {registered.model_name} version {registered.version} "
+        f"(alias candidate) at {settings.resolved_tracking_uri}"
+    )
+    if promote:
+        if registered.promoted:
+            console.print(f"[green]promoted[/green]: version {registered.version} is now @champion")
+        else:
+            console.print(
+                f"not promoted: {tracking.PROMOTION_METRIC} did not beat champion version "
+                f"{registered.champion_version} ({registered.previous_champion_metric:.4f})"
+            )
+    if metrics_json:
+        payload = {
+            "metrics": outcome.report.metrics,
+            "rows": outcome.report.rows,
+            "data": _data_metrics(outcome),
+            "seconds": outcome.seconds,
+            "run_id": registered.run_id,
+            "model_name": registered.model_name,
+            "version": registered.version,
+            "promoted": registered.promoted,
+        }
+        metrics_json.parent.mkdir(parents=True, exist_ok=True)
+        metrics_json.write_text(json.dumps(payload, indent=2))
+        console.print(f"metrics written to {metrics_json}")
+
+
+def _bundle_config(path: Path | None, settings: TrainingSettings, console: Console) -> BundleConfig:
+    source = path or (settings.best_config_path if settings.best_config_path.exists() else None)
+    if source is None:
+        return BundleConfig()
+    try:
+        cfg = BundleConfig.model_validate_json(source.read_text())
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]error:[/red] cannot use model config {source}: {exc}")
+        raise typer.Exit(EXIT_BAD_DATA) from exc
+    console.print(f"using model config {source}")
+    return cfg
+
+
+def _run_with_progress(
+    console: Console,
+    orders: Path,
+    catalog: Path | None,
+    config: BundleConfig,
+    max_reject_ratio: float,
+    rejects_path: Path,
+) -> TrainingOutcome:
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        current: list[int] = []
+
+        def on_step(name: str) -> None:
+            if current:
+                progress.update(current[-1], completed=1, total=1)
+            current.append(progress.add_task(name, total=None))
+
+        outcome = train(orders, catalog, config, max_reject_ratio, rejects_path, on_step=on_step)
+        if current:
+            progress.update(current[-1], completed=1, total=1)
+    return outcome
+
+
+def _data_metrics(outcome: TrainingOutcome) -> dict[str, float]:
+    s = outcome.load.summary
+    h = outcome.load.history
+    return {
+        "data.rows_in": s.rows_in,
+        "data.rows_kept": s.rows_kept,
+        "data.rows_rejected": s.rows_rejected,
+        "data.customers": h.n_customers,
+        "data.items": h.n_items,
+        "data.orders": h.n_orders,
+    }
+
+
+def _timing_metrics(outcome: TrainingOutcome) -> dict[str, float]:
+    return {f"seconds.{name}": value for name, value in outcome.seconds.items()}
+
+
+def _metric_columns(report: EvaluationReport, task: str) -> list[str]:
+    names: list[str] = []
+    for row in report.rows:
+        if row["task"] == task:
+            names += [key for key in row if key not in ("task", "method", "ours") and key not in names]
+    return names
+
+
+def _metrics_tables(report: EvaluationReport) -> list[Table]:
+    """One table per task: ours in bold, then the baselines measured in the same run."""
+    tables: list[Table] = []
+    for task in dict.fromkeys(str(row["task"]) for row in report.rows):
+        cols = _metric_columns(report, task)
+        table = Table(title=f"{task} (time-ordered split)", title_justify="left")
+        table.add_column("method")
+        for col in cols:
+            table.add_column(col.replace("_at_", "@"), justify="right")
+        for row in (r for r in report.rows if r["task"] == task):
+            cells = [f"{float(row[c]):.4f}" if c in row else "" for c in cols]  # type: ignore[arg-type]
+            if row["ours"]:
+                table.add_row(f"[bold]{task} (ours)[/bold]", *[f"[bold]{c}[/bold]" for c in cells])
+            else:
+                table.add_row(str(row["method"]), *cells)
+        tables.append(table)
+    return tables
+
+
+def _metrics_markdown(report: EvaluationReport) -> str:
+    out: list[str] = []
+    for task in dict.fromkeys(str(row["task"]) for row in report.rows):
+        cols = _metric_columns(report, task)
+        out += [f"### {task}", "", "| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+        for row in (r for r in report.rows if r["task"] == task):
+            out.append(f"| {row['method']} | " + " | ".join(f"{float(row[c]):.4f}" for c in cols if c in row) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The offline job without its tracking: load -> split by time -> fit -> evaluate against baselines -> refit.
+
+``evaluate`` follows DESIGN.md's protocols: each customer's last order is the target for next purchase
+(Recall/NDCG/PHR at 10 and 20, repeat/explore split, against G-, P- and GP-TopFreq) and for "for you"
+(the new items of that order, already-bought excluded, against MostPop); complements are fitted on the
+history before a time cutoff and scored on purchases after it (HitRate/Precision within the window,
+against popularity-in-window and symmetric co-occurrence). MLflow logging lives in ``training.tracking``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from recommender.bundle import BundleConfig, ModelBundle
+from recommender.data import LoadResult, check_reject_ratio, check_usable, load_orders, write_rejects
+from recommender.evaluation import (
+    NothingToEvaluateError,
+    basket_metrics,
+    complement_events,
+    complement_metrics,
+    g_topfreq,
+    gp_topfreq,
+    most_pop,
+    p_topfreq,
+    popularity_in_window,
+    split_by_time,
+    split_last_order,
+    symmetric_cooccurrence,
+    topn_metrics,
+)
+from recommender.history import DAY, OrderHistory
+from recommender.models.complements import ComplementsModel
+
+StepHook = Callable[[str], None]
+NEXT_PURCHASE_KS = (10, 20)
+FOR_YOU_K = 10
+COMPLEMENTS_K = 5
+COMPLEMENTS_TEST_SHARE = 0.25  # the last quarter of the time range holds the complement anchors
+
+
+@dataclass
+class EvaluationReport:
+    """Metrics of our models and the baselines measured in the same run.
+
+    ``rows``: one dict per (task, method) with its metrics; ``metrics``: the same flattened into MLflow
+    names: ``<task>.<metric>`` for ours, ``<task>.baseline.<method>.<metric>`` for baselines.
+    """
+
+    rows: list[dict[str, object]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, task: str, method: str, values: dict[str, float], ours: bool) -> None:
+        """Record one method's metrics; counts (``n_*``) go to ``counts``, undefined (NaN) values are dropped."""
+        kept = {key: value for key, value in values.items() if not key.startswith("n_") and np.isfinite(value)}
+        self.rows.append({"task": task, "method": method, "ours": ours, **kept})
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        flat: dict[str, float] = {}
+        for row in self.rows:
+            prefix = f"{row['task']}." if row["ours"] else f"{row['task']}.baseline.{row['method']}."
+            for key, value in row.items():
+                if key not in ("task", "method", "ours"):
+                    flat[prefix + key] = float(value)  # type: ignore[arg-type]
+        for key, value in self.counts.items():
+            flat[f"eval.{key}"] = float(value)
+        return flat
+
+    def metric(self, name: str) -> float:
+        return self.metrics[name]
+
+
+@dataclass
+class TrainingOutcome:
+    load: LoadResult
+    config: BundleConfig
+    report: EvaluationReport
+    bundle: ModelBundle
+    seconds: dict[str, float]
+
+
+def check_load(result: LoadResult, max_reject_ratio: float) -> None:
+    check_reject_ratio(result.summary, max_reject_ratio)
+    check_usable(result)
+
+
+def evaluate(history: OrderHistory, config: BundleConfig, on_step: StepHook | None = None) -> EvaluationReport:
+    """Fit on the training side of the time-ordered splits and score every task against its baselines."""
+    step = on_step or (lambda _name: None)
+    report = EvaluationReport()
+    try:
+        split = split_last_order(history)
+    except NothingToEvaluateError:
+        step("evaluation skipped: no customer has two orders")
+        report.counts["next_purchase_customers"] = 0
+        return report
+    report.counts["next_purchase_customers"] = len(split.customers)
+    bundle = ModelBundle.fit(split.train, config, on_step=lambda name: step(f"evaluation fit: {name}"))
+
+    step("evaluation: next purchase")
+    kmax = max(NEXT_PURCHASE_KS)
+    bought = split.train.customer_items("binary")[split.customers]
+    ours = bundle.models["next_purchase"].recommend(split.customers, kmax, now=split.at)
+    report.add("next_purchase", "ours", basket_metrics(ours.items, split.targets, bought, NEXT_PURCHASE_KS), True)
+    for name, baseline in (("g_topfreq", g_topfreq), ("p_topfreq", p_topfreq), ("gp_topfreq", gp_topfreq)):
+        ranked = baseline(split.train, split.customers, kmax)
+        report.add("next_purchase", name, basket_metrics(ranked.items, split.targets, bought, NEXT_PURCHASE_KS), False)
+
+    step("evaluation: for you")
+    new_items = (split.targets - split.targets.multiply(bought)).tocsr()
+    new_items.eliminate_zeros()
+    has_new = np.diff(new_items.indptr) > 0
+    fy_customers = split.customers[has_new]
+    fy_targets = new_items[has_new]
+    report.counts["for_you_customers"] = len(fy_customers)
+    if len(fy_customers):
+        ranked = bundle.models["collaborative"].recommend(fy_customers, FOR_YOU_K)
+        report.add("for_you", "ours", topn_metrics(ranked.items, fy_targets, FOR_YOU_K), True)
+        ranked = most_pop(split.train, fy_customers, FOR_YOU_K, exclude_bought=True)
+        report.add("for_you", "most_pop", topn_metrics(ranked.items, fy_targets, FOR_YOU_K), False)
+
+    step("evaluation: complements")
+    _evaluate_complements(history, config, report)
+    return report
+
+
+def _evaluate_complements(history: OrderHistory, config: BundleConfig, report: EvaluationReport) -> None:
+    window = config.complements.window_days
+    start, end = history.start_time, history.end_time
+    cutoff = int(end - max((end - start) * COMPLEMENTS_TEST_SHARE, 2 * window * DAY))
+    before, _after = split_by_time(history, cutoff)
+    events = complement_events(history, cutoff, window)
+    report.counts["complement_anchors"] = len(events.anchor_items)
+    if before.n_lines == 0 or len(events.anchor_items) == 0:
+        return
+    model = ComplementsModel(config.complements).fit(before)
+    all_items = np.arange(history.n_items)
+    candidates = {
+        "ours": model.recommend(all_items, COMPLEMENTS_K),
+        "popularity_in_window": popularity_in_window(before, window, COMPLEMENTS_K),
+        "symmetric_cooccurrence": symmetric_cooccurrence(before, window, COMPLEMENTS_K),
+    }
+    for name, ranked in candidates.items():
+        values = complement_metrics(events.anchor_items, events.followups, ranked, COMPLEMENTS_K)
+        report.add("complements", name, values, name == "ours")
+
+
+def train(
+    orders: Path,
+    catalog: Path | None = None,
+    config: BundleConfig | None = None,
+    max_reject_ratio: float = 0.05,
+    rejects_path: Path | None = None,
+    on_step: StepHook | None = None,
+) -> TrainingOutcome:
+    """Load, validate, evaluate on the time-ordered splits, then refit every model on all the data."""
+    cfg = config or BundleConfig()
+    step = on_step or (lambda _name: None)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    step("load and validate")
+    result = load_orders(orders, catalog_path=catalog)
+    if rejects_path is not None:
+        write_rejects(result, rejects_path)
+    check_load(result, max_reject_ratio)
+    seconds["load"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    report = evaluate(result.history, cfg, on_step=step)
+    seconds["evaluate"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    bundle = ModelBundle.fit(result.history, cfg, on_step=lambda name: step(f"final fit: {name}"))
+    seconds["fit"] = time.perf_counter() - t0
+    return TrainingOutcome(load=result, config=cfg, report=report, bundle=bundle, seconds=seconds)

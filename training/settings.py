@@ -1,0 +1,38 @@
+"""Settings of the offline job, read from the environment (conventional names, see DESIGN.md).
+
+Build a ``TrainingSettings`` where it is needed (the CLI, a test); nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TrainingSettings(BaseSettings):
+    """Where runs and models go. Unset ``MLFLOW_TRACKING_URI``: a local sqlite store under ``RECS_HOME``."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    home: Path = Field(default=Path(".recs"), validation_alias=AliasChoices("RECS_HOME"))
+    tracking_uri: str | None = Field(default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI"))
+    model_name: str = Field(default="storefront-recs", validation_alias=AliasChoices("RECS_MODEL_NAME"))
+    experiment: str = Field(default="recs", validation_alias=AliasChoices("RECS_EXPERIMENT"))
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        if self.tracking_uri:
+            return self.tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        """Where a local store keeps artifacts (explicit, so runs never land in ./mlruns by accident)."""
+        return (self.home / "mlartifacts").resolve()
+
+    @property
+    def best_config_path(self) -> Path:
+        """Written by ``recs tune``; read by the next ``recs train``."""
+        return self.home / "best_config.json"

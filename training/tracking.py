@@ -1,0 +1,171 @@
+"""Everything MLflow: the tracking store, runs (params, metrics, artifacts), the model registry and aliases.
+
+This is the one module that talks to MLflow for the training job (``training.pyfunc_model`` is the
+pyfunc wrapper MLflow itself loads). With ``MLFLOW_TRACKING_URI`` unset, runs go to a local sqlite
+store with an explicit artifact location under ``RECS_HOME``.
+
+Aliases: every new registered version gets ``candidate``; ``promote`` moves ``champion`` only when the
+new version beats the current champion on ``PROMOTION_METRIC`` (or there is no champion yet).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models.signature import ModelSignature
+from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+from recommender.bundle import ModelBundle
+from training.settings import TrainingSettings
+
+PROMOTION_METRIC = "next_purchase.ndcg_at_10"
+CANDIDATE = "candidate"
+CHAMPION = "champion"
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+RECOMMENDER_PACKAGE = Path(__file__).resolve().parent.parent / "recommender"
+
+
+@dataclass(frozen=True)
+class RegisteredRun:
+    run_id: str
+    model_name: str
+    version: str
+    promoted: bool
+    champion_version: str | None
+    previous_champion_metric: float | None
+
+
+def connect(settings: TrainingSettings) -> MlflowClient:
+    """Point MLflow at the configured store and make sure the experiment exists."""
+    uri = settings.resolved_tracking_uri
+    if uri.startswith("sqlite:///"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if client.get_experiment_by_name(settings.experiment) is None:
+        location = settings.artifact_root.as_uri() if not settings.tracking_uri else None
+        client.create_experiment(settings.experiment, artifact_location=location)
+    return client
+
+
+def flatten_params(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config -> ``{"collaborative.factors": "64", ...}`` (MLflow params are strings)."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_params(value, prefix=f"{name}."))
+        else:
+            flat[name] = json.dumps(value) if isinstance(value, list | tuple) else str(value)
+    return flat
+
+
+def pyfunc_signature() -> ModelSignature:
+    inputs = Schema([ColSpec("string", "customer_id", required=False), ColSpec("string", "item_id", required=False)])
+    outputs = Schema(
+        [
+            ColSpec("string", "id"),
+            ColSpec("integer", "rank"),
+            ColSpec("string", "item_id"),
+            ColSpec("float", "score"),
+            ColSpec("boolean", "fallback"),
+        ]
+    )
+    params = ParamSchema([ParamSpec("k", "long", 10), ParamSpec("surface", "string", "next_purchase")])
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+
+def log_training(
+    client: MlflowClient,
+    settings: TrainingSettings,
+    *,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    bundle: ModelBundle,
+    artifacts: dict[str, Path],
+    texts: dict[str, str],
+    tags: dict[str, str] | None = None,
+    promote: bool = False,
+) -> RegisteredRun:
+    """One MLflow run: params, metrics, artifacts, the pyfunc model; registers a version and sets aliases."""
+    experiment = client.get_experiment_by_name(settings.experiment)
+    assert experiment is not None  # connect() created it
+    with mlflow.start_run(experiment_id=experiment.experiment_id, tags=tags) as run:
+        mlflow.log_params(flatten_params(params))
+        mlflow.log_metrics(metrics)
+        for artifact_dir, path in artifacts.items():
+            mlflow.log_artifact(str(path), artifact_path=artifact_dir)
+        for name, text in texts.items():
+            mlflow.log_text(text, name)
+        with tempfile.TemporaryDirectory(prefix="recs-bundle-") as tmp:
+            bundle_dir = bundle.save(Path(tmp) / "bundle")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_CODE),
+                artifacts={"bundle": str(bundle_dir)},
+                code_paths=[str(RECOMMENDER_PACKAGE)],
+                signature=pyfunc_signature(),
+                pip_requirements=_pip_requirements(),
+                registered_model_name=settings.model_name,
+                await_registration_for=0,
+            )
+        run_id = run.info.run_id
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(settings.model_name, CANDIDATE, version)
+    promoted, champion, previous = False, current_champion(client, settings.model_name), None
+    if promote:
+        promoted, previous = promote_if_better(client, settings.model_name, version, metrics)
+        champion = version if promoted else champion
+    return RegisteredRun(run_id, settings.model_name, version, promoted, champion, previous)
+
+
+def current_champion(client: MlflowClient, model_name: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(model_name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def promote_if_better(
+    client: MlflowClient, model_name: str, version: str, metrics: dict[str, float]
+) -> tuple[bool, float | None]:
+    """Move ``champion`` to ``version`` when its promotion metric beats the champion's (or none exists).
+
+    Returns (promoted, the previous champion's metric or None).
+    """
+    new_value = metrics.get(PROMOTION_METRIC)
+    if new_value is None:
+        return False, None
+    try:
+        champion = client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        return True, None
+    old_value = client.get_run(champion.run_id).data.metrics.get(PROMOTION_METRIC)
+    if old_value is None or new_value > old_value:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        return True, old_value
+    return False, old_value
+
+
+def download_bundle(client: MlflowClient, model_uri: str, destination: Path) -> ModelBundle:
+    """Fetch the bundle of a registered model (``models:/name@alias`` or ``models:/name/version``)."""
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{model_uri.rstrip('/')}/artifacts/bundle", dst_path=str(destination)
+    )
+    return ModelBundle.load(Path(local))
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    packages = ("numpy", "scipy", "implicit", "threadpoolctl", "pydantic", "pandas", "mlflow")
+    return [f"{name}=={version(name)}" for name in packages]
