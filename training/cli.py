@@ -189,22 +189,30 @@ def _metric_columns(report: EvaluationReport, task: str) -> list[str]:
 
 
 def _metrics_tables(report: EvaluationReport) -> list[Table]:
-    """One table per task: ours in bold, then the baselines measured in the same run."""
+    """One table per task (the repeat/explore split in a table of its own): ours first, then baselines."""
     tables: list[Table] = []
     for task in dict.fromkeys(str(row["task"]) for row in report.rows):
         cols = _metric_columns(report, task)
-        table = Table(title=f"{task} (time-ordered split)", title_justify="left")
-        table.add_column("method")
-        for col in cols:
-            table.add_column(col.replace("_at_", "@"), justify="right")
-        for row in (r for r in report.rows if r["task"] == task):
-            cells = [f"{float(row[c]):.4f}" if c in row else "" for c in cols]  # type: ignore[arg-type]
-            if row["ours"]:
-                table.add_row(f"[bold]{task} (ours)[/bold]", *[f"[bold]{c}[/bold]" for c in cells])
-            else:
-                table.add_row(str(row["method"]), *cells)
-        tables.append(table)
+        split_cols = [c for c in cols if "repeat" in c or "explore" in c]
+        main_cols = [c for c in cols if c not in split_cols]
+        for title, chosen in ((task, main_cols), (f"{task}: repeat / explore split", split_cols)):
+            if chosen:
+                tables.append(_table(report, task, title, chosen))
     return tables
+
+
+def _table(report: EvaluationReport, task: str, title: str, cols: list[str]) -> Table:
+    table = Table(title=f"{title} (time-ordered split)", title_justify="left")
+    table.add_column("method")
+    for col in cols:
+        table.add_column(col.replace("_at_", "@"), justify="right")
+    for row in (r for r in report.rows if r["task"] == task):
+        cells = [f"{float(row[c]):.4f}" if c in row else "" for c in cols]  # type: ignore[arg-type]
+        if row["ours"]:
+            table.add_row("[bold]ours[/bold]", *[f"[bold]{c}[/bold]" for c in cells])
+        else:
+            table.add_row(str(row["method"]), *cells)
+    return table
 
 
 def _metrics_markdown(report: EvaluationReport) -> str:

@@ -11,7 +11,9 @@ new version beats the current champion on ``PROMOTION_METRIC`` (or there is no c
 from __future__ import annotations
 
 import json
+import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ class RegisteredRun:
 def connect(settings: TrainingSettings) -> MlflowClient:
     """Point MLflow at the configured store and make sure the experiment exists."""
     uri = settings.resolved_tracking_uri
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bar per logged file
     if uri.startswith("sqlite:///"):
         settings.home.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
@@ -105,7 +108,9 @@ def log_training(
             mlflow.log_artifact(str(path), artifact_path=artifact_dir)
         for name, text in texts.items():
             mlflow.log_text(text, name)
-        with tempfile.TemporaryDirectory(prefix="recs-bundle-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="recs-bundle-") as tmp, warnings.catch_warnings():
+            # MLflow nags about type hints and input examples; the signature below is explicit
+            warnings.simplefilter("ignore", UserWarning)
             bundle_dir = bundle.save(Path(tmp) / "bundle")
             info = mlflow.pyfunc.log_model(
                 name="model",

@@ -39,10 +39,14 @@ class CollaborativeConfig(ModelConfig):
 
     ``weighting`` turns purchase counts C into confidences: "bm25" gives ``alpha * bm25(C)``
     (``bm25_k1``, ``bm25_b``), "alpha" gives ``1 + alpha * C``, "none" gives ``alpha * C``.
+
+    Defaults (32 factors, strong regularization) were chosen on the last-order split, new items only:
+    P@10 on the generated shop .027 (64 factors / 0.05: .017; MostPop .026), on MovieLens 100k .038
+    (64 / 0.05: .035; MostPop .021).
     """
 
-    factors: int = Field(default=64, ge=1)
-    regularization: float = Field(default=0.05, ge=0)
+    factors: int = Field(default=32, ge=1)
+    regularization: float = Field(default=10.0, ge=0)
     iterations: int = Field(default=15, ge=1)
     alpha: float = Field(default=1.0, gt=0)
     weighting: Weighting = "bm25"
