@@ -52,12 +52,14 @@ def tafeng_orders(out_dir: Path, source: Path = TAFENG_JSON) -> Path:
     weeks_before_end = baskets_per_customer[basket_customer] - 1 - position
     basket_time = int(TAFENG_LAST_DAY.timestamp()) - weeks_before_end * WEEK
     line_basket = np.repeat(np.arange(len(baskets)), basket_sizes)
-    frame = pl.DataFrame({
-        "customer_id": customers[basket_customer[line_basket]],
-        "item_id": items.astype(str),
-        "ordered_at": basket_time[line_basket],
-        "order_id": line_basket.astype(str),
-    })
+    frame = pl.DataFrame(
+        {
+            "customer_id": customers[basket_customer[line_basket]],
+            "item_id": items.astype(str),
+            "ordered_at": basket_time[line_basket],
+            "order_id": line_basket.astype(str),
+        }
+    )
     # a basket can list an item twice; one order line per (order, item)
     frame = frame.unique(subset=["order_id", "item_id"], keep="first", maintain_order=True)
     frame = frame.with_columns(

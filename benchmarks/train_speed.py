@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads BLAS: implicit wants one thread
+
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
@@ -43,8 +45,13 @@ def bare_als_seconds(orders: Path, config: BundleConfig) -> tuple[float, float, 
     matrix.sum_duplicates()
     build = time.perf_counter() - t0
     cfg = config.collaborative
-    model = AlternatingLeastSquares(factors=cfg.factors, regularization=cfg.regularization,
-                                    iterations=cfg.iterations, random_state=cfg.seed, calculate_training_loss=False)
+    model = AlternatingLeastSquares(
+        factors=cfg.factors,
+        regularization=cfg.regularization,
+        iterations=cfg.iterations,
+        random_state=cfg.seed,
+        calculate_training_loss=False,
+    )
     with threadpool_limits(1, "blas"):
         t0 = time.perf_counter()
         model.fit(matrix, show_progress=False)
@@ -70,8 +77,21 @@ def main() -> None:
         env.pop("MLFLOW_TRACKING_URI", None)
         metrics_json = work / "metrics.json"
         t0 = time.perf_counter()
-        subprocess.run([RECS, "train", "--orders", str(paths["orders"]), "--catalog", str(paths["catalog"]),
-                        "--metrics-json", str(metrics_json)], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                RECS,
+                "train",
+                "--orders",
+                str(paths["orders"]),
+                "--catalog",
+                str(paths["catalog"]),
+                "--metrics-json",
+                str(metrics_json),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         total = time.perf_counter() - t0
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         seconds = json.loads(metrics_json.read_text())["seconds"]
@@ -86,9 +106,11 @@ def main() -> None:
         ("recs train: final fit of all models", seconds["fit"]),
         ("recs train: whole process (incl. MLflow)", total),
     ]
-    print(f"\nshop: {args.customers} customers, {lines} order lines, {nnz} customer-item pairs "
-          f"(generated in {gen:.1f}s); ALS factors={config.collaborative.factors} "
-          f"iterations={config.collaborative.iterations}; recs train peak RSS {rss_mb:.0f} MB\n")
+    print(
+        f"\nshop: {args.customers} customers, {lines} order lines, {nnz} customer-item pairs "
+        f"(generated in {gen:.1f}s); ALS factors={config.collaborative.factors} "
+        f"iterations={config.collaborative.iterations}; recs train peak RSS {rss_mb:.0f} MB\n"
+    )
     print(f"| {'step':<46} | {'seconds':>8} | {'x bare ALS fit':>14} |")
     print(f"|{'-' * 48}|{'-' * 10}|{'-' * 16}|")
     for name, value in rows:

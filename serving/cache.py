@@ -1,0 +1,271 @@
+"""The Redis layout of published recommendations, and its packing. The one module that imports redis.
+
+Layout (every precomputed key carries its version; one small key names the active version):
+
+    recs:active                      STRING  the active version id
+    recs:versions                    ZSET    version id -> publish start time (for cleanup)
+    recs:v:<version>:meta            STRING  JSON: model name/version, counts, window days, published_at
+    recs:v:<version>:items           STRING  JSON list of item ids (index i = packed item i)
+    recs:v:<version>:catalog         STRING  npz bytes: category per item, in_stock, price, names, categories
+    recs:v:<version>:popular         STRING  npz bytes: overall list + per-category lists
+    recs:v:<version>:<surface>       HASH    external id -> packed entries, for surfaces
+                                             for_you, next_purchase (customer ids), complements, similar (item ids)
+    recs:events:<customer_id>        LIST    recent events, newest first, JSON; bounded length, with a TTL
+
+A publish writes a whole new version, then flips ``recs:active`` in one command: a reader never sees two
+versions mixed, and a crash mid-publish leaves the old version serving. Old versions expire after a grace
+period; unfinished ones are deleted by the next publish.
+
+Packed entries: a little-endian array of ``ENTRY`` records (item index into that version's item table,
+score, and one number for the reason: a complement's share of anchor buyers, a repeat item's interval in
+days, or -1). Indices never leave the serving process: routes map them back to item ids.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import redis
+import redis.asyncio as aioredis
+
+ENTRY = np.dtype([("item", "<i4"), ("score", "<f4"), ("reason", "<f4")])
+ACTIVE_KEY = "recs:active"
+VERSIONS_KEY = "recs:versions"
+EVENTS_PREFIX = "recs:events:"
+CUSTOMER_SURFACES = ("for_you", "next_purchase")
+ITEM_SURFACES = ("complements", "similar")
+SURFACES = CUSTOMER_SURFACES + ITEM_SURFACES
+
+
+def version_key(version: str, name: str) -> str:
+    return f"recs:v:{version}:{name}"
+
+
+def events_key(customer_id: str) -> str:
+    return f"{EVENTS_PREFIX}{customer_id}"
+
+
+# packing --------------------------------------------------------------------------------------------------
+def pack_entries(items: np.ndarray, scores: np.ndarray, reasons: np.ndarray | None = None) -> bytes:
+    """One list as bytes (padding, item < 0, is dropped)."""
+    keep = np.asarray(items) >= 0
+    out = np.empty(int(keep.sum()), dtype=ENTRY)
+    out["item"] = np.asarray(items)[keep]
+    out["score"] = np.asarray(scores)[keep]
+    out["reason"] = -1.0 if reasons is None else np.asarray(reasons)[keep]
+    return out.tobytes()
+
+
+def pack_rows(items: np.ndarray, scores: np.ndarray, reasons: np.ndarray | None = None) -> list[bytes]:
+    """Every row of (n, k) arrays as packed bytes, vectorized (one ``tobytes`` then slicing)."""
+    items = np.asarray(items)
+    n, k = items.shape
+    table = np.empty((n, k), dtype=ENTRY)
+    table["item"] = items
+    table["score"] = scores
+    table["reason"] = -1.0 if reasons is None else reasons
+    lengths = (items >= 0).sum(axis=1)
+    # rows are best first with padding at the end, so each row's valid part is a prefix
+    raw = table.tobytes()
+    width = k * ENTRY.itemsize
+    return [raw[i * width : i * width + int(lengths[i]) * ENTRY.itemsize] for i in range(n)]
+
+
+def unpack_entries(raw: bytes | None) -> np.ndarray:
+    """Packed bytes -> structured array of ``ENTRY`` (empty for a missing value)."""
+    if not raw:
+        return np.zeros(0, dtype=ENTRY)
+    return np.frombuffer(raw, dtype=ENTRY)
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def npz_arrays(raw: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+# the version's small, immutable tables, held in process ---------------------------------------------------
+@dataclass(frozen=True)
+class VersionTables:
+    """What a serving process keeps in memory for the active version (immutable within a version)."""
+
+    version: str
+    meta: dict[str, Any]
+    item_ids: np.ndarray  # str per item index
+    item_index: dict[str, int]
+    category: np.ndarray  # int32 per item, -1 unknown
+    categories: list[str]
+    in_stock: np.ndarray  # bool per item
+    names: np.ndarray  # str per item ("" unknown)
+    popular_items: np.ndarray  # int32, best first
+    popular_scores: np.ndarray  # float32
+    popular_by_category: dict[int, tuple[np.ndarray, np.ndarray]]
+
+    @classmethod
+    def from_raw(cls, version: str, meta: bytes, items: bytes, catalog: bytes, popular: bytes) -> VersionTables:
+        ids = np.asarray(json.loads(items), dtype=str)
+        cat = npz_arrays(catalog)
+        pop = npz_arrays(popular)
+        by_cat: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        indptr = pop["category_indptr"]
+        for c in range(len(indptr) - 1):
+            lo, hi = int(indptr[c]), int(indptr[c + 1])
+            by_cat[c] = (pop["category_items"][lo:hi], pop["category_scores"][lo:hi])
+        return cls(
+            version=version,
+            meta=json.loads(meta),
+            item_ids=ids,
+            item_index={item: i for i, item in enumerate(ids.tolist())},
+            category=cat["category"].astype(np.int32),
+            categories=[str(c) for c in cat["categories"]],
+            in_stock=cat["in_stock"].astype(bool),
+            names=cat["name"].astype(str),
+            popular_items=pop["items"].astype(np.int32),
+            popular_scores=pop["scores"].astype(np.float32),
+            popular_by_category=by_cat,
+        )
+
+    def category_index(self, name: str) -> int:
+        """Index of a category name, or -1."""
+        try:
+            return self.categories.index(name)
+        except ValueError:
+            return -1
+
+
+class VersionIncompleteError(RuntimeError):
+    """The named version lacks one of its tables (a publish that did not finish)."""
+
+
+# reading (the service, asyncio) ---------------------------------------------------------------------------
+class CacheReader:
+    """Reads for the HTTP service; every method is one round trip (a pipeline)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+
+    async def active_version(self) -> str | None:
+        raw = await self.client.get(ACTIVE_KEY)
+        return raw.decode() if raw else None
+
+    async def load_tables(self, version: str) -> VersionTables:
+        names = ("meta", "items", "catalog", "popular")
+        values = await self.client.mget([version_key(version, n) for n in names])
+        if any(v is None for v in values):
+            missing = [n for n, v in zip(names, values, strict=True) if v is None]
+            raise VersionIncompleteError(f"version {version} lacks {', '.join(missing)}")
+        return VersionTables.from_raw(version, *values)
+
+    async def customer_view(
+        self, version: str, surface: str, customer_id: str, events: int = 50
+    ) -> tuple[str | None, bytes | None, list[bytes]]:
+        """(active version now, the customer's packed list, recent events newest first): one round trip."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.get(ACTIVE_KEY)
+            pipe.hget(version_key(version, surface), customer_id)
+            pipe.lrange(events_key(customer_id), 0, events - 1)
+            active, packed, recent = await pipe.execute()
+        return (active.decode() if active else None), packed, list(recent)
+
+    async def item_lists(
+        self, version: str, surface: str, item_ids: Sequence[str]
+    ) -> tuple[str | None, list[bytes | None]]:
+        """(active version now, packed lists of the items): one round trip."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.get(ACTIVE_KEY)
+            pipe.hmget(version_key(version, surface), list(item_ids))
+            active, packed = await pipe.execute()
+        return (active.decode() if active else None), list(packed)
+
+    async def add_event(self, customer_id: str, event: dict[str, Any], max_events: int, ttl_seconds: int) -> None:
+        key = events_key(customer_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, json.dumps(event, separators=(",", ":")))
+            pipe.ltrim(key, 0, max_events - 1)
+            pipe.expire(key, ttl_seconds)
+            await pipe.execute()
+
+    async def ping(self) -> bool:
+        return bool(await self.client.ping())
+
+
+# writing (publish, synchronous) ---------------------------------------------------------------------------
+class VersionWriter:
+    """Writes one new version through pipelines, then activates it atomically."""
+
+    def __init__(self, client: redis.Redis, version: str, chunk: int = 5_000) -> None:
+        self.client = client
+        self.version = version
+        self.chunk = chunk
+        client.zadd(VERSIONS_KEY, {version: time.time()})
+
+    def put_blob(self, name: str, value: bytes | str) -> None:
+        self.client.set(version_key(self.version, name), value)
+
+    def put_hash(self, surface: str, keys: Iterable[str], values: Iterable[bytes]) -> int:
+        """Write ``keys[i] -> values[i]`` into the version's hash for ``surface`` in pipelined chunks."""
+        key = version_key(self.version, surface)
+        mapping: dict[str, bytes] = {}
+        written = 0
+        for field, value in zip(keys, values, strict=True):
+            mapping[field] = value
+            if len(mapping) >= self.chunk:
+                written += self._flush(key, mapping)
+        return written + self._flush(key, mapping)
+
+    def _flush(self, key: str, mapping: dict[str, bytes]) -> int:
+        if not mapping:
+            return 0
+        self.client.hset(key, mapping=mapping)
+        n = len(mapping)
+        mapping.clear()
+        return n
+
+    def activate(self, grace_seconds: int) -> str | None:
+        """Switch ``recs:active`` to this version (one atomic SET); the previous one expires after the grace.
+
+        Returns the previous active version, if any.
+        """
+        previous = self.client.set(ACTIVE_KEY, self.version, get=True)
+        previous_version = previous.decode() if previous else None
+        if previous_version and previous_version != self.version:
+            expire_version(self.client, previous_version, grace_seconds)
+        return previous_version
+
+
+def version_keys(client: redis.Redis, version: str) -> list[bytes]:
+    return list(client.scan_iter(match=version_key(version, "*"), count=1000))
+
+
+def expire_version(client: redis.Redis, version: str, seconds: int) -> None:
+    keys = version_keys(client, version)
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.expire(key, seconds)
+        pipe.execute()
+
+
+def cleanup_versions(client: redis.Redis, keep: set[str], older_than: float) -> list[str]:
+    """Delete versions not in ``keep`` that started before ``older_than`` (unfinished or superseded)."""
+    removed: list[str] = []
+    for raw, started in client.zrange(VERSIONS_KEY, 0, -1, withscores=True):
+        version = raw.decode()
+        if version in keep or started >= older_than:
+            continue
+        keys = version_keys(client, version)
+        if keys:
+            client.delete(*keys)
+        client.zrem(VERSIONS_KEY, version)
+        removed.append(version)
+    return removed
