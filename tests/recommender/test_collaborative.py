@@ -32,7 +32,9 @@ def test_a_customer_like_a_group_gets_that_groups_items(make_history: MakeHistor
     lines += [("new-cook", "cook7", 70.0), ("new-cook", "cook8", 70.0)]
     history = make_history(lines)
     # two tastes, two factors: more factors on 20 items would also fit the random within-group pairs
-    model = CollaborativeModel(CollaborativeConfig(factors=2, iterations=10, regularization=0.05, weighting=weighting)).fit(history)
+    model = CollaborativeModel(
+        CollaborativeConfig(factors=2, iterations=10, regularization=0.05, weighting=weighting)
+    ).fit(history)
     ranked = model.recommend(history.customers.index(["new-camper", "new-cook"]), 5)
     camper, cook = (history.items.external(ranked.row(i)[0]) for i in range(2))
     assert len(camper) == 5 and all(item.startswith("camp") for item in camper)
