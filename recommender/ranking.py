@@ -46,14 +46,26 @@ def topk_sparse(matrix: sp.csr_matrix, k: int, rows: np.ndarray | None = None) -
         return out
     lengths = np.diff(m.indptr)
     row_of = np.repeat(np.arange(n), lengths)
-    # sort entries by (row, -value, column) and keep the first k of each row
-    order = np.lexsort((m.indices, -m.data, row_of))
+    # sort entries by (row, -value, column) and keep the first k of each row. Columns are ascending
+    # within CSR rows, so one stable sort of the int64 key (row << 32 | descending-value bits) gives that
+    # order; rows already come in order, which the stable (run-aware) sort exploits.
+    if not m.has_sorted_indices:
+        m = m.sorted_indices()
+    key = (row_of.astype(np.int64) << 32) | _descending_bits(m.data).astype(np.int64)
+    order = np.argsort(key, kind="stable")
     row_sorted = row_of[order]
     rank = np.arange(len(order)) - m.indptr[row_sorted]
     keep = rank < k
     out.items[row_sorted[keep], rank[keep]] = m.indices[order][keep]
     out.scores[row_sorted[keep], rank[keep]] = m.data[order][keep]
     return out
+
+
+def _descending_bits(values: np.ndarray) -> np.ndarray:
+    """uint32 keys whose ascending order is the descending order of the float32 ``values``."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    ascending = np.where(bits & np.uint32(0x80000000), ~bits, bits | np.uint32(0x80000000))
+    return np.uint32(0xFFFFFFFF) - ascending
 
 
 def mask_sparse(scores: np.ndarray, pattern: sp.csr_matrix, value: float = -np.inf) -> None:

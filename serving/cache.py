@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 ENTRY = np.dtype([("item", "<i4"), ("score", "<f4"), ("reason", "<f4")])
 ACTIVE_KEY = "recs:active"
@@ -41,6 +43,20 @@ EVENTS_PREFIX = "recs:events:"
 CUSTOMER_SURFACES = ("for_you", "next_purchase")
 ITEM_SURFACES = ("complements", "similar")
 SURFACES = CUSTOMER_SURFACES + ITEM_SURFACES
+
+# What callers outside this module catch when Redis is down, slow or answers garbage (they never import redis).
+RedisUnavailable = redis.RedisError
+
+
+def connect_async(url: str, *, socket_timeout: float = 0.5, connect_timeout: float = 0.5) -> aioredis.Redis:
+    """An asyncio client for the HTTP service: short timeouts and one immediate retry (a stale pooled
+    connection after a Redis restart), so an outage turns into a fast fallback instead of a slow request."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        retry=Retry(NoBackoff(), retries=1),
+    )
 
 
 def version_key(version: str, name: str) -> str:
@@ -111,6 +127,7 @@ class VersionTables:
     popular_items: np.ndarray  # int32, best first
     popular_scores: np.ndarray  # float32
     popular_by_category: dict[int, tuple[np.ndarray, np.ndarray]]
+    category_repeat_rate: np.ndarray | None = None  # float32 per category, when publish stored it
 
     @classmethod
     def from_raw(cls, version: str, meta: bytes, items: bytes, catalog: bytes, popular: bytes) -> VersionTables:
@@ -134,6 +151,9 @@ class VersionTables:
             popular_items=pop["items"].astype(np.int32),
             popular_scores=pop["scores"].astype(np.float32),
             popular_by_category=by_cat,
+            category_repeat_rate=(
+                cat["category_repeat_rate"].astype(np.float32) if "category_repeat_rate" in cat else None
+            ),
         )
 
     def category_index(self, name: str) -> int:

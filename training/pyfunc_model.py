@@ -23,8 +23,7 @@ class RecommendationsModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.bundle = ModelBundle.load(Path(context.artifacts["bundle"]))
 
-    # no type hints on predict: MLflow would try to derive a schema from them; the signature is logged instead
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         params = params or {}
         surface = str(params.get("surface", "next_purchase"))
         k = int(params.get("k", 10))

@@ -321,6 +321,28 @@ class ComplementsModel(Recommender):
             raise UnknownPairError(f"item {item} is not a kept complement of anchor {anchor}")
         return int(self._n_ab[pos]), int(self._n_a[anchor])
 
+    def shares(self, anchors: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``n_AB / n_A`` of every (anchor, item) pair, vectorized (float32, in (0, 1]).
+
+        The share of the anchor's buyers who bought the item within the window after it: the number
+        ``reason`` states. Pairs that were not kept (or hold an out-of-range index) get -1.
+        """
+        self._check_fitted()
+        anchor = np.asarray(anchors, dtype=np.int64).ravel()
+        item = np.asarray(items, dtype=np.int64).ravel()
+        if len(anchor) != len(item):
+            raise ValueError(f"{len(anchor)} anchors for {len(item)} items")
+        out = np.full(len(anchor), -1.0, dtype=np.float32)
+        valid = (anchor >= 0) & (anchor < self.n_items) & (item >= 0) & (item < self.n_items)
+        # kept pairs are stored sorted by (anchor, item), so their keys are sorted ascending; lookup gives
+        # position + 1 of a found key, 0 for a missing one
+        positions = np.arange(1, len(self._indices) + 1, dtype=np.int64)
+        found = lookup(entry_keys(self.matrix), positions, anchor[valid] * self.n_items + item[valid]) - 1
+        hit = np.flatnonzero(valid)[found >= 0]
+        n_ab = self._n_ab[found[found >= 0]].astype(np.float64)
+        out[hit] = n_ab / np.maximum(self._n_a[anchor[hit]], 1)
+        return out
+
     def reason(self, anchor: int, item: int, anchor_label: str) -> str:
         """A short human reason, e.g. "bought by 23% of Tent buyers within 14 days"."""
         n_ab, n_a = self.pair_stats(anchor, item)

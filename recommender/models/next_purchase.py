@@ -197,6 +197,12 @@ class NextPurchaseModel(Recommender):
         """The nested explore model (None when ``explore_weight`` is 0)."""
         return self._explore if self.config.explore_weight > 0 else None
 
+    @property
+    def category_repeat_rate(self) -> np.ndarray | None:
+        """Per catalog category index, the share of its buyers who buy from it again (float32), or None
+        when the model keeps no category ownership data (no catalog categories used, or damping off)."""
+        return None if self._ownership is None else self._ownership.repeat_rate
+
     # fitting -------------------------------------------------------------------------------------------
     def _fit(self, history: OrderHistory) -> None:
         if history.n_lines == 0:
@@ -339,6 +345,32 @@ class NextPurchaseModel(Recommender):
         return topk_sparse(merged, k)
 
     # reasons -------------------------------------------------------------------------------------------
+    def intervals(self, customers: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Repeat interval in days of every (customer, item) pair, vectorized (float32).
+
+        The number ``reason`` states: the customer's own mean interval when they bought the item in two
+        or more orders, else the interval it was blended towards (other customers' rebuy interval).
+        -1 for an item the customer never bought (an explore item) and for out-of-range indices.
+        """
+        self._check_fitted()
+        customer = np.asarray(customers, dtype=np.int64).ravel()
+        item = np.asarray(items, dtype=np.int64).ravel()
+        if len(customer) != len(item):
+            raise ValueError(f"{len(customer)} customers for {len(item)} items")
+        out = np.full(len(customer), -1.0, dtype=np.float32)
+        valid = (customer >= 0) & (customer < self.n_customers) & (item >= 0) & (item < self.n_items)
+        rows = np.unique(customer[valid])
+        which, entry = gather_rows(self._indptr, rows)
+        # the entries of sorted customers, items sorted within each customer: keys ascend
+        keys = rows[which] * self.n_items + self._items[entry]
+        query = customer[valid] * self.n_items + item[valid]
+        pos = np.minimum(np.searchsorted(keys, query), max(len(keys) - 1, 0))
+        hit = keys[pos] == query if len(keys) else np.zeros(len(query), dtype=bool)
+        found = entry[pos[hit]]
+        own = self._count[found] >= 2
+        out[np.flatnonzero(valid)[hit]] = np.where(own, self._own_interval[found], self._interval[found])
+        return out
+
     def reason(self, customer: int, item: int) -> str:
         """ "you buy this about every 2 weeks" for a repeat item, "customers like you buy this" otherwise."""
         self._check_fitted()

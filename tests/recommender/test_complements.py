@@ -161,6 +161,22 @@ def test_reason_numbers_match_the_counts(model: ComplementsModel, shop: OrderHis
     assert model.reason(tent, bag, "Tent") == f"bought by {round(100 * n_ab / n_a)}% of Tent buyers within 14 days"
 
 
+def test_shares_of_every_kept_pair_match_pair_stats(model: ComplementsModel, shop: OrderHistory) -> None:
+    anchors = np.repeat(np.arange(shop.n_items), shop.n_items)
+    items = np.tile(np.arange(shop.n_items), shop.n_items)
+    shares = model.shares(anchors, items)
+    assert shares.dtype == np.float32
+    kept = np.asarray(model.matrix[anchors, items]).ravel() > 0
+    assert kept.sum() > 0 and (~kept).sum() > 0
+    for a, i, share in zip(anchors[kept], items[kept], shares[kept], strict=True):
+        n_ab, n_a = model.pair_stats(int(a), int(i))
+        assert share == pytest.approx(n_ab / n_a, rel=1e-6)
+    assert (shares[~kept] == -1).all()
+    tent, bag = idx(shop, "tent"), idx(shop, "sleeping_bag")
+    assert 0 < model.shares(np.array([tent, -1, tent]), np.array([bag, bag, shop.n_items]))[0] <= 1
+    assert (model.shares(np.array([-1, tent]), np.array([bag, shop.n_items])) == -1).all()
+
+
 def test_every_kept_pair_has_exact_counts_and_support() -> None:
     rng = np.random.default_rng(7)
     n = 600

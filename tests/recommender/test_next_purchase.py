@@ -159,6 +159,30 @@ def test_reasons(model: NextPurchaseModel, shop: OrderHistory) -> None:
         model.reason(shop.n_customers, coffee)
 
 
+def test_intervals_give_the_numbers_the_reasons_state(model: NextPurchaseModel, shop: OrderHistory) -> None:
+    alice, coffee = shop.customers.index_one("alice"), shop.items.index_one("coffee")
+    assert model.intervals(np.array([alice]), np.array([coffee]))[0] == pytest.approx(14.0, abs=0.01)
+    customers = np.repeat(np.arange(shop.n_customers), shop.n_items)
+    items = np.tile(np.arange(shop.n_items), shop.n_customers)
+    days = model.intervals(customers, items)
+    assert days.dtype == np.float32
+    bought = np.asarray(shop.customer_items("binary")[customers, items]).ravel() > 0
+    # a number for every pair the customer bought, -1 for the rest (explore items)
+    assert (days[bought] >= model.config.min_interval_days).all()
+    assert (days[~bought] == -1).all()
+    for c, i, d in zip(customers[bought], items[bought], days[bought], strict=True):
+        assert model.reason(int(c), int(i)).endswith(f"about every {describe_interval(float(d))}")
+
+
+def test_intervals_of_unknown_pairs_are_minus_one(model: NextPurchaseModel, shop: OrderHistory) -> None:
+    coffee = shop.items.index_one("coffee")
+    days = model.intervals(np.array([-1, shop.n_customers, 0]), np.array([coffee, coffee, -1]))
+    assert (days == -1).all()
+    assert len(model.intervals(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))) == 0
+    with pytest.raises(ValueError):
+        model.intervals(np.array([0, 1]), np.array([coffee]))
+
+
 def test_save_load_round_trip_is_identical(model: NextPurchaseModel, shop: OrderHistory, tmp_path: Path) -> None:
     model.save(tmp_path / "np")
     with np.load(tmp_path / "np" / ARRAYS_FILE, allow_pickle=False) as npz:

@@ -1,0 +1,260 @@
+"""The publish step: precompute every ranked list of a trained bundle into Redis, then switch atomically.
+
+``publish_bundle`` writes a whole new version through ``serving.cache.VersionWriter``:
+
+- hashes ``for_you`` and ``next_purchase`` (customer id -> packed top-k), ``complements`` and ``similar``
+  (item id -> packed top-k); a packed entry's reason is a complement's share of anchor buyers
+  (``n_AB / n_A``), a repeat item's interval in days, or -1. Empty lists are not stored: a missing field
+  means "unknown", and serving falls back;
+- blobs ``items`` (item ids in index order), ``catalog`` and ``popular`` (npz), and ``meta`` (JSON),
+  written last of all.
+
+Only when everything is written does one SET flip ``recs:active`` to the new version; the previous one
+then expires after a grace period, and versions left unfinished by crashed publishes are deleted. A
+publish that dies halfway therefore leaves the previous version serving, untouched.
+
+Model calls are batched (``chunk_size`` queries per ``recommend`` call) and packed with
+``cache.pack_rows``; no Python loop runs per customer beyond building redis-py's HSET mapping. The CLI
+fetches the bundle (through ``training.tracking``) and hands it here with a synchronous Redis client.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import numpy as np
+import redis
+
+from recommender.base import Ranked, Recommender
+from recommender.bundle import ModelBundle
+from recommender.errors import ModelFileError
+from recommender.models.collaborative import CollaborativeModel
+from recommender.models.complements import ComplementsModel
+from recommender.models.next_purchase import NextPurchaseModel
+from recommender.models.popular import PopularModel
+from recommender.models.similar import SimilarItemsModel
+from serving.cache import VersionWriter, cleanup_versions, npz_bytes, pack_rows
+
+Progress = Callable[[str, int], None]
+"""``progress(step, done)``: ``step`` is a surface (``done`` = queries written so far) or a blob name."""
+
+# queries per model call: bounds the memory of one chunk (20k x k=100 entries is 24 MB packed)
+DEFAULT_CHUNK = 20_000
+# a Recommender subclass, for the typed model lookup
+M = TypeVar("M", bound=Recommender)
+
+
+class IncompleteBundleError(ModelFileError):
+    """The bundle lacks a model that publish needs, or holds one of another kind."""
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    """What one publish wrote: the new version, the one it replaced, list counts, time and size."""
+
+    version: str
+    previous_version: str | None
+    counts: dict[str, int]  # stored (non-empty) lists per surface
+    seconds: float
+    bytes_written: int  # approximate: hash fields + values + blobs
+    removed_versions: list[str] = field(default_factory=list)  # unfinished or superseded versions deleted
+
+
+def new_version_id(now: float | None = None) -> str:
+    """A sortable version id: UTC time to the millisecond plus a short random suffix."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
+    return f"{moment:%Y%m%dT%H%M%S}{moment.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
+
+
+def model_of(bundle: ModelBundle, name: str, kind: type[M]) -> M:
+    """The bundle's model ``name``, checked to be a ``kind``."""
+    model = bundle.models.get(name)
+    if not isinstance(model, kind):
+        found = "nothing" if model is None else type(model).__name__
+        raise IncompleteBundleError(f"the bundle's model {name!r} must be a {kind.__name__}, found {found}")
+    return model
+
+
+# one surface -------------------------------------------------------------------------------------------
+Reasons = Callable[[np.ndarray, Ranked], np.ndarray | None]
+"""``reasons(queries, ranked) -> (n, k) float32``: the reason number of every ranked entry (None: all -1)."""
+
+
+def no_reasons(queries: np.ndarray, ranked: Ranked) -> None:
+    """Surfaces without a reason number (packed as -1)."""
+    return None
+
+
+def pair_reasons(score_pairs: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Reasons:
+    """Reasons from a vectorized ``f(queries, items) -> float32`` over every (query, ranked item) pair."""
+
+    def reasons(queries: np.ndarray, ranked: Ranked) -> np.ndarray:
+        rows = np.repeat(queries, ranked.items.shape[1])
+        return score_pairs(rows, ranked.items.ravel()).reshape(ranked.items.shape)
+
+    return reasons
+
+
+def write_surface(
+    writer: VersionWriter,
+    surface: str,
+    model: Recommender,
+    ids: np.ndarray,
+    k: int,
+    reasons: Reasons,
+    chunk_size: int,
+    progress: Progress,
+) -> tuple[int, int]:
+    """Write every query's top-``k`` into the version's ``surface`` hash; returns (lists stored, bytes)."""
+    stored = written = 0
+    for start in range(0, len(ids), chunk_size):
+        queries = np.arange(start, min(start + chunk_size, len(ids)), dtype=np.int64)
+        ranked = model.recommend(queries, k)
+        packed = pack_rows(ranked.items, ranked.scores, reasons(queries, ranked))
+        keep = np.flatnonzero(ranked.items[:, 0] >= 0)  # rows are best first: an empty row starts with -1
+        fields = ids[queries[keep]].tolist()
+        values = [packed[i] for i in keep.tolist()]
+        stored += writer.put_hash(surface, fields, values)
+        written += sum(map(len, values)) + int(np.char.str_len(ids[queries[keep]]).sum())
+        progress(surface, int(queries[-1]) + 1)
+    return stored, written
+
+
+# blobs -------------------------------------------------------------------------------------------------
+def catalog_blob(bundle: ModelBundle, next_purchase: NextPurchaseModel) -> bytes:
+    """npz: category, categories, in_stock, price, name, and category_repeat_rate when the model has it."""
+    catalog = bundle.catalog
+    arrays: dict[str, np.ndarray] = {
+        "category": np.asarray(catalog.category, dtype=np.int32),
+        "categories": np.asarray(catalog.categories.ids, dtype=str),
+        "in_stock": np.asarray(catalog.in_stock, dtype=bool),
+        "price": np.asarray(catalog.price, dtype=np.float32),
+        "name": np.asarray(catalog.name, dtype=str),
+    }
+    rate = next_purchase.category_repeat_rate
+    if rate is not None and len(rate) == len(catalog.categories) > 0:
+        arrays["category_repeat_rate"] = np.asarray(rate, dtype=np.float32)
+    return npz_bytes(**arrays)
+
+
+def popular_blob(popular: PopularModel, n_categories: int, k: int) -> bytes:
+    """npz: the overall top-``k`` (items, scores) and every category's top-``k`` as CSR-like arrays."""
+    items, scores = popular.top(k)
+    per_category = [popular.top(k, category=c) for c in range(n_categories)]  # one call per category
+    lengths = [len(c_items) for c_items, _ in per_category]
+    empty_items, empty_scores = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+    return npz_bytes(
+        items=items.astype(np.int32),
+        scores=scores.astype(np.float32),
+        category_indptr=np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64),
+        category_items=np.concatenate([empty_items] + [c for c, _ in per_category]).astype(np.int32),
+        category_scores=np.concatenate([empty_scores] + [s for _, s in per_category]).astype(np.float32),
+    )
+
+
+def meta_blob(
+    bundle: ModelBundle,
+    complements: ComplementsModel,
+    *,
+    model_name: str,
+    model_version: str,
+    version: str,
+    counts: dict[str, int],
+    k: int,
+) -> str:
+    meta: dict[str, Any] = {
+        "model_name": model_name,
+        "model_version": model_version,
+        "version": version,
+        "published_at": datetime.now(tz=UTC).isoformat(timespec="seconds"),
+        "fitted_until": int(bundle.fitted_until),
+        "counts": counts,
+        "complements_window_days": int(complements.config.window_days),
+        "k": k,
+        "n_customers": len(bundle.customers),
+        "n_items": len(bundle.items),
+    }
+    return json.dumps(meta, separators=(",", ":"))
+
+
+# the publish -------------------------------------------------------------------------------------------
+def publish_bundle(
+    bundle: ModelBundle,
+    client: redis.Redis,
+    *,
+    model_name: str,
+    model_version: str,
+    k: int = 100,
+    grace_seconds: int = 3600,
+    progress: Progress | None = None,
+    version: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> PublishReport:
+    """Precompute every list of ``bundle`` under a new version, then make it the active one.
+
+    ``model_name``/``model_version`` name the registered model (stored in ``meta``); ``k`` is the list
+    length per customer or item; the replaced version expires ``grace_seconds`` after the switch.
+    ``version`` overrides the generated id (tests). Raises ``IncompleteBundleError`` for a bundle
+    lacking a model, ``ValueError`` for bad sizes; Redis errors propagate, leaving the old version active.
+    """
+    if k < 1 or chunk_size < 1 or grace_seconds < 1:
+        raise ValueError(f"k, chunk_size and grace_seconds must be positive, got {k}, {chunk_size}, {grace_seconds}")
+    report = progress or (lambda _step, _done: None)
+    started = time.time()
+    collaborative = model_of(bundle, "collaborative", CollaborativeModel)
+    next_purchase = model_of(bundle, "next_purchase", NextPurchaseModel)
+    complements = model_of(bundle, "complements", ComplementsModel)
+    similar = model_of(bundle, "similar", SimilarItemsModel)
+    popular = model_of(bundle, "popular", PopularModel)
+    version = version or new_version_id(started)
+    writer = VersionWriter(client, version)
+    customer_ids = np.asarray(bundle.customers.ids, dtype=str)
+    item_ids = np.asarray(bundle.items.ids, dtype=str)
+    plan: list[tuple[str, Recommender, np.ndarray, Reasons]] = [
+        ("for_you", collaborative, customer_ids, no_reasons),
+        ("next_purchase", next_purchase, customer_ids, pair_reasons(next_purchase.intervals)),
+        ("complements", complements, item_ids, pair_reasons(complements.shares)),
+        ("similar", similar, item_ids, no_reasons),
+    ]
+    counts: dict[str, int] = {}
+    written = 0
+    for surface, model, ids, reasons in plan:
+        counts[surface], n_bytes = write_surface(writer, surface, model, ids, k, reasons, chunk_size, report)
+        written += n_bytes
+    blobs: list[tuple[str, bytes | str]] = [
+        ("items", json.dumps(item_ids.tolist(), ensure_ascii=False)),
+        ("catalog", catalog_blob(bundle, next_purchase)),
+        ("popular", popular_blob(popular, len(bundle.catalog.categories), k)),
+        (
+            "meta",  # last: a version with meta has every other key
+            meta_blob(
+                bundle,
+                complements,
+                model_name=model_name,
+                model_version=model_version,
+                version=version,
+                counts=counts,
+                k=k,
+            ),
+        ),
+    ]
+    for name, value in blobs:
+        writer.put_blob(name, value)
+        written += len(value.encode() if isinstance(value, str) else value)
+        report(name, 1)
+    previous = writer.activate(grace_seconds)
+    removed = cleanup_versions(client, keep={version} | ({previous} if previous else set()), older_than=started)
+    return PublishReport(
+        version=version,
+        previous_version=previous,
+        counts=counts,
+        seconds=time.time() - started,
+        bytes_written=written,
+        removed_versions=removed,
+    )

@@ -1,0 +1,271 @@
+"""Publishing a trained bundle into a real Redis: complete versions, atomic switch, grace, crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+
+from recommender.bundle import ModelBundle
+from recommender.synthetic import ShopConfig, generate_shop
+from serving.cache import (
+    ACTIVE_KEY,
+    VERSIONS_KEY,
+    VersionTables,
+    unpack_entries,
+    version_key,
+    version_keys,
+)
+from serving.publish import IncompleteBundleError, PublishReport, new_version_id, publish_bundle
+from tests.conftest import SHOP_CUSTOMERS, SHOP_SEED
+
+K = 30
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """The planted facts of the session's shop (same config as the ``shop`` fixture, so the same shop)."""
+    return generate_shop(ShopConfig(customers=SHOP_CUSTOMERS, seed=SHOP_SEED)).planted
+
+
+def hash_entries(client: redis.Redis, version: str, surface: str, ids: list[str]) -> list[np.ndarray]:
+    return [unpack_entries(raw) for raw in client.hmget(version_key(version, surface), ids)]
+
+
+def snapshot(client: redis.Redis, version: str) -> dict[bytes, tuple[object, int]]:
+    """Every key of a version: (its value, its TTL)."""
+    out: dict[bytes, tuple[object, int]] = {}
+    for key in version_keys(client, version):
+        value = client.hgetall(key) if client.type(key) == b"hash" else client.get(key)
+        out[key] = (value, client.ttl(key))
+    return out
+
+
+# a complete version -----------------------------------------------------------------------------------
+def test_publish_writes_a_complete_version_then_activates_it(trained, redis_client: redis.Redis) -> None:
+    bundle: ModelBundle = trained.bundle
+    steps: list[tuple[str, int]] = []
+    report = publish_bundle(
+        bundle,
+        redis_client,
+        model_name="shop",
+        model_version="7",
+        k=K,
+        chunk_size=400,
+        progress=lambda step, done: steps.append((step, done)),
+    )
+    assert redis_client.get(ACTIVE_KEY) == report.version.encode()
+    assert report.previous_version is None and report.bytes_written > 0
+    raw = redis_client.mget([version_key(report.version, n) for n in ("meta", "items", "catalog", "popular")])
+    meta = json.loads(raw[0])
+    assert (meta["model_name"], meta["model_version"], meta["version"], meta["k"]) == ("shop", "7", report.version, K)
+    assert meta["counts"] == report.counts
+    assert meta["fitted_until"] == bundle.fitted_until
+    assert meta["complements_window_days"] == bundle.models["complements"].config.window_days
+    assert json.loads(raw[1]) == bundle.items.ids.tolist()
+    # per chunk of 400 customers, then per blob
+    n = len(bundle.customers)
+    assert [done for step, done in steps if step == "for_you"] == [*range(400, n, 400), n]
+    assert {"items", "catalog", "popular", "meta"} <= {step for step, _ in steps}
+    # every customer has a for-you list, and the hash holds exactly the reported counts
+    for surface, count in report.counts.items():
+        assert redis_client.hlen(version_key(report.version, surface)) == count
+    assert report.counts["for_you"] == n
+
+
+def test_serving_tables_load_and_match_the_bundle(trained, published: PublishReport, redis_client) -> None:
+    bundle: ModelBundle = trained.bundle
+    raw = redis_client.mget([version_key(published.version, n) for n in ("meta", "items", "catalog", "popular")])
+    tables = VersionTables.from_raw(published.version, *raw)
+    np.testing.assert_array_equal(tables.category, bundle.catalog.category)
+    np.testing.assert_array_equal(tables.names, bundle.catalog.name)
+    assert tables.categories == bundle.catalog.categories.ids.tolist()
+    popular = bundle.models["popular"]
+    np.testing.assert_array_equal(tables.popular_items, popular.top(100)[0])
+    assert len(tables.popular_by_category) == len(bundle.catalog.categories)
+    for c, (items, scores) in tables.popular_by_category.items():
+        expected_items, expected_scores = popular.top(100, category=c)
+        np.testing.assert_array_equal(items, expected_items)
+        np.testing.assert_allclose(scores, expected_scores)
+
+
+def test_for_you_entries_are_the_collaborative_lists(trained, published: PublishReport, redis_client) -> None:
+    bundle: ModelBundle = trained.bundle
+    rng = np.random.default_rng(0)
+    customers = rng.choice(len(bundle.customers), 12, replace=False)
+    ids = bundle.customers.external(customers).tolist()
+    ranked = bundle.models["collaborative"].recommend(customers, 100)
+    for row, entries in enumerate(hash_entries(redis_client, published.version, "for_you", ids)):
+        items, scores = ranked.row(row)
+        assert len(entries) == len(items) > 0
+        np.testing.assert_array_equal(entries["item"], items)
+        np.testing.assert_allclose(entries["score"], scores, rtol=1e-5)  # batch sizes change float sums
+        assert (entries["reason"] == -1).all()
+
+
+def test_a_tent_offers_a_sleeping_bag_with_the_share_of_tent_buyers(
+    trained, planted, published: PublishReport, redis_client
+) -> None:
+    bundle: ModelBundle = trained.bundle
+    complements = bundle.models["complements"]
+    tent = planted.tents[0]
+    (entries,) = hash_entries(redis_client, published.version, "complements", [tent])
+    offered = bundle.items.external(entries["item"]).tolist()
+    bags = [i for i, item in enumerate(offered) if item in planted.sleeping_bags]
+    assert bags, f"no sleeping bag among the complements of {tent}: {offered}"
+    share = float(entries["reason"][bags[0]])
+    n_ab, n_a = complements.pair_stats(bundle.items.index_one(tent), int(entries["item"][bags[0]]))
+    assert 0 < share <= 1
+    assert share == pytest.approx(n_ab / n_a, rel=1e-6)
+
+
+def test_items_without_complements_are_not_stored(trained, published: PublishReport, redis_client) -> None:
+    bundle: ModelBundle = trained.bundle
+    ranked = bundle.models["complements"].recommend(np.arange(len(bundle.items)), 1)
+    with_list = set(bundle.items.external(np.flatnonzero(ranked.items[:, 0] >= 0)).tolist())
+    stored = {key.decode() for key in redis_client.hkeys(version_key(published.version, "complements"))}
+    assert stored == with_list
+    assert 0 < len(stored) < len(bundle.items)
+
+
+def test_next_purchase_reasons_are_repeat_intervals(trained, planted, published: PublishReport, redis_client) -> None:
+    bundle: ModelBundle = trained.bundle
+    cycles = planted.coffee_cycles.head(40)
+    ids = cycles["customer_id"].to_list()
+    bought = trained.load.history.customer_items("binary")
+    errors: list[float] = []
+    for who, favourite, cycle, entries in zip(
+        ids,
+        cycles["item_id"].to_list(),
+        cycles["cycle_days"].to_list(),
+        hash_entries(redis_client, published.version, "next_purchase", ids),
+        strict=True,
+    ):
+        offered = bundle.items.external(entries["item"]).tolist()
+        if favourite in offered:  # their own coffee, with about their own cycle as the reason
+            days = float(entries["reason"][offered.index(favourite)])
+            assert cycle - 1.5 <= days <= 2 * cycle  # jitter is +-1 day; a skipped cycle lengthens the mean
+            errors.append(abs(days - cycle))
+        owned = np.asarray(bought[bundle.customers.index_one(who), entries["item"]].todense()).ravel() > 0
+        assert (entries["reason"][owned] > 0).all()  # repeat items carry an interval
+        assert (entries["reason"][~owned] == -1).all()  # explore items do not
+    assert len(errors) >= 30
+    assert np.median(errors) <= 1.5
+
+
+def test_catalog_carries_category_repeat_rates(trained, planted, published: PublishReport, redis_client) -> None:
+    from serving.cache import npz_arrays
+
+    bundle: ModelBundle = trained.bundle
+    catalog = npz_arrays(redis_client.get(version_key(published.version, "catalog")))
+    rate = catalog["category_repeat_rate"]
+    assert len(rate) == len(bundle.catalog.categories)
+    tent_cat = int(bundle.catalog.category[bundle.items.index_one(planted.tents[0])])
+    coffee_cat = int(bundle.catalog.category[bundle.items.index_one(planted.coffees[0])])
+    assert rate[tent_cat] < 0.2 < rate[coffee_cat]
+    np.testing.assert_array_equal(catalog["in_stock"], bundle.catalog.in_stock)
+
+
+# switching versions -----------------------------------------------------------------------------------
+def test_a_second_publish_switches_and_the_previous_version_expires(trained, redis_client: redis.Redis) -> None:
+    first = publish_bundle(trained.bundle, redis_client, model_name="m", model_version="1", k=K)
+    assert all(redis_client.ttl(key) == -1 for key in version_keys(redis_client, first.version))
+    second = publish_bundle(trained.bundle, redis_client, model_name="m", model_version="2", k=K, grace_seconds=600)
+    assert second.version > first.version  # sortable ids
+    assert second.previous_version == first.version
+    assert redis_client.get(ACTIVE_KEY) == second.version.encode()
+    old_keys = version_keys(redis_client, first.version)
+    assert len(old_keys) == 8  # four hashes, four blobs: all still readable during the grace
+    assert all(0 < redis_client.ttl(key) <= 600 for key in old_keys)
+    assert all(redis_client.ttl(key) == -1 for key in version_keys(redis_client, second.version))
+
+
+def test_a_bundle_lacking_a_model_publishes_nothing(trained, published: PublishReport, redis_client) -> None:
+    models = {name: model for name, model in trained.bundle.models.items() if name != "similar"}
+    before = redis_client.dbsize()
+    with pytest.raises(IncompleteBundleError, match="similar"):
+        publish_bundle(replace(trained.bundle, models=models), redis_client, model_name="m", model_version="2")
+    assert redis_client.get(ACTIVE_KEY) == published.version.encode()
+    assert redis_client.dbsize() == before
+
+
+def test_version_ids_sort_by_time() -> None:
+    ids = [new_version_id(t) for t in (1_700_000_000.0, 1_700_000_000.5, 1_700_000_001.0, 1_800_000_000.0)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+# a publish killed halfway -----------------------------------------------------------------------------
+SLOW_PUBLISH = """
+import sys, time
+from pathlib import Path
+import redis
+from recommender.bundle import ModelBundle
+from serving.publish import publish_bundle
+
+bundle = ModelBundle.load(Path(sys.argv[1]))
+client = redis.Redis.from_url(sys.argv[2])
+publish_bundle(bundle, client, model_name="m", model_version="2", version=sys.argv[3], chunk_size=50,
+               progress=lambda step, done: time.sleep(0.05))
+"""
+
+
+def start_slow_publish(bundle_dir: Path, redis_url: str, version: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    args = [sys.executable, "-c", SLOW_PUBLISH, str(bundle_dir), redis_url, version]
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def kill_while_writing(proc: subprocess.Popen[bytes], client: redis.Redis, key: str, timeout: float = 60.0) -> int:
+    """SIGKILL ``proc`` as soon as hash ``key`` has a field; returns the field count after the kill."""
+    deadline = time.monotonic() + timeout
+    try:
+        while client.hlen(key) == 0:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                pytest.fail(f"the publish ended before it was killed (rc {proc.returncode}): {err}")
+            if time.monotonic() > deadline:
+                pytest.fail("the publish wrote nothing in time")
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+    return int(client.hlen(key))
+
+
+def test_a_publish_killed_halfway_leaves_the_old_version_serving(
+    trained, redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    bundle: ModelBundle = trained.bundle
+    old = publish_bundle(bundle, redis_client, model_name="m", model_version="1", k=K)
+    before = snapshot(redis_client, old.version)
+    partial = new_version_id()
+    proc = start_slow_publish(bundle.save(tmp_path / "bundle"), redis_url, partial)
+    written = kill_while_writing(proc, redis_client, version_key(partial, "for_you"))
+    assert proc.returncode == -signal.SIGKILL
+    assert 0 < written < len(bundle.customers), "killed while writing, not before or after"
+    # the old version is still active, and every one of its keys is as it was (no TTL set either)
+    assert redis_client.get(ACTIVE_KEY) == old.version.encode()
+    assert snapshot(redis_client, old.version) == before
+    assert not redis_client.exists(version_key(partial, "meta"))
+    # the next publish succeeds and deletes the unfinished version
+    new = publish_bundle(bundle, redis_client, model_name="m", model_version="3", k=K)
+    assert new.previous_version == old.version
+    assert new.removed_versions == [partial]
+    assert version_keys(redis_client, partial) == []
+    assert redis_client.zscore(VERSIONS_KEY, partial) is None
+    assert redis_client.get(ACTIVE_KEY) == new.version.encode()
+    assert len(version_keys(redis_client, old.version)) == 8  # the replaced one stays for its grace
