@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: venv test lint demo bench-load bench-train clean
+.PHONY: venv test lint demo bench-load bench-train bench-serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,17 +24,17 @@ lint: venv
 	$(BIN)/ruff check recommender training serving tests benchmarks
 	$(BIN)/ruff format --check recommender training serving tests benchmarks
 
-DEMO_DIR := .recs/demo-shop
-
 demo: venv
-	$(BIN)/recs generate --out $(DEMO_DIR) --customers 5000
-	$(BIN)/recs train --orders $(DEMO_DIR)/orders.csv --catalog $(DEMO_DIR)/catalog.csv --promote
+	$(BIN)/recs demo
 
 bench-load: venv
 	$(BIN)/python -m benchmarks.load_speed
 
 bench-train: venv
 	$(BIN)/python -m benchmarks.train_speed
+
+bench-serve: venv
+	$(BIN)/python -m benchmarks.serve_speed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

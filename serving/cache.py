@@ -59,6 +59,11 @@ def connect_async(url: str, *, socket_timeout: float = 0.5, connect_timeout: flo
     )
 
 
+def connect_sync(url: str) -> redis.Redis:
+    """A synchronous client for publish and the command line."""
+    return redis.Redis.from_url(url)
+
+
 def version_key(version: str, name: str) -> str:
     return f"recs:v:{version}:{name}"
 

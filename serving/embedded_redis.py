@@ -7,10 +7,13 @@ there for ``recs serve`` (append-only file). Tests start one the same way in a t
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -57,7 +60,7 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
-        self.data_dir = Path(self.data_dir)
+        self.data_dir = Path(self.data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         args = [
@@ -118,3 +121,32 @@ class EmbeddedRedis:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+SERVER_FILE = "server.json"
+
+
+@contextmanager
+def shared_embedded_redis(data_dir: Path) -> Iterator[str]:
+    """The URL of the embedded server for ``data_dir``: reuse a live one (``recs serve`` in another
+    terminal), else start one for the duration of the block and stop it after."""
+    data_dir = Path(data_dir)
+    info = data_dir / SERVER_FILE
+    if info.exists():
+        try:
+            url = json.loads(info.read_text())["url"]
+            client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+            try:
+                if client.ping():
+                    yield url
+                    return
+            finally:
+                client.close()
+        except (ValueError, KeyError, OSError, redis.RedisError):
+            pass  # stale file: the server it names is gone
+    with EmbeddedRedis(data_dir) as server:
+        info.write_text(json.dumps({"url": server.url, "pid": server.process.pid if server.process else None}))
+        try:
+            yield server.url
+        finally:
+            info.unlink(missing_ok=True)

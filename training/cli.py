@@ -1,4 +1,4 @@
-"""The ``recs`` command line: ``generate`` and ``train`` (this module); serving commands join it later.
+"""The ``recs`` command line: ``generate`` and ``train`` here; ``publish``, ``serve``, ``demo`` from serving.cli.
 
 Library errors become exit codes here and nowhere else: bad input data exits with 2 and a message that
 says what to fix, after the rejects file is written.
@@ -57,12 +57,38 @@ def train_command(
     config: Annotated[Path | None, typer.Option(help="Model config JSON.")] = None,
 ) -> None:
     """Train every model, evaluate on a time-ordered split against baselines, log to MLflow and register."""
-    from training import tracking
-
     console = Console()
     settings = TrainingSettings()
     if experiment:
         settings = settings.model_copy(update={"experiment": experiment})
+    train_and_register(
+        console,
+        settings,
+        orders,
+        catalog,
+        promote=promote,
+        metrics_json=metrics_json,
+        max_reject_ratio=max_reject_ratio,
+        rejects=rejects,
+        config=config,
+    )
+
+
+def train_and_register(
+    console: Console,
+    settings: TrainingSettings,
+    orders: Path,
+    catalog: Path | None,
+    *,
+    promote: bool = False,
+    metrics_json: Path | None = None,
+    max_reject_ratio: float = 0.05,
+    rejects: Path | None = None,
+    config: Path | None = None,
+) -> None:
+    """``recs train`` (also the demo's training step): exits 2 with a message on bad input data."""
+    from training import tracking
+
     bundle_config = _bundle_config(config, settings, console)
     settings.home.mkdir(parents=True, exist_ok=True)
     rejects_path = rejects or settings.home / "rejects" / f"{orders.stem}-rejects.csv"
@@ -224,6 +250,18 @@ def _metrics_markdown(report: EvaluationReport) -> str:
             out.append(f"| {row['method']} | " + " | ".join(f"{float(row[c]):.4f}" for c in cols if c in row) + " |")
         out.append("")
     return "\n".join(out)
+
+
+def _register_serving_commands() -> None:
+    """publish / serve / demo live in serving.cli; they join the same ``recs`` command."""
+    from serving import cli as serving_cli
+
+    app.command("publish")(serving_cli.publish_command)
+    app.command("serve")(serving_cli.serve_command)
+    app.command("demo")(serving_cli.demo_command)
+
+
+_register_serving_commands()
 
 
 def main() -> None:

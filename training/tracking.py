@@ -161,6 +161,21 @@ def promote_if_better(
     return False, old_value
 
 
+def resolve_model_version(client: MlflowClient, model_uri: str) -> tuple[str, str]:
+    """(name, version) of ``models:/<name>@<alias>`` or ``models:/<name>/<version>``; LookupError if absent."""
+    if not model_uri.startswith("models:/"):
+        raise LookupError(f"{model_uri!r} is not a registered model URI (models:/<name>@<alias> or /<version>)")
+    ref = model_uri[len("models:/") :].rstrip("/")
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            return name, str(client.get_model_version_by_alias(name, alias).version)
+        name, _, version = ref.rpartition("/")
+        return name, str(client.get_model_version(name, version).version)
+    except MlflowException as exc:
+        raise LookupError(f"no registered model version at {model_uri}") from exc
+
+
 def download_bundle(client: MlflowClient, model_uri: str, destination: Path) -> ModelBundle:
     """Fetch the bundle of a registered model (``models:/name@alias`` or ``models:/name/version``)."""
     local = mlflow.artifacts.download_artifacts(

@@ -32,7 +32,7 @@ class SimilarConfig(ModelConfig):
 
     neighbours: int = Field(default=50, ge=1)
     shrinkage: float = Field(default=5.0, ge=0)
-    same_category_only: bool = False
+    same_category_only: bool = True  # "items like this one": alternatives in its category, not complements
 
 
 def item_blocks(buyers: sp.csr_matrix, budget: int) -> np.ndarray:

@@ -34,7 +34,7 @@ def planted_pairs(rng: np.random.Generator) -> list[Line]:
 
 def test_items_bought_together_are_each_others_best_neighbour(make_history: MakeHistory) -> None:
     history = make_history(planted_pairs(np.random.default_rng(3)))
-    model = SimilarItemsModel(SimilarConfig(neighbours=5)).fit(history)
+    model = SimilarItemsModel(SimilarConfig(same_category_only=False, neighbours=5)).fit(history)
     anchors = ["tent", "sleeping-bag", "kettle", "mug"]
     ranked = model.recommend(history.items.index(anchors), 3)
     best = list(history.items.external(ranked.items[:, 0]))
@@ -42,7 +42,7 @@ def test_items_bought_together_are_each_others_best_neighbour(make_history: Make
 
 
 def test_kept_neighbours_match_the_formula(history: OrderHistory) -> None:
-    config = SimilarConfig(neighbours=6, shrinkage=3.0)
+    config = SimilarConfig(same_category_only=False, neighbours=6, shrinkage=3.0)
     model = SimilarItemsModel(config).fit(history)
     reference = dense_neighbours(history, config.shrinkage)
     kept = model.neighbours
@@ -56,16 +56,16 @@ def test_kept_neighbours_match_the_formula(history: OrderHistory) -> None:
 
 
 def test_an_item_is_never_its_own_neighbour(history: OrderHistory) -> None:
-    model = SimilarItemsModel(SimilarConfig(neighbours=20)).fit(history)
+    model = SimilarItemsModel(SimilarConfig(same_category_only=False, neighbours=20)).fit(history)
     ranked = model.recommend(np.arange(history.n_items), 20)
     assert not np.any(ranked.items == np.arange(history.n_items)[:, None])
 
 
 def test_blocked_computation_equals_one_block(history: OrderHistory, monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = SimilarItemsModel(SimilarConfig(neighbours=8)).fit(history).neighbours
+    whole = SimilarItemsModel(SimilarConfig(same_category_only=False, neighbours=8)).fit(history).neighbours
     monkeypatch.setattr(similar, "_BLOCK_WORK", 50)  # many small blocks, some items alone above the budget
     assert len(similar.item_blocks(history.customer_items("binary"), 50)) > 10
-    blocked = SimilarItemsModel(SimilarConfig(neighbours=8)).fit(history).neighbours
+    blocked = SimilarItemsModel(SimilarConfig(same_category_only=False, neighbours=8)).fit(history).neighbours
     assert (whole != blocked).nnz == 0
     assert np.array_equal(whole.indices, blocked.indices)
 
@@ -77,8 +77,10 @@ def test_shrinkage_prefers_pairs_with_more_support(make_history: MakeHistory) ->
     lines += [(f"a{c}", "broad", 2.0) for c in range(10)] + [(f"b{c}", "broad", 2.0) for c in range(170)]
     history = make_history(lines)
     anchor = np.array([history.items.index_one("anchor")])
-    unshrunk = SimilarItemsModel(SimilarConfig(shrinkage=0.0)).fit(history).recommend(anchor, 1)
-    shrunk = SimilarItemsModel(SimilarConfig(shrinkage=5.0)).fit(history).recommend(anchor, 1)
+    unshrunk = (
+        SimilarItemsModel(SimilarConfig(same_category_only=False, shrinkage=0.0)).fit(history).recommend(anchor, 1)
+    )
+    shrunk = SimilarItemsModel(SimilarConfig(same_category_only=False, shrinkage=5.0)).fit(history).recommend(anchor, 1)
     assert history.items.external(unshrunk.items[0])[0] == "rare"
     assert history.items.external(shrunk.items[0])[0] == "broad"
 
@@ -90,7 +92,11 @@ def test_same_category_only_keeps_the_anchors_category(history: OrderHistory) ->
     valid = ranked.items >= 0
     assert np.all(category[ranked.items[valid]] == np.broadcast_to(category[:, None], ranked.items.shape)[valid])
     # without the option, neighbours do cross categories
-    free = SimilarItemsModel(SimilarConfig(neighbours=20)).fit(history).recommend(np.arange(history.n_items), 20)
+    free = (
+        SimilarItemsModel(SimilarConfig(same_category_only=False, neighbours=20))
+        .fit(history)
+        .recommend(np.arange(history.n_items), 20)
+    )
     crossing = category[free.items] != category[:, None]
     assert np.any(crossing & (free.items >= 0))
 
@@ -105,7 +111,7 @@ def test_an_item_without_category_is_not_restricted(make_history: MakeHistory) -
 
 
 def test_neighbours_is_a_csr_sorted_best_first(history: OrderHistory) -> None:
-    kept = SimilarItemsModel(SimilarConfig(neighbours=10)).fit(history).neighbours
+    kept = SimilarItemsModel(SimilarConfig(same_category_only=False, neighbours=10)).fit(history).neighbours
     assert isinstance(kept, sp.csr_matrix) and kept.shape == (history.n_items, history.n_items)
     assert kept.dtype == np.float32
     row_of = np.repeat(np.arange(history.n_items), np.diff(kept.indptr))

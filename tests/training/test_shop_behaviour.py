@@ -93,3 +93,11 @@ def test_unknown_ids_get_marked_popular_fallbacks(trained, shop_truth: Shop) -> 
     assert table["fallback"].all() and len(table["item_id"]) == 5
     popular = bundle.recommend(["anyone"], "popular", k=5)
     assert list(table["item_id"]) == list(popular["item_id"])
+
+
+def test_similar_items_of_a_tent_are_other_tents_not_its_complements(trained, shop_truth: Shop) -> None:
+    tents = list(shop_truth.planted.tents)
+    lists = _lists(trained.bundle, tents, "similar", k=4)
+    for tent in tents:
+        assert lists[tent], tent
+        assert set(lists[tent]) <= set(tents) - {tent}, f"{tent}: {lists[tent]}"

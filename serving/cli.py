@@ -1,0 +1,205 @@
+"""``recs publish``, ``recs serve`` and ``recs demo``: the serving side of the command line.
+
+With ``RECS_REDIS_URL`` unset, each command uses the project's embedded Redis server (its data under
+``RECS_HOME/redis``, shared between commands, reused when one is already running). The registered model
+comes from MLflow through ``training.tracking``; this package never imports mlflow itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from serving.embedded_redis import shared_embedded_redis
+from training.settings import TrainingSettings
+
+if TYPE_CHECKING:
+    from serving.publish import PublishReport
+
+EXIT_NO_MODEL = 3
+DEMO_CUSTOMERS = 5000
+
+
+@contextlib.contextmanager
+def redis_url(settings: TrainingSettings) -> Iterator[str]:
+    """``RECS_REDIS_URL`` when set, else the embedded server under ``RECS_HOME/redis``."""
+    configured = os.environ.get("RECS_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    with shared_embedded_redis(settings.home / "redis") as url:
+        yield url
+
+
+def publish_command(
+    model_uri: Annotated[
+        str | None, typer.Option("--model-uri", help="Default: models:/<RECS_MODEL_NAME>@champion")
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, max=1000, help="Candidates kept per customer and item.")] = 100,
+    grace_seconds: Annotated[int, typer.Option(min=0, help="How long the previous version stays readable.")] = 3600,
+) -> None:
+    """Precompute every list from a registered model into Redis, then switch the active version atomically."""
+    console = Console()
+    settings = TrainingSettings()
+    with redis_url(settings) as url:
+        report = publish_from_registry(console, settings, url, model_uri, k, grace_seconds)
+    console.print(
+        f"published version {report.version} in {report.seconds:.1f}s "
+        f"(previous: {report.previous_version or 'none'}): "
+        + ", ".join(f"{n:,} {surface}" for surface, n in report.counts.items())
+    )
+
+
+def publish_from_registry(
+    console: Console, settings: TrainingSettings, url: str, model_uri: str | None, k: int, grace_seconds: int
+) -> PublishReport:
+    from serving.cache import connect_sync
+    from serving.publish import publish_bundle
+    from training import tracking
+
+    uri = model_uri or f"models:/{settings.model_name}@{tracking.CHAMPION}"
+    with console.status(f"fetching {uri} from {settings.resolved_tracking_uri}"):
+        client = tracking.connect(settings)
+        try:
+            name, version = tracking.resolve_model_version(client, uri)
+        except LookupError as exc:
+            console.print(f"[red]error:[/red] {exc}. Train one first: recs train --orders PATH --promote")
+            raise typer.Exit(EXIT_NO_MODEL) from exc
+        with tempfile.TemporaryDirectory(prefix="recs-publish-") as tmp:
+            bundle = tracking.download_bundle(client, uri, Path(tmp))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    totals = {
+        "for_you": len(bundle.customers),
+        "next_purchase": len(bundle.customers),
+        "complements": len(bundle.items),
+        "similar": len(bundle.items),
+    }
+    redis_client = connect_sync(url)
+    try:
+        with Progress(*columns, console=console) as progress:
+            tasks = {name_: progress.add_task(name_, total=total) for name_, total in totals.items()}
+
+            def on_progress(surface: str, done: int) -> None:
+                if surface in tasks:
+                    progress.update(tasks[surface], completed=done)
+
+            report = publish_bundle(
+                bundle,
+                redis_client,
+                model_name=name,
+                model_version=version,
+                k=k,
+                grace_seconds=grace_seconds,
+                progress=on_progress,
+            )
+    finally:
+        redis_client.close()
+    return report
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the v1 HTTP API (OpenAPI at /docs)."""
+    settings = TrainingSettings()
+    with redis_url(settings) as url:
+        run_server(url, host, port, workers)
+
+
+def run_server(url: str, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    os.environ["RECS_REDIS_URL"] = url  # the app factory reads it in every worker
+    os.environ.setdefault("RECS_MODEL_NAME", TrainingSettings().model_name)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit through Python so the embedded
+    # Redis server (a context manager around this call) is stopped too
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def demo_command(
+    customers: Annotated[int, typer.Option(min=100, help="Customers in the generated shop.")] = DEMO_CUSTOMERS,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    serve: Annotated[bool, typer.Option(help="Serve after publishing (--no-serve stops there).")] = True,
+) -> None:
+    """The main job on embedded defaults: generate a shop, train, publish, then serve on 127.0.0.1."""
+    from recommender.synthetic import generate
+    from training.cli import train_and_register
+
+    console = Console()
+    settings = TrainingSettings()
+    shop_dir = settings.home / "demo-shop"
+    t0 = time.perf_counter()
+    with console.status(f"generating a shop with {customers:,} customers into {shop_dir}"):
+        paths = generate(shop_dir, customers=customers, seed=7)
+    console.print(f"[bold]1/4 generated[/bold] {paths['orders']} and {paths['catalog']}")
+    console.print("[bold]2/4 training[/bold] (evaluation on the time split, then MLflow)")
+    train_and_register(console, settings, paths["orders"], paths["catalog"], promote=True)
+    with redis_url(settings) as url:
+        console.print("[bold]3/4 publishing[/bold] to Redis")
+        report = publish_from_registry(console, settings, url, None, 100, 3600)
+        console.print(
+            f"published version {report.version}: "
+            + ", ".join(f"{n:,} {surface}" for surface, n in report.counts.items())
+        )
+        console.print(f"ready in {time.perf_counter() - t0:.0f}s")
+        print_examples(console, paths, port)
+        if serve:
+            console.print(f"[bold]4/4 serving[/bold] on http://127.0.0.1:{port} (docs: /docs); Ctrl+C stops")
+            run_server(url, "127.0.0.1", port, 1)
+
+
+def print_examples(console: Console, paths: dict[str, Path], port: int) -> None:
+    """Ready-to-paste curl commands: a tent buyer's lists, the tent's complements, a purchase event."""
+    import polars as pl
+
+    orders = pl.read_csv(paths["orders"], columns=["customer_id", "item_id"])
+    tent = "tent-2p-explorer"
+    buyers = orders.filter(pl.col("item_id") == tent)["customer_id"].unique().sort()
+    customer = str(buyers[0]) if len(buyers) else str(orders["customer_id"][0])
+    never = orders.filter(~pl.col("customer_id").is_in(buyers))["customer_id"].unique().sort()
+    newcomer = str(never[0]) if len(never) else customer
+    base = f"http://127.0.0.1:{port}"
+    lines = [
+        "# a tent buyer's lists",
+        f"curl -s '{base}/v1/users/{customer}/recommendations?k=5'",
+        f"curl -s '{base}/v1/users/{customer}/next-purchase?k=5'",
+        "# what goes with the tent (sleeping bags, never another tent)",
+        f"curl -s '{base}/v1/items/{tent}/complements?k=5'",
+        "# a customer buys a tent: the next answer drops it and offers what goes with it",
+        f"curl -s '{base}/v1/users/{newcomer}/recommendations?k=5'",
+        f"curl -s -X POST '{base}/v1/events' -H 'content-type: application/json' "
+        f'-d \'{{"customer_id": "{newcomer}", "type": "purchase", "item_ids": ["{tent}"]}}\'',
+        f"curl -s '{base}/v1/users/{newcomer}/recommendations?k=5'",
+        "# popular, similar items, cart complements, an unknown customer (marked fallback)",
+        f"curl -s '{base}/v1/popular?k=5&category=Coffee'",
+        f"curl -s '{base}/v1/items/{tent}/similar?k=5'",
+        f"curl -s -X POST '{base}/v1/cart/complements' -H 'content-type: application/json' "
+        f'-d \'{{"item_ids": ["{tent}"], "k": 5}}\'',
+        f"curl -s '{base}/v1/users/nobody-knows-me/recommendations?k=5'",
+    ]
+    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)

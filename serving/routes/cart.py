@@ -1,0 +1,108 @@
+"""Cart surface: what completes this cart (complement scores summed over the cart's items).
+
+With a ``customer_id``, the customer's recent add-to-cart events join the cart and their recent purchases
+are left out: one pipeline for the events, one HMGET for the cart items' complement lists. Without it, the
+HMGET alone. Cart item ids unknown to the published version are ignored (they stay in the echoed cart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from fastapi import APIRouter
+
+from recommender.rerank import RecentEvents, cart_complements
+from serving.routes.common import (
+    REDIS_FAILURES,
+    StateDep,
+    count_fallback,
+    follow_version,
+    model_version,
+    new_recommendation_id,
+    parse_events,
+    popular_fallback,
+    read_complements,
+    redis_failed,
+    render,
+)
+from serving.schemas import CartRecommendations, CartRequest
+from serving.state import Active, ServingState
+
+router = APIRouter(prefix="/v1/cart", tags=["cart"])
+SURFACE = "cart"
+
+
+def merged_cart(active: Active, item_ids: list[str], events: RecentEvents) -> tuple[list[str], np.ndarray]:
+    """(cart ids as echoed: the request's, then recently carted ones; the known item indices)."""
+    index = active.tables.item_index
+    asked = np.asarray([index.get(i, -1) for i in item_ids], dtype=np.int32)
+    extra = np.setdiff1d(events.cart, asked)
+    ids = list(dict.fromkeys(item_ids)) + active.tables.item_ids[extra].tolist()
+    known = np.union1d(asked[asked >= 0], extra).astype(np.int32)
+    return ids, known
+
+
+async def read_cart(
+    state: ServingState, active: Active, body: CartRequest
+) -> tuple[list[str], np.ndarray, RecentEvents, dict[int, np.ndarray]]:
+    """(echoed cart, cart item indices, the customer's recent events, complement lists of the cart)."""
+    events = RecentEvents.empty()
+    if body.customer_id is not None:
+        named, _, raw = await state.reader.customer_view(
+            active.version, "for_you", body.customer_id, state.settings.events_max
+        )
+        await follow_version(state, named)
+        events = RecentEvents.from_events(parse_events(raw, active.tables.item_index))
+    ids, cart = merged_cart(active, body.item_ids, events)
+    return ids, cart, events, await read_complements(state, active, cart)
+
+
+@router.post("/complements", response_model=CartRecommendations)
+async def complements(body: CartRequest, state: StateDep) -> CartRecommendations:
+    """What completes this cart: complements of its items, without the cart's items and their categories
+    (no second tent next to a tent), nor what the customer just bought."""
+    rid = new_recommendation_id()
+    try:
+        active = await state.current(check_stale=body.customer_id is None)
+    except REDIS_FAILURES as exc:
+        redis_failed(state, SURFACE, exc)
+        active = state.active
+    if active is None:
+        count_fallback(state.metrics, SURFACE, "unpublished")
+        return CartRecommendations(
+            customer_id=body.customer_id,
+            item_ids=list(dict.fromkeys(body.item_ids)),
+            model_version=model_version(None),
+            recommendation_id=rid,
+            fallback=True,
+            items=[],
+        )
+    cause: str | None = None
+    events, lists = RecentEvents.empty(), {}
+    ids, cart = merged_cart(active, body.item_ids, events)
+    try:
+        async with asyncio.timeout(state.settings.request_timeout_seconds):
+            ids, cart, events, lists = await read_cart(state, active, body)
+    except REDIS_FAILURES as exc:
+        redis_failed(state, SURFACE, exc)
+        cause = "redis"
+    answer = cart_complements(
+        cart,
+        lists,
+        k=body.k,
+        exclude=events.purchased,
+        item_category=active.tables.category,
+        fallback=popular_fallback(active),
+    )
+    if cause is None and answer.fallback:
+        cause = "unknown_items" if len(cart) == 0 else "no_list"
+    count_fallback(state.metrics, SURFACE, cause)
+    return CartRecommendations(
+        customer_id=body.customer_id,
+        item_ids=ids,
+        model_version=active.model_version,
+        recommendation_id=rid,
+        fallback=cause is not None,
+        items=render(active, answer),
+    )

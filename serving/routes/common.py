@@ -1,0 +1,130 @@
+"""What every route shares: dependencies, query parameters, the stored event format, complement reads,
+popular fallbacks, and turning a re-ranked answer (item indices) into a response (item ids, reasons).
+
+Routes catch ``REDIS_FAILURES`` (Redis errors and the request's time budget running out) and answer a
+marked fallback from the in-process tables instead; nothing here raises on a missing or unknown id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import Depends, Query, Request
+
+from recommender.reasons import reasons_for
+from recommender.rerank import EVENT_TYPES, Event, Fallback, Reranked
+from serving import cache
+from serving.metrics import Metrics
+from serving.schemas import MAX_K, RecommendedItem
+from serving.state import Active, ServingState
+
+log = logging.getLogger(__name__)
+REDIS_FAILURES: tuple[type[BaseException], ...] = (cache.RedisUnavailable, TimeoutError)
+NO_VERSION = "none"
+
+
+def get_state(request: Request) -> ServingState:
+    """The app's serving state (override this dependency in tests to swap it)."""
+    return request.app.state.serving
+
+
+StateDep = Annotated[ServingState, Depends(get_state)]
+K = Annotated[int, Query(ge=1, le=MAX_K, description="how many items (1..100)")]
+Offset = Annotated[int, Query(ge=0, le=1000, description="skip this many items (paging)")]
+
+
+def new_recommendation_id() -> str:
+    return uuid.uuid4().hex
+
+
+# events as stored in Redis ----------------------------------------------------------------------------------
+def event_record(event_type: str, item_ids: Sequence[str], at: int) -> dict[str, Any]:
+    """The JSON object stored per event (external item ids: unknown ones may be new items)."""
+    return {"type": event_type, "item_ids": list(item_ids), "at": int(at)}
+
+
+def parse_events(raw: Sequence[bytes], item_index: dict[str, int]) -> list[Event]:
+    """Stored events (newest first) -> ``Event`` with item indices of the held version (-1: unknown there).
+
+    Undecodable or foreign entries are skipped, not fatal: a bad entry must not break a customer's answers.
+    """
+    events: list[Event] = []
+    for entry in raw:
+        try:
+            record = json.loads(entry)
+            kind, ids, at = record["type"], record["item_ids"], int(record["at"])
+        except (ValueError, TypeError, KeyError):
+            log.warning("skipping an undecodable stored event: %r", entry[:200])
+            continue
+        if kind not in EVENT_TYPES or not isinstance(ids, list):
+            continue
+        items = np.fromiter((item_index.get(str(i), -1) for i in ids), dtype=np.int32, count=len(ids))
+        events.append(Event(kind, items, at))
+    return events
+
+
+# reads --------------------------------------------------------------------------------------------------------
+async def read_complements(state: ServingState, active: Active, anchors: np.ndarray) -> dict[int, np.ndarray]:
+    """The precomputed complement lists of ``anchors`` (item indices): one HMGET, none when no anchors."""
+    anchors = np.unique(np.asarray(anchors, dtype=np.int64))
+    if len(anchors) == 0:
+        return {}
+    ids = active.tables.item_ids[anchors].tolist()
+    _, packed = await state.reader.item_lists(active.version, "complements", ids)
+    return {int(a): cache.unpack_entries(raw) for a, raw in zip(anchors.tolist(), packed, strict=True) if raw}
+
+
+async def follow_version(state: ServingState, named: str | None) -> None:
+    """After a read that returned the active version: reload the tables when it changed (errors logged;
+    the answer being built uses the tables it started with either way)."""
+    try:
+        async with asyncio.timeout(state.settings.request_timeout_seconds):
+            await state.sync(named)
+    except REDIS_FAILURES as exc:
+        log.warning("could not load version %s: %r", named, exc)
+
+
+def redis_failed(state: ServingState, route: str, exc: BaseException) -> None:
+    """Count and log a Redis error or timeout met by a request (which then answers a fallback)."""
+    state.metrics.redis_errors.labels(route=route).inc()
+    log.warning("%s: Redis failed, answering a fallback: %r", route, exc)
+
+
+# fallbacks and rendering ----------------------------------------------------------------------------------------
+def popular_fallback(active: Active, category: int = -1) -> Fallback:
+    """The popular list to pad with: overall, or the category's own when ``category >= 0``."""
+    tables = active.tables
+    if category >= 0 and category in tables.popular_by_category:
+        items, scores = tables.popular_by_category[category]
+        return Fallback(items, scores, category)
+    return Fallback(tables.popular_items, tables.popular_scores, -1)
+
+
+def render(active: Active, answer: Reranked) -> list[RecommendedItem]:
+    """Rows (item indices, kinds, numbers) -> response items with ids, finite scores and reasons."""
+    rows = answer.candidates
+    reasons = reasons_for(
+        rows, labels=active.labels, category_labels=active.tables.categories, window_days=active.window_days
+    )
+    ids = active.tables.item_ids[rows.items].tolist() if len(rows) else []
+    return [
+        RecommendedItem(item_id=item, score=score if math.isfinite(score) else 0.0, reason=reason)
+        for item, score, reason in zip(ids, rows.scores.tolist(), reasons, strict=True)
+    ]
+
+
+def model_version(active: Active | None) -> str:
+    return active.model_version if active is not None else NO_VERSION
+
+
+def count_fallback(metrics: Metrics, surface: str, cause: str | None) -> None:
+    """Count a fallback answer; ``cause`` None means a personal answer (nothing counted)."""
+    if cause is not None:
+        metrics.fallbacks.labels(surface=surface, cause=cause).inc()

@@ -1,0 +1,62 @@
+"""Popular items (anonymous and new visitors), overall or per category, from the in-process tables.
+
+No Redis read per request: the popular lists come with the version's tables. The active version is
+looked at every ``version_check_seconds`` (one GET) so that a publish shows here too.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Query
+
+from recommender.rerank import item_list
+from serving.cache import ENTRY
+from serving.routes.common import (
+    REDIS_FAILURES,
+    K,
+    StateDep,
+    count_fallback,
+    model_version,
+    new_recommendation_id,
+    popular_fallback,
+    redis_failed,
+    render,
+)
+from serving.schemas import PopularRecommendations
+
+router = APIRouter(prefix="/v1", tags=["popular"])
+SURFACE = "popular"
+
+
+@router.get("/popular", response_model=PopularRecommendations)
+async def popular(
+    state: StateDep,
+    k: K = 10,
+    category: Annotated[str | None, Query(max_length=256, description="a catalog category name")] = None,
+) -> PopularRecommendations:
+    """What sells now (time-decayed), overall or in ``category``; an unknown category gets the overall list,
+    marked as a fallback."""
+    rid = new_recommendation_id()
+    try:
+        active = await state.current()
+    except REDIS_FAILURES as exc:
+        redis_failed(state, SURFACE, exc)
+        active = state.active
+    if active is None:
+        count_fallback(state.metrics, SURFACE, "unpublished")
+        return PopularRecommendations(
+            category=category, model_version=model_version(None), recommendation_id=rid, fallback=True, items=[]
+        )
+    index = -1 if category is None else active.tables.category_index(category)
+    cause = "unknown_category" if category is not None and index < 0 else None
+    answer = item_list(np.zeros(0, dtype=ENTRY), k=k, exclude_item=None, fallback=popular_fallback(active, index))
+    count_fallback(state.metrics, SURFACE, cause)
+    return PopularRecommendations(
+        category=category,
+        model_version=active.model_version,
+        recommendation_id=rid,
+        fallback=cause is not None,
+        items=render(active, answer),
+    )

@@ -1,0 +1,172 @@
+"""Customer surfaces: "recommended for you" and "next purchase", merged with the customer's recent events.
+
+One pipeline reads the active version, the customer's precomputed list and recent events; when the
+customer bought something within the complements' window, one HMGET more reads those items' complement
+lists. ``recommender.rerank`` does the merge (bought items out, their complements first, filters, paging,
+popular padding). Unknown customers, filters that leave nothing, and Redis outages get marked fallbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import APIRouter, Path, Query
+
+from recommender.history import DAY
+from recommender.rerank import RecentEvents, Reranked, rerank_for_you, rerank_next_purchase
+from serving.cache import ENTRY, unpack_entries
+from serving.routes.common import (
+    REDIS_FAILURES,
+    K,
+    Offset,
+    StateDep,
+    count_fallback,
+    follow_version,
+    model_version,
+    new_recommendation_id,
+    parse_events,
+    popular_fallback,
+    read_complements,
+    redis_failed,
+    render,
+)
+from serving.schemas import CustomerRecommendations
+from serving.state import Active, ServingState
+
+router = APIRouter(prefix="/v1/users", tags=["customers"])
+CustomerSurface = Literal["for_you", "next_purchase"]
+CustomerId = Annotated[str, Path(min_length=1, max_length=256, description="the storefront's customer id")]
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """What one request read about a customer."""
+
+    base: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=ENTRY))  # precomputed list
+    events: RecentEvents = field(default_factory=RecentEvents.empty)
+    complements_of: dict[int, np.ndarray] = field(default_factory=dict)  # of items bought within the window
+    known: bool = False  # the version has a list for this customer
+
+
+@dataclass(frozen=True)
+class Filter:
+    """The request's filters on the held version: allowed mask and category index (None: any)."""
+
+    allowed: np.ndarray | None
+    category: int | None
+    unknown_category: bool = False
+
+
+async def read_customer(
+    state: ServingState, active: Active, surface: CustomerSurface, customer_id: str, now: int
+) -> tuple[str | None, CustomerView]:
+    """(the active version Redis names, the customer's view): one or two round trips."""
+    named, packed, raw_events = await state.reader.customer_view(
+        active.version, surface, customer_id, state.settings.events_max
+    )
+    events = RecentEvents.from_events(parse_events(raw_events, active.tables.item_index))
+    anchors = events.purchased_since(int(now - active.window_days * DAY))
+    complements = await read_complements(state, active, anchors)
+    return named, CustomerView(unpack_entries(packed), events, complements, known=packed is not None)
+
+
+def request_filter(active: Active, category: str | None, in_stock: bool) -> Filter:
+    allowed = active.tables.in_stock if in_stock else None
+    if category is None:
+        return Filter(allowed, None)
+    index = active.tables.category_index(category)
+    return Filter(allowed, None, unknown_category=True) if index < 0 else Filter(allowed, index)
+
+
+def rerank(
+    surface: CustomerSurface, active: Active, view: CustomerView, flt: Filter, *, k: int, offset: int, now: int
+) -> Reranked:
+    merge = rerank_for_you if surface == "for_you" else rerank_next_purchase
+    tables = active.tables
+    return merge(
+        view.base,
+        view.events,
+        view.complements_of,
+        k=k,
+        offset=offset,
+        now=now,
+        window_days=active.window_days,
+        allowed=flt.allowed,
+        category=flt.category,
+        item_category=tables.category,
+        category_repeat_rate=tables.category_repeat_rate,
+        fallback=popular_fallback(active, -1 if flt.category is None else flt.category),
+    )
+
+
+async def customer_answer(
+    state: ServingState,
+    surface: CustomerSurface,
+    customer_id: str,
+    *,
+    k: int,
+    offset: int = 0,
+    category: str | None = None,
+    in_stock: bool = False,
+) -> CustomerRecommendations:
+    """The customer's list for ``surface``; never raises for unknown ids, filters or a Redis outage."""
+    rid = new_recommendation_id()
+    try:
+        active = await state.current(check_stale=False)
+    except REDIS_FAILURES as exc:
+        redis_failed(state, surface, exc)
+        active = state.active
+    if active is None:
+        count_fallback(state.metrics, surface, "unpublished")
+        return CustomerRecommendations(
+            customer_id=customer_id, model_version=model_version(None), recommendation_id=rid, fallback=True, items=[]
+        )
+    now = int(time.time())
+    flt = request_filter(active, category, in_stock)
+    cause: str | None = "unknown_category" if flt.unknown_category else None
+    view = CustomerView()
+    if cause is None:
+        try:
+            async with asyncio.timeout(state.settings.request_timeout_seconds):
+                named, view = await read_customer(state, active, surface, customer_id, now)
+            await follow_version(state, named)
+        except REDIS_FAILURES as exc:
+            redis_failed(state, surface, exc)
+            cause = "redis"
+    answer = rerank(surface, active, view, flt, k=k, offset=offset, now=now)
+    if cause is None and answer.fallback:
+        cause = "filtered" if view.known else "unknown_customer"
+    count_fallback(state.metrics, surface, cause)
+    return CustomerRecommendations(
+        customer_id=customer_id,
+        model_version=active.model_version,
+        recommendation_id=rid,
+        fallback=cause is not None,
+        items=render(active, answer),
+    )
+
+
+@router.get("/{customer_id}/recommendations", response_model=CustomerRecommendations)
+async def recommendations(
+    customer_id: CustomerId,
+    state: StateDep,
+    k: K = 10,
+    offset: Offset = 0,
+    category: Annotated[str | None, Query(max_length=256, description="only items of this category")] = None,
+    in_stock: Annotated[bool, Query(description="only items in stock")] = False,
+) -> CustomerRecommendations:
+    """Recommended for you: personalized, already-bought items excluded; after a purchase event, the
+    bought items' complements first."""
+    return await customer_answer(
+        state, "for_you", customer_id, k=k, offset=offset, category=category, in_stock=in_stock
+    )
+
+
+@router.get("/{customer_id}/next-purchase", response_model=CustomerRecommendations)
+async def next_purchase(customer_id: CustomerId, state: StateDep, k: K = 10) -> CustomerRecommendations:
+    """What the customer will buy next: repeat items when they are due, then new items to explore."""
+    return await customer_answer(state, "next_purchase", customer_id, k=k)

@@ -1,0 +1,131 @@
+"""The in-process holder of the active version: its small tables (``VersionTables``), reloaded on change.
+
+Every request's Redis pipeline also reads ``recs:active``; when it names another version than the one
+held, ``sync`` loads the new version's tables (one MGET) under an ``asyncio.Lock`` so that concurrent
+requests load it once. A request answers with the tables it started with, from keys of that same
+version (an old version stays readable for the publish grace period): no answer mixes two versions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recommender.reasons import item_labels
+from serving.cache import CacheReader, VersionIncompleteError, VersionTables
+from serving.metrics import Metrics
+from serving.settings import ServingSettings
+
+log = logging.getLogger(__name__)
+
+
+DEFAULT_WINDOW_DAYS = 14.0  # when a version's meta does not say the complements' window
+
+
+def model_version_label(tables: VersionTables) -> str:
+    """``<registered model version>@<publish version>``, e.g. ``3@20250101T120000Z-ab12``."""
+    return f"{tables.meta.get('model_version', '?')}@{tables.version}"
+
+
+@dataclass(frozen=True)
+class Active:
+    """A loaded version and what requests derive from it once: display labels, the version label."""
+
+    tables: VersionTables
+    labels: np.ndarray  # display label per item index (name, else id)
+    model_version: str
+    window_days: float
+
+    @classmethod
+    def of(cls, tables: VersionTables) -> Active:
+        return cls(
+            tables=tables,
+            labels=item_labels(tables.item_ids, tables.names),
+            model_version=model_version_label(tables),
+            window_days=float(tables.meta.get("complements_window_days", DEFAULT_WINDOW_DAYS)),
+        )
+
+    @property
+    def version(self) -> str:
+        return self.tables.version
+
+
+@dataclass
+class ServingState:
+    """Per app: settings, the Redis reader, metrics, and the tables of the version held in memory."""
+
+    settings: ServingSettings
+    reader: CacheReader
+    metrics: Metrics
+    active: Active | None = None
+    problem: str | None = "no version loaded yet"  # why the held tables are missing or stale, for /readyz
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _checked_at: float = float("-inf")
+    _failed: tuple[str, float] | None = None  # a version that could not be loaded, and when
+
+    async def sync(self, active: str | None) -> Active | None:
+        """Make the held version match ``active`` (the one Redis names now); returns the held version.
+
+        ``None`` (nothing published) drops the held tables. A version whose tables are incomplete (a
+        publish that did not finish, or an expired one) keeps the held tables and records the problem.
+        Redis errors propagate (``serving.cache.RedisUnavailable``).
+        """
+        self._checked_at = now = time.monotonic()
+        if self._held() == active or self._failed_recently(active, now):
+            return self.active
+        async with self._lock:
+            if self._held() != active:
+                await self._load(active)
+        return self.active
+
+    async def refresh(self) -> Active | None:
+        """Ask Redis for the active version (one GET) and sync to it."""
+        return await self.sync(await self.reader.active_version())
+
+    async def current(self, *, check_stale: bool = True) -> Active | None:
+        """The version to answer with: the held one, after a check of Redis when none is held or (with
+        ``check_stale``, for routes that read nothing else from Redis) the last check is older than
+        ``version_check_seconds``. Redis errors propagate."""
+        stale = check_stale and time.monotonic() - self._checked_at >= self.settings.version_check_seconds
+        if self.active is None or stale:
+            return await self.refresh()
+        return self.active
+
+    def _failed_recently(self, active: str | None, now: float) -> bool:
+        """``active`` failed to load less than ``version_check_seconds`` ago (do not retry on every request)."""
+        return (
+            self._failed is not None
+            and self._failed[0] == active
+            and now - self._failed[1] < max(self.settings.version_check_seconds, 0.1)
+        )
+
+    def _held(self) -> str | None:
+        return self.active.version if self.active is not None else None
+
+    async def _load(self, active: str | None) -> None:
+        if active is None:
+            self._set(None, "no version is published (recs:active is unset)")
+            return
+        try:
+            tables = await self.reader.load_tables(active)
+        except VersionIncompleteError as exc:
+            log.warning("active version not loadable, keeping %s: %s", self._held(), exc)
+            self.problem = str(exc)
+            self._failed = (active, time.monotonic())
+            return
+        self._set(Active.of(tables), None)
+        log.info("loaded version %s (%d items)", active, len(tables.item_ids))
+
+    def _set(self, active: Active | None, problem: str | None) -> None:
+        self.active = active
+        self.problem = problem
+        if active is None:
+            self.metrics.set_active(None)
+        else:
+            meta = active.tables.meta
+            name = str(meta.get("model_name", self.settings.model_name))
+            self.metrics.set_active(active.version, name, str(meta.get("model_version", "")))
