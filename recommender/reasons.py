@@ -32,19 +32,24 @@ def _window(window_days: float | None) -> str:
     return "" if window_days is None else f" within {window_days:g} days"
 
 
+def padded_text(window_days: float | None) -> str:
+    """Reason of an item that pads a short complements list: popular after any purchase, no pair claimed."""
+    return f"often bought{_window(window_days)} after a purchase"
+
+
 def complement_text(share: float, source_label: str | None, window_days: float | None) -> str:
     """ "bought by 23% of Tent buyers within 14 days" (fewer words when a number is unknown)."""
     anchor = f"{source_label} buyers" if source_label else "buyers of this item"
-    if share < 0:
-        return f"often bought by {anchor}{_window(window_days)}"
+    if share < 0:  # a padded row: no evidence for this pair, popular after any purchase
+        return padded_text(window_days)
     return f"bought by {share_phrase(share)} of {anchor}{_window(window_days)}"
 
 
 def complement_of_text(share: float, source_label: str | None, window_days: float | None) -> str:
     """ "goes with the Tent you bought: 23% of its buyers get it within 14 days"."""
     head = f"goes with the {source_label} you bought" if source_label else "goes with what you bought"
-    if share < 0:
-        return head
+    if share < 0:  # a padded row
+        return padded_text(window_days)
     return f"{head}: {share_phrase(share)} of its buyers get it{_window(window_days)}"
 
 
@@ -78,7 +83,7 @@ def reason_text(
     if kind == "similar":
         return f"similar to {source_label}" if source_label else "similar to what you looked at"
     if kind == "cart":
-        return f"completes your cart with {source_label}" if source_label else "completes your cart"
+        return f"goes with the {source_label} in your cart" if source_label else "completes your cart"
     raise UnknownReasonKindError(f"unknown reason kind {kind!r}; use one of {', '.join(REASON_KINDS)}")
 
 

@@ -362,6 +362,11 @@ def best_first(rows: Candidates) -> Candidates:
     return rows.take(np.lexsort((rows.items, -rows.scores)))
 
 
+def with_evidence(complements: np.ndarray) -> np.ndarray:
+    """The rows of a published complements list that are real pairs (reason = share >= 0), not padding."""
+    return complements[complements["reason"] >= 0]
+
+
 def event_complements(
     events: RecentEvents, complements_of: Mapping[int, np.ndarray], *, now: int, window_days: float
 ) -> Candidates:
@@ -369,7 +374,7 @@ def event_complements(
     naming its purchased item (kind ``complement_of``); an item offered by two purchases appears twice."""
     anchors = events.purchased_since(int(now - window_days * DAY))
     parts = [
-        Candidates.from_entries(complements_of[int(a)], "complement_of", source=int(a))
+        Candidates.from_entries(with_evidence(complements_of[int(a)]), "complement_of", source=int(a))
         for a in anchors.tolist()
         if int(a) in complements_of
     ]
@@ -490,7 +495,7 @@ def cart_complements(
         cats = cats[cats >= 0].astype(np.int32)
     filters = Filters(blocked, cats, np.zeros(0, dtype=np.int32), allowed, item_category, None)
     parts = [
-        Candidates.from_entries(complements_of[int(c)], "cart", source=int(c))
+        Candidates.from_entries(with_evidence(complements_of[int(c)]), "cart", source=int(c))
         for c in cart.tolist()
         if int(c) in complements_of
     ]
@@ -538,6 +543,13 @@ def item_list(
         None,
     )
     source = -1 if exclude_item is None else int(exclude_item)
+    if kind == "complement":
+        # rows without pair evidence (reason < 0) pad a short list with what is bought after any purchase:
+        # they are the fallback, so a list made only of them is marked as one
+        padded = base["reason"] < 0
+        if padded.any():
+            fallback = Fallback(base["item"][padded], base["score"][padded])
+            base = base[~padded]
     return assemble(
         [Candidates.from_entries(base, kind, source=source)], filters, k=k, offset=offset, fallback=fallback
     )

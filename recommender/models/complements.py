@@ -21,7 +21,8 @@ mostly by popularity-in-window and a well-observed anchor by its own evidence; d
 ``base_B ** popularity_exponent`` (0: none, 1: the full lift) keeps an item everyone buys from
 outranking the real complement; the share (add-one smoothed) makes the score directional.
 
-A pair is kept when ``n_AB >= min_support``, ``B != A``, the share is at least ``min_direction``
+A pair is kept when ``n_AB >= min_support``, ``B != A``, the raw lift ``(n_AB / n_A) / base_B`` is
+above ``min_lift`` (1: B follows A more often than it follows any order), the share is at least ``min_direction``
 (so a sleeping bag never offers the tent it usually follows), and, when the catalog has categories
 and ``exclude_same_category`` is set, B is not in A's category (a substitute). Each anchor keeps its
 best ``neighbours`` candidates, with ``n_AB`` and ``n_A`` for a human reason.
@@ -61,6 +62,9 @@ class UnknownPairError(RecommenderError, LookupError):
     """The (anchor, item) pair is not among the kept complements of the anchor."""
 
 
+PAD_SCALE = 1e-3  # padded (popular-in-window) items score this times their base rate: below any complement
+
+
 class ComplementsConfig(ModelConfig):
     """Hyperparameters of the directional complements model (see the module docstring for the formula).
 
@@ -74,6 +78,8 @@ class ComplementsConfig(ModelConfig):
     shrinkage: float = Field(default=20.0, ge=0)
     popularity_exponent: float = Field(default=0.25, ge=0, le=1)
     min_direction: float = Field(default=0.3, ge=0, le=1)
+    min_lift: float = Field(default=1.0, ge=0)
+    pad_with_popular: bool = True  # fill short lists with what is bought after any order (see _recommend)
     exclude_same_category: bool = True
     max_chunk_triples: int = Field(default=4_000_000, ge=1)
 
@@ -187,6 +193,16 @@ def lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarra
     return np.where(keys[pos] == query, values[pos], 0)
 
 
+def backward_pairs(keys: np.ndarray, counts: np.ndarray, n_items: int, min_direction: float) -> np.ndarray:
+    """Sorted keys ``b * n_items + a`` of every pair b -> a seen mostly the other way round (a then b), at
+    any support: a sleeping bag -> the tent it follows. Short lists are never padded with those."""
+    n = max(n_items, 1)
+    first, then = keys // n, keys % n  # each counted entry: ``then`` bought after ``first``
+    reverse = then * n + first  # the pair then -> first
+    share = direction_share(lookup(keys, counts, reverse), counts)
+    return np.unique(reverse[share < min_direction])
+
+
 def direction_share(n_ab: np.ndarray, n_ba: np.ndarray) -> np.ndarray:
     """Smoothed share of the pair's customers who bought A first: ``(n_AB + 1) / (n_AB + n_BA + 2)``."""
     return (n_ab + 1.0) / (n_ab + n_ba + 2.0)
@@ -223,6 +239,8 @@ class ComplementsModel(Recommender):
         self._n_ab = np.zeros(0, dtype=np.int32)
         self._n_a = np.zeros(0, dtype=np.int32)
         self._category = np.zeros(0, dtype=np.int32)
+        self._followed = np.zeros(0, dtype=np.float32)  # per item: share of customers buying it after any order
+        self._backward = np.zeros(0, dtype=np.int64)  # sorted anchor * n_items + item keys of wrong-direction pairs
 
     # fitting -------------------------------------------------------------------------------------------
     def _fit(self, history: OrderHistory) -> None:
@@ -234,6 +252,7 @@ class ComplementsModel(Recommender):
         counts = followed_counts(history, follow, cfg.max_chunk_triples)
         keys = entry_keys(counts)
         anchor, cand, n_ab = keys // max(n, 1), keys % max(n, 1), counts.data.astype(np.int64)
+        self._backward = backward_pairs(keys, counts.data.astype(np.int64), n, cfg.min_direction)
         keep = (n_ab >= cfg.min_support) & (anchor != cand) & ~self._same_category(anchor, cand)
         anchor, cand, n_ab = anchor[keep], cand[keep], n_ab[keep]
         n_ba = lookup(keys, counts.data, cand * n + anchor).astype(np.int64)
@@ -241,7 +260,12 @@ class ComplementsModel(Recommender):
         keep = share >= cfg.min_direction
         anchor, cand, n_ab, share = anchor[keep], cand[keep], n_ab[keep], share[keep]
         n_customers = max(int(np.count_nonzero(np.bincount(history.customer, minlength=1))), 1)
-        base = window_popularity(history, follow)[cand] / n_customers
+        self._followed = (window_popularity(history, follow) / n_customers).astype(np.float32)
+        base = self._followed[cand].astype(np.float64)
+        # a complement is bought after A more often than after any order: coffee that 12% of tent
+        # buyers buy within the window, while 30% of all customers do, is no complement of a tent
+        lifted = n_ab > cfg.min_lift * base * self._n_a[anchor]
+        anchor, cand, n_ab, share, base = anchor[lifted], cand[lifted], n_ab[lifted], share[lifted], base[lifted]
         score = pair_score(n_ab, self._n_a[anchor], base, share, cfg)
         top = self._top_per_anchor(anchor, score, cfg.neighbours)
         self._indptr, self._indices, self._score, self._n_ab = rows_to_csr(
@@ -281,7 +305,39 @@ class ComplementsModel(Recommender):
         return sp.csr_matrix((self._score, self._indices, self._indptr), shape=(self.n_items, self.n_items))
 
     def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
-        return topk_sparse(self.matrix, k, rows=queries)
+        ranked = topk_sparse(self.matrix, k, rows=queries)
+        if self.config.pad_with_popular:
+            self._pad(queries, ranked, k)
+        return ranked
+
+    def _pad(self, queries: np.ndarray, ranked: Ranked, k: int) -> None:
+        """In place: fill short rows with the items most often bought after any order (popularity in the
+        window), never the anchor, its category (when excluded) or an item already listed; their scores
+        (``PAD_SCALE * base rate``) stay below every real complement's."""
+        short = np.flatnonzero(ranked.items[:, -1] < 0)
+        if len(short) == 0 or not np.any(self._followed > 0):
+            return
+        n_pool = min(self.n_items, 2 * k + 20)
+        pool = np.argsort(-self._followed, kind="stable")[:n_pool]
+        pool = pool[self._followed[pool] > 0]
+        anchors = queries[short]
+        blocked = pool[None, :] == anchors[:, None]
+        if self.config.exclude_same_category:
+            cat = self._category
+            blocked |= (cat[pool][None, :] == cat[anchors][:, None]) & (cat[anchors][:, None] >= 0)
+        listed = ranked.items[short]
+        blocked |= (listed[:, :, None] == pool[None, None, :]).any(axis=1)
+        if len(self._backward):
+            keys = anchors[:, None].astype(np.int64) * max(self.n_items, 1) + pool[None, :]
+            pos = np.minimum(np.searchsorted(self._backward, keys), len(self._backward) - 1)
+            blocked |= self._backward[pos] == keys
+        have = (listed >= 0).sum(axis=1)
+        free = ~blocked
+        slot = have[:, None] + np.cumsum(free, axis=1) - 1  # the position each free pool item would take
+        place = free & (slot < k)
+        rows, cols = np.nonzero(place)
+        ranked.items[short[rows], slot[rows, cols]] = pool[cols]
+        ranked.scores[short[rows], slot[rows, cols]] = PAD_SCALE * self._followed[pool[cols]]
 
     def for_basket(self, items: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Complements of a set of items: scores summed over the anchors, best first.
@@ -359,6 +415,8 @@ class ComplementsModel(Recommender):
             "n_ab": self._n_ab,
             "n_a": self._n_a,
             "category": self._category,
+            "followed": self._followed,
+            "backward": self._backward,
         }
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
@@ -369,12 +427,14 @@ class ComplementsModel(Recommender):
             n_ab = arrays["n_ab"].astype(np.int32)
             n_a = arrays["n_a"].astype(np.int32)
             category = arrays["category"].astype(np.int32)
+            self._followed = arrays["followed"].astype(np.float32)
+            self._backward = np.sort(arrays["backward"].astype(np.int64))
         except KeyError as exc:
             raise ModelFileError(f"complements model file lacks array {exc}") from exc
         nnz = len(indices)
         if len(indptr) != self.n_items + 1 or indptr[-1] != nnz or len(score) != nnz or len(n_ab) != nnz:
             raise ModelFileError("complements model arrays are inconsistent with each other")
-        if len(n_a) != self.n_items or len(category) != self.n_items:
+        if len(n_a) != self.n_items or len(category) != self.n_items or len(self._followed) != self.n_items:
             raise ModelFileError("complements model per-item arrays do not match the item count")
         self._indptr, self._indices, self._score, self._n_ab, self._n_a, self._category = (
             indptr,

@@ -20,7 +20,8 @@ def test_complement_of_a_purchase_names_the_bought_item() -> None:
     text = reason_text("complement_of", 0.4, "Tent 2P Explorer", window_days=14)
     assert text.startswith("goes with the Tent 2P Explorer you bought")
     assert "40%" in text and "14 days" in text
-    assert reason_text("complement_of", -1, "Tent") == "goes with the Tent you bought"
+    assert reason_text("complement_of", -1, "Tent", window_days=14) == "often bought within 14 days after a purchase"
+    assert reason_text("complement", -1, "Tent") == "often bought after a purchase"
 
 
 def test_repeat_states_the_interval_like_the_next_purchase_model() -> None:
@@ -39,7 +40,7 @@ def test_popular_names_its_category_when_it_has_one() -> None:
 def test_other_kinds() -> None:
     assert reason_text("for_you") == "customers with similar taste buy this"
     assert reason_text("similar", source_label="Tent 2P Explorer") == "similar to Tent 2P Explorer"
-    assert reason_text("cart", 0.3, "Camping Stove") == "completes your cart with Camping Stove"
+    assert reason_text("cart", 0.3, "Camping Stove") == "goes with the Camping Stove in your cart"
 
 
 def test_every_kind_has_a_text_and_unknown_kinds_are_refused() -> None:

@@ -128,13 +128,17 @@ def test_a_tent_offers_a_sleeping_bag_with_the_share_of_tent_buyers(
     assert share == pytest.approx(n_ab / n_a, rel=1e-6)
 
 
-def test_items_without_complements_are_not_stored(trained, published: PublishReport, redis_client) -> None:
+def test_only_items_with_a_list_are_stored(trained, published: PublishReport, redis_client) -> None:
     bundle: ModelBundle = trained.bundle
     ranked = bundle.models["complements"].recommend(np.arange(len(bundle.items)), 1)
     with_list = set(bundle.items.external(np.flatnonzero(ranked.items[:, 0] >= 0)).tolist())
     stored = {key.decode() for key in redis_client.hkeys(version_key(published.version, "complements"))}
     assert stored == with_list
-    assert 0 < len(stored) < len(bundle.items)
+    # items without pair evidence are stored padded (reason -1 on every row), so serving can mark them
+    matrix = bundle.models["complements"].matrix
+    no_pairs = bundle.items.external(np.flatnonzero(np.diff(matrix.indptr) == 0))
+    raw = redis_client.hmget(version_key(published.version, "complements"), list(no_pairs[:20]))
+    assert raw and all(value is None or (unpack_entries(value)["reason"] == -1).all() for value in raw)
 
 
 def test_next_purchase_reasons_are_repeat_intervals(trained, planted, published: PublishReport, redis_client) -> None:
