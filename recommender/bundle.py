@@ -10,6 +10,7 @@ On disk (``save``/``load``): ``manifest.json``, ``customers.json``, ``items.json
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -24,8 +25,10 @@ from recommender.base import Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import Catalog, OrderHistory
 from recommender.ids import MISSING, IdMap
+from recommender.models.blend import BlendConfig, BlendModel
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.complements import ComplementsConfig, ComplementsModel
+from recommender.models.ease import CatalogTooLargeError, EaseConfig
 from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel
 from recommender.models.popular import PopularConfig, PopularModel
 from recommender.models.similar import SimilarConfig, SimilarItemsModel
@@ -34,7 +37,7 @@ FORMAT_VERSION = 1
 Surface = Literal["next_purchase", "for_you", "similar", "complements", "popular"]
 SURFACE_MODEL: dict[str, str] = {
     "next_purchase": "next_purchase",
-    "for_you": "collaborative",
+    "for_you": "for_you",
     "similar": "similar",
     "complements": "complements",
     "popular": "popular",
@@ -49,6 +52,9 @@ class BundleConfig(BaseModel):
 
     popular: PopularConfig = Field(default_factory=PopularConfig)
     collaborative: CollaborativeConfig = Field(default_factory=CollaborativeConfig)
+    # "for you" blends EASE with the shared ALS while the catalog fits EASE's dense item x item matrix
+    # (ease.max_items); above it, ALS alone answers. Its own ``collaborative`` field is replaced by the above.
+    for_you: BlendConfig = Field(default_factory=lambda: BlendConfig(ease=EaseConfig(max_items=15_000)))
     similar: SimilarConfig = Field(default_factory=SimilarConfig)
     complements: ComplementsConfig = Field(default_factory=ComplementsConfig)
     next_purchase: NextPurchaseConfig = Field(default_factory=NextPurchaseConfig)
@@ -82,6 +88,10 @@ class ModelBundle:
         step("collaborative")
         collaborative = CollaborativeModel(cfg.collaborative).fit(history)
         models["collaborative"] = collaborative
+        step("for_you")
+        blend_cfg = cfg.for_you.model_copy(update={"collaborative": cfg.collaborative})
+        with contextlib.suppress(CatalogTooLargeError):  # then for_you is ALS alone (see ``surface_model``)
+            models["for_you"] = BlendModel(blend_cfg, collaborative=collaborative).fit(history)
         step("similar")
         models["similar"] = SimilarItemsModel(cfg.similar).fit(history)
         step("complements")
@@ -112,7 +122,7 @@ class ModelBundle:
         query_map = self.items if surface in ITEM_SURFACES else self.customers
         queries = np.asarray([str(x) for x in ids], dtype=str)
         idx = query_map.index(queries) if len(queries) else np.zeros(0, dtype=np.int32)
-        ranked = self.models[SURFACE_MODEL[surface]].recommend(idx, k, now=now)
+        ranked = self.surface_model(surface).recommend(idx, k, now=now)
         fallback = ranked.items[:, 0] < 0
         if fallback.any():
             fb = self._fallback(idx[fallback], surface, k)
@@ -127,6 +137,13 @@ class ModelBundle:
             "score": ranked.scores[present].astype(np.float32),
             "fallback": fallback[query_row],
         }
+
+    def surface_model(self, surface: str) -> Recommender:
+        """The model answering a surface ("for_you" is ALS alone when the catalog was too large for EASE)."""
+        name = SURFACE_MODEL[surface]
+        if name == "for_you" and name not in self.models:
+            name = "collaborative"
+        return self.models[name]
 
     def _fallback(self, query_idx: np.ndarray, surface: str, k: int) -> Ranked:
         """Popular items; for a known item on an item surface, popular in its category (item excluded)."""
@@ -198,6 +215,7 @@ class ModelBundle:
         classes: dict[str, type[Recommender]] = {
             "popular": PopularModel,
             "collaborative": CollaborativeModel,
+            "for_you": BlendModel,
             "similar": SimilarItemsModel,
             "complements": ComplementsModel,
             "next_purchase": NextPurchaseModel,

@@ -207,7 +207,8 @@ def publish_bundle(
         raise ValueError(f"k, chunk_size and grace_seconds must be positive, got {k}, {chunk_size}, {grace_seconds}")
     report = progress or (lambda _step, _done: None)
     started = time.time()
-    collaborative = model_of(bundle, "collaborative", CollaborativeModel)
+    model_of(bundle, "collaborative", CollaborativeModel)
+    for_you = bundle.surface_model("for_you")  # EASE + ALS blend, or ALS alone for a large catalog
     next_purchase = model_of(bundle, "next_purchase", NextPurchaseModel)
     complements = model_of(bundle, "complements", ComplementsModel)
     similar = model_of(bundle, "similar", SimilarItemsModel)
@@ -217,7 +218,7 @@ def publish_bundle(
     customer_ids = np.asarray(bundle.customers.ids, dtype=str)
     item_ids = np.asarray(bundle.items.ids, dtype=str)
     plan: list[tuple[str, Recommender, np.ndarray, Reasons]] = [
-        ("for_you", collaborative, customer_ids, no_reasons),
+        ("for_you", for_you, customer_ids, no_reasons),
         ("next_purchase", next_purchase, customer_ids, pair_reasons(next_purchase.intervals)),
         ("complements", complements, item_ids, pair_reasons(complements.shares)),
         ("similar", similar, item_ids, no_reasons),

@@ -1,4 +1,5 @@
-"""The ``recs`` command line: ``generate`` and ``train`` here; ``publish``, ``serve``, ``demo`` from serving.cli.
+"""The ``recs`` command line: ``generate`` and ``train`` here; ``tune`` from training.tune; ``publish``,
+``serve``, ``demo`` from serving.cli.
 
 Library errors become exit codes here and nowhere else: bad input data exits with 2 and a message that
 says what to fix, after the rejects file is written.
@@ -252,16 +253,19 @@ def _metrics_markdown(report: EvaluationReport) -> str:
     return "\n".join(out)
 
 
-def _register_serving_commands() -> None:
-    """publish / serve / demo live in serving.cli; they join the same ``recs`` command."""
+def _register_other_commands() -> None:
+    """tune lives in training.tune; publish / serve / demo in serving.cli; all join the same ``recs``."""
     from serving import cli as serving_cli
+    from training.tune import tune_command
+
+    app.command("tune")(tune_command)
 
     app.command("publish")(serving_cli.publish_command)
     app.command("serve")(serving_cli.serve_command)
     app.command("demo")(serving_cli.demo_command)
 
 
-_register_serving_commands()
+_register_other_commands()
 
 
 def main() -> None:

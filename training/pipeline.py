@@ -119,8 +119,11 @@ def evaluate(history: OrderHistory, config: BundleConfig, on_step: StepHook | No
     fy_targets = new_items[has_new]
     report.counts["for_you_customers"] = len(fy_customers)
     if len(fy_customers):
-        ranked = bundle.models["collaborative"].recommend(fy_customers, FOR_YOU_K)
+        ranked = bundle.surface_model("for_you").recommend(fy_customers, FOR_YOU_K)
         report.add("for_you", "ours", topn_metrics(ranked.items, fy_targets, FOR_YOU_K), True)
+        if "for_you" in bundle.models:  # the blend answers: show what ALS alone would
+            ranked = bundle.models["collaborative"].recommend(fy_customers, FOR_YOU_K)
+            report.add("for_you", "als_alone", topn_metrics(ranked.items, fy_targets, FOR_YOU_K), False)
         ranked = most_pop(split.train, fy_customers, FOR_YOU_K, exclude_bought=True)
         report.add("for_you", "most_pop", topn_metrics(ranked.items, fy_targets, FOR_YOU_K), False)
 

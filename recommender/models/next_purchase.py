@@ -1,40 +1,59 @@
 """Next purchase: what a customer buys next, repeat items when they are due, plus new items to explore.
 
-Repeat part, for every (customer, item) the customer bought before, from the fitted history:
+Per (customer, item) the customer bought before, from the fitted history:
 
 - ``count``: distinct orders holding the item;
-- ``weight``: time-decayed frequency (TIFU-KNN style), ``sum(recency_decay ** ago)`` over those orders,
-  ``ago`` counted in the customer's orders (0 = their last order) or in days, see ``recency_unit``;
+- ``weight``: the TIFU-KNN personal vector (``recommender.models.tifu``): the customer's orders cut into
+  ``groups`` groups, an order weighs ``recency_decay ** ago * group_decay ** (groups - 1 - g) / size(g) /
+  n_groups``, ``ago`` counted in the customer's orders (0 = their last order) or in days (``recency_unit``);
+  the weight is the sum over the orders holding the item;
 - ``interval`` (days): the customer's own mean repurchase interval, shrunk towards the item's
   population interval (median over repeat customers of their mean interval):
   ``(w * own + s * population) / (w + s)`` with ``w = count - 1`` and ``s = interval_shrinkage``;
   a customer who bought it once gets the population interval;
-- per item, ``propensity``: share of its buyers who bought it again, shrunk towards the global share,
-  ``(repeaters + p * global) / (buyers + p)`` with ``p = propensity_shrinkage``. An item is a repeat
+- per item, ``propensity``: share of its buyers who bought it again, shrunk towards the global share ``G``,
+  ``(repeaters + p * G) / (buyers + p)`` with ``p = propensity_shrinkage``. An item is a repeat
   candidate only when some customer did buy it again and its propensity is at least
   ``min_repeat_share``: a durable bought once (a tent) never comes back.
+
+Neighbours (TIFU-KNN): the ``neighbours`` customers nearest to each customer by their personal vectors
+(``similarity``: Euclidean distance as in the authors' code, or cosine; the customer itself included),
+and ``nb``, the mean of their vectors, kept at fit time as each customer's best ``neighbour_items`` items.
 
 At ``now``, with ``x = (now - last purchase) / interval``::
 
     due(x)   = exp(-ln(x)^2 / (2 * early_width^2))   for x <= 1  (just bought: near 0)
              = exp(-ln(x)^2 / (2 * late_width^2))    for x > 1   (overdue: fades slowly)
-    repeat   = weight * propensity * (due_floor + (1 - due_floor) * due(x))
+    d        = due_floor + (1 - due_floor) * due(x)
+    bought, repeatable item:  (a * weight + (1 - a) * nb) * (propensity / G) ** propensity_power * d
+    never bought item:        (1 - a) * nb * damping        (a = own_weight)
 
-Explore part: items the customer never bought, ranked by a ``CollaborativeModel`` (implicit ALS).
-Their scores are scaled per customer into the repeat range: ``explore_weight * top_repeat * s / s_top``
-(``s`` the ALS score clipped at 0, ``s_top`` the customer's best unbought ALS score, ``top_repeat``
-the customer's best repeat score, or 1 when they have none). The final list is the top ``k`` of both.
-``explore_weight = 0`` turns exploring off (no ALS is fitted).
+``damping`` is the category ownership factor (``recommender.substitutes``): an owner of a one-off kind
+(a tent) is not offered another one. With ``neighbours = 0`` the older formula holds: bought items score
+``weight * propensity * d`` and new items come only from the explore part below.
 
-Defaults were picked on next-basket evaluations (each customer's last order held out, ``now`` = its
-time, default ALS): on Ta-Feng (baskets dated a week apart) R@10 .131, NDCG@10 .114, R@20 .174,
-NDCG@20 .132 against GP-TopFreq .126 / .103 / .176 / .123; on the synthetic shop (10k customers)
-R@10 .462, NDCG@10 .384 against GP-TopFreq .461 / .379. A larger ``explore_weight`` (0.5) costs
-3-4 points of recall on both; the due-ness curve helps only where dates carry real cycles
-(``due_floor = 1`` switches it off).
+Explore part (``explore_weight > 0``): items the customer never bought, ranked by a ``CollaborativeModel``
+(implicit ALS), scaled per customer into the repeat range: ``explore_weight * top * s / s_top`` (``s`` the
+ALS score clipped at 0, ``s_top`` the customer's best unbought ALS score, ``top`` the customer's best
+score above, or 1 when there is none), added to the scores above. The final list is the top ``k``.
 
-The state is plain arrays: the per (customer, item) statistics as CSR arrays, per-item arrays, and the
-nested collaborative model's arrays under keys prefixed ``explore.``.
+The neighbour part was tuned on Ta-Feng's second-to-last baskets (each customer's last basket removed
+first, then the next-basket split of what remains; never the test baskets). ``own_weight`` and
+``due_floor`` then trade Ta-Feng (no real dates: baskets a week apart, favours a small own weight) against
+the synthetic shop (real repeat cycles, favours a larger one). The defaults (own weight 0.3; due floor 0.3,
+so a just-bought repeat item drops well below a due one) beat GP-TopFreq on Ta-Feng and match it on the
+shop, measured once on the last baskets (production protocol, ``now`` = the target basket's time):
+
+    Ta-Feng  R@10 / NDCG@10 / R@20: ours .147 / .124 / .199, GP-TopFreq .126 / .103 / .176
+             (own_weight 0.1: .157 / .134 / .204)
+    shop     (recs generate --customers 5000): ours .469 / .380 / .542, GP-TopFreq .461 / .380 / .543
+
+``recs tune`` picks them per shop. ALS explore (``explore_weight``) did not help on either. Neighbours are
+searched among the ``neighbour_pool`` most active customers, so fitting stays n x pool, not n x n.
+
+The state is plain arrays: the per (customer, item) statistics and the neighbour lists as CSR arrays,
+per-item arrays, and (with ``explore_weight > 0``) the nested collaborative model's arrays under keys
+prefixed ``explore.``.
 """
 
 from __future__ import annotations
@@ -49,6 +68,7 @@ from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import EmptyHistoryError, ModelFileError, RecommenderError
 from recommender.history import DAY, OrderHistory
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
+from recommender.models.tifu import Similarity, nearest_neighbours, neighbour_mean, order_positions, order_weights
 from recommender.ranking import topk_sparse
 from recommender.substitutes import CategoryOwnership
 
@@ -74,7 +94,16 @@ class NextPurchaseConfig(ModelConfig):
     due_floor: float = Field(default=0.3, ge=0, le=1)
     early_width: float = Field(default=0.5, gt=0)
     late_width: float = Field(default=1.0, gt=0)
-    explore_weight: float = Field(default=0.1, ge=0)
+    groups: int = Field(default=1, ge=1)
+    group_decay: float = Field(default=1.0, gt=0, le=1)
+    propensity_power: float = Field(default=0.5, ge=0)
+    neighbours: int = Field(default=300, ge=0)
+    own_weight: float = Field(default=0.3, ge=0, le=1)
+    similarity: Similarity = "euclidean"
+    neighbour_items: int = Field(default=100, ge=1)
+    # neighbours are searched among this many most active customers: n x pool work instead of n x n
+    neighbour_pool: int = Field(default=20_000, ge=1)
+    explore_weight: float = Field(default=0.0, ge=0)
     damp_owned_categories: bool = True  # explore: a tent buyer gets no second tent (see recommender.substitutes)
     collaborative: CollaborativeConfig = Field(default_factory=CollaborativeConfig)
 
@@ -188,7 +217,12 @@ class NextPurchaseModel(Recommender):
         # per item
         self._propensity = np.zeros(0, dtype=np.float32)
         self._repeatable = np.zeros(0, dtype=bool)
+        self._global_share = 1.0
         self._item_interval = np.zeros(0, dtype=np.float32)
+        # per customer: the neighbours' mean vector, best ``neighbour_items`` items (CSR arrays)
+        self._nb_indptr = np.zeros(1, dtype=np.int64)
+        self._nb_items = np.zeros(0, dtype=np.int32)
+        self._nb_scores = np.zeros(0, dtype=np.float32)
         self._pattern: sp.csr_matrix | None = None  # bought pattern, built from the arrays on first use
         self._ownership: CategoryOwnership | None = None
 
@@ -209,10 +243,11 @@ class NextPurchaseModel(Recommender):
             raise EmptyHistoryError("the order history has no lines: nothing to learn what customers buy next")
         self._end_time = history.end_time
         self._fit_repeat(history)
+        self._fit_neighbours()
         if self.config.explore_weight > 0:
             self._fit_explore(history)
-            if self.config.damp_owned_categories:
-                self._ownership = CategoryOwnership.fit(history)
+        explores = self.config.explore_weight > 0 or self.config.neighbours > 0
+        self._ownership = CategoryOwnership.fit(history) if explores and self.config.damp_owned_categories else None
 
     def _fit_repeat(self, history: OrderHistory) -> None:
         cfg = self.config
@@ -225,7 +260,7 @@ class NextPurchaseModel(Recommender):
         group_c, group_i = ev["customer"][first_pos], ev["item"][first_pos]
         count = np.bincount(group, minlength=n_groups)
         first_at, last_at = ev["at"][first_pos], ev["at"][last_pos]
-        weight = np.bincount(group, weights=cfg.recency_decay ** self._ago(history, ev), minlength=n_groups)
+        weight = np.bincount(group, weights=self._order_weight(history, ev), minlength=n_groups)
         repeats = count >= 2
         own = np.where(repeats, (last_at - first_at) / DAY / np.maximum(count - 1, 1), 0.0)
         own = np.where(repeats, np.maximum(own, cfg.min_interval_days), 0.0)
@@ -241,6 +276,32 @@ class NextPurchaseModel(Recommender):
         self._own_interval = own.astype(np.float32)
         self._interval = np.maximum(blended, cfg.min_interval_days).astype(np.float32)
         self._pattern = None
+
+    def _order_weight(self, history: OrderHistory, ev: dict[str, np.ndarray]) -> np.ndarray:
+        """TIFU weight of every purchase event's order: recency decay times the group factor."""
+        cfg = self.config
+        _, position, count = order_positions(history)
+        group_factor = order_weights(position, count, cfg.groups, 1.0, cfg.group_decay)[ev["order"]]
+        return cfg.recency_decay ** self._ago(history, ev) * group_factor
+
+    def _fit_neighbours(self) -> None:
+        """Mean personal vector of each customer's nearest customers, top ``neighbour_items`` items kept."""
+        cfg = self.config
+        if cfg.neighbours == 0:
+            self._nb_indptr = np.zeros(self.n_customers + 1, dtype=np.int64)
+            self._nb_items = np.zeros(0, dtype=np.int32)
+            self._nb_scores = np.zeros(0, dtype=np.float32)
+            return
+        vectors = sp.csr_matrix((self._weight, self._items, self._indptr), shape=(self.n_customers, self.n_items))
+        pool = None
+        if self.n_customers > cfg.neighbour_pool:
+            activity = np.diff(self._indptr)  # distinct items bought
+            pool = np.sort(np.argsort(-activity, kind="stable")[: cfg.neighbour_pool])
+        neighbours, _ = nearest_neighbours(vectors, cfg.neighbours, cfg.similarity, reference=pool)
+        mean = neighbour_mean(vectors, neighbours, cfg.neighbour_items)
+        self._nb_indptr = mean.indptr.astype(np.int64)
+        self._nb_items = mean.indices.astype(np.int32)
+        self._nb_scores = mean.data.astype(np.float32)
 
     def _ago(self, history: OrderHistory, ev: dict[str, np.ndarray]) -> np.ndarray:
         if self.config.recency_unit == "orders":
@@ -259,6 +320,7 @@ class NextPurchaseModel(Recommender):
         median = grouped_median(group_i[repeats], own[repeats], n_items)
         overall = float(np.median(own[repeats])) if repeats.any() else cfg.default_interval_days
         self._propensity = propensity.astype(np.float32)
+        self._global_share = max(float(global_share), 1e-6)
         self._repeatable = (repeaters >= 1) & (propensity >= cfg.min_repeat_share)
         self._item_interval = np.where(np.isnan(median), overall, median).astype(np.float32)
 
@@ -278,8 +340,15 @@ class NextPurchaseModel(Recommender):
         when = np.broadcast_to(np.asarray(self._end_time if now is None else now, dtype=np.int64), queries.shape)
         which, entry = gather_rows(self._indptr, queries)
         repeat = self._repeat_scores(entry, when[which])
+        nb_rows, nb_items, nb_own, nb_explore = self._neighbour_scores(queries, which, entry)
+        if self.config.neighbours > 0:
+            alpha = self.config.own_weight
+            repeat *= alpha * self._weight[entry] + (1.0 - alpha) * nb_own
         keep = repeat > 0
         rows, items, scores = which[keep], self._items[entry[keep]], repeat[keep]
+        rows = np.concatenate([rows, nb_rows])
+        items = np.concatenate([items, nb_items])
+        scores = np.concatenate([scores, nb_explore])
         explore = self.collaborative
         if explore is not None:
             top_repeat = np.ones(len(queries), dtype=np.float64)  # customers without repeat items: 1
@@ -293,14 +362,41 @@ class NextPurchaseModel(Recommender):
         return self._top(rows, items, scores, len(queries), k)
 
     def _repeat_scores(self, entry: np.ndarray, when: np.ndarray) -> np.ndarray:
-        """Repeat score of stored (customer, item) entries at times ``when`` (0 for non-repeat items)."""
+        """Repeat factor of stored (customer, item) entries at times ``when`` (0 for non-repeat items):
+        ``propensity * due``, times the personal weight when there are no neighbours."""
         cfg = self.config
         item = self._items[entry]
         elapsed = np.maximum(when - self._last[entry], 0) / DAY
         x = elapsed / self._interval[entry].astype(np.float64)
         d = cfg.due_floor + (1.0 - cfg.due_floor) * due(x, cfg.early_width, cfg.late_width)
-        score = self._weight[entry].astype(np.float64) * self._propensity[item] * d
+        if cfg.neighbours == 0:
+            score = self._weight[entry] * self._propensity[item] * d
+        else:  # relative to the average item, so that repeat and explore scores stay comparable
+            score = (self._propensity[item] / self._global_share) ** cfg.propensity_power * d
         return np.where(self._repeatable[item], score, 0.0)
+
+    def _neighbour_scores(
+        self, queries: np.ndarray, which: np.ndarray, entry: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Neighbour scores: (rows, items, scores) of the unbought neighbour items, already weighted and
+        damped, and the neighbour score of every bought entry (``entry``, 0 when not among the neighbours')."""
+        nb_which, nb_entry = gather_rows(self._nb_indptr, queries)
+        nb_items = self._nb_items[nb_entry]
+        nb_scores = self._nb_scores[nb_entry].astype(np.float64)
+        # both entry lists ascend by (row, item): match them with one searchsorted on a combined key
+        own_key = which.astype(np.int64) * self.n_items + self._items[entry]
+        nb_key = nb_which.astype(np.int64) * self.n_items + nb_items
+        pos = np.minimum(np.searchsorted(own_key, nb_key), max(len(own_key) - 1, 0))
+        bought = own_key[pos] == nb_key if len(own_key) else np.zeros(len(nb_key), dtype=bool)
+        on_own = np.zeros(len(entry), dtype=np.float64)
+        on_own[pos[bought]] = nb_scores[bought]
+        rows, items = nb_which[~bought], nb_items[~bought]
+        scores = (1.0 - self.config.own_weight) * nb_scores[~bought]
+        if self._ownership is not None and len(rows):
+            damping = self._ownership.damping(queries[rows], items)
+            kept = damping >= self.config.min_repeat_share  # owned one-off kinds (a tent) are dropped
+            rows, items, scores = rows[kept], items[kept], (scores * damping)[kept]
+        return rows, items, on_own, scores
 
     def _explore_scores(
         self, explore: CollaborativeModel, queries: np.ndarray, k: int, top_repeat: np.ndarray
@@ -336,12 +432,13 @@ class NextPurchaseModel(Recommender):
         return np.asarray(self._pattern[customers, items]).ravel() > 0
 
     def _top(self, rows: np.ndarray, items: np.ndarray, scores: np.ndarray, n: int, k: int) -> Ranked:
-        """Top-k of (row, item, score) candidates, rows ``0..n-1``; no two candidates share (row, item)."""
-        order = np.argsort(rows, kind="stable")
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+        """Top-k of (row, item, score) candidates, rows ``0..n-1``; scores of the same (row, item) add up."""
         merged = sp.csr_matrix(
-            (scores[order].astype(np.float32), items[order].astype(np.int32), indptr), shape=(n, self.n_items)
+            (scores.astype(np.float32), (rows.astype(np.int64), items.astype(np.int64))), shape=(n, self.n_items)
         )
+        merged.sum_duplicates()
+        merged.data[merged.data <= 0] = 0.0
+        merged.eliminate_zeros()
         return topk_sparse(merged, k)
 
     # reasons -------------------------------------------------------------------------------------------
@@ -398,6 +495,10 @@ class NextPurchaseModel(Recommender):
             "propensity": self._propensity,
             "repeatable": self._repeatable,
             "item_interval": self._item_interval,
+            "global_share": np.array([self._global_share], dtype=np.float64),
+            "nb_indptr": self._nb_indptr,
+            "nb_items": self._nb_items,
+            "nb_scores": self._nb_scores,
         }
         explore = self.collaborative
         if explore is not None:
@@ -409,7 +510,7 @@ class NextPurchaseModel(Recommender):
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
         own = {key: value for key, value in arrays.items() if not key.startswith((EXPLORE_PREFIX, OWNERSHIP_PREFIX))}
         names = ["end_time", "indptr", "items", "count", "last", "weight", "own_interval", "interval"]
-        names += ["propensity", "repeatable", "item_interval"]
+        names += ["propensity", "repeatable", "item_interval", "global_share", "nb_indptr", "nb_items", "nb_scores"]
         missing = [name for name in names if name not in own]
         if missing:
             raise ModelFileError(f"{self.name} model file lacks array(s) {', '.join(missing)}")
@@ -424,6 +525,10 @@ class NextPurchaseModel(Recommender):
         self._propensity = own["propensity"].astype(np.float32)
         self._repeatable = own["repeatable"].astype(bool)
         self._item_interval = own["item_interval"].astype(np.float32)
+        self._global_share = float(own["global_share"][0])
+        self._nb_indptr = own["nb_indptr"].astype(np.int64)
+        self._nb_items = own["nb_items"].astype(np.int32)
+        self._nb_scores = own["nb_scores"].astype(np.float32)
         self._check_shapes()
         self._pattern = None
         self._explore = self._load_explore(arrays)
@@ -437,6 +542,9 @@ class NextPurchaseModel(Recommender):
         consistent = len(self._indptr) == self.n_customers + 1 and self._indptr[-1] == nnz
         if not consistent or any(len(a) != nnz for a in per_entry):
             raise ModelFileError(f"{self.name} model file: per-customer arrays are inconsistent")
+        nb_ok = len(self._nb_indptr) == self.n_customers + 1 and self._nb_indptr[-1] == len(self._nb_items)
+        if not nb_ok or len(self._nb_scores) != len(self._nb_items):
+            raise ModelFileError(f"{self.name} model file: neighbour arrays are inconsistent")
         if any(len(a) != self.n_items for a in (self._propensity, self._repeatable, self._item_interval)):
             raise ModelFileError(f"{self.name} model file: per-item arrays do not match the item count")
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import pytest
 
 from recommender.base import ModelConfig, Recommender
+from recommender.models.blend import BlendConfig, BlendModel
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.complements import ComplementsConfig, ComplementsModel
+from recommender.models.ease import EaseConfig, EaseModel
 from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel
 from recommender.models.popular import PopularConfig, PopularModel
 from recommender.models.similar import SimilarConfig, SimilarItemsModel
@@ -28,6 +30,11 @@ MODELS: dict[str, tuple[type[Recommender], ModelConfig]] = {
     "next_purchase": (
         NextPurchaseModel,
         NextPurchaseConfig(collaborative=CollaborativeConfig(factors=8, iterations=3)),
+    ),
+    "ease": (EaseModel, EaseConfig(regularization=10.0)),
+    "ease_als_blend": (
+        BlendModel,
+        BlendConfig(ease=EaseConfig(regularization=10.0), collaborative=CollaborativeConfig(factors=8, iterations=3)),
     ),
 }
 

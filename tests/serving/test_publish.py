@@ -98,12 +98,12 @@ def test_serving_tables_load_and_match_the_bundle(trained, published: PublishRep
         np.testing.assert_allclose(scores, expected_scores)
 
 
-def test_for_you_entries_are_the_collaborative_lists(trained, published: PublishReport, redis_client) -> None:
+def test_for_you_entries_are_the_for_you_model_lists(trained, published: PublishReport, redis_client) -> None:
     bundle: ModelBundle = trained.bundle
     rng = np.random.default_rng(0)
     customers = rng.choice(len(bundle.customers), 12, replace=False)
     ids = bundle.customers.external(customers).tolist()
-    ranked = bundle.models["collaborative"].recommend(customers, 100)
+    ranked = bundle.surface_model("for_you").recommend(customers, 100)
     for row, entries in enumerate(hash_entries(redis_client, published.version, "for_you", ids)):
         items, scores = ranked.row(row)
         assert len(entries) == len(items) > 0

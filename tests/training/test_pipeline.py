@@ -18,6 +18,7 @@ def test_report_has_ours_and_every_baseline_per_task(trained) -> None:
         ("next_purchase", "p_topfreq"),
         ("next_purchase", "gp_topfreq"),
         ("for_you", "ours"),
+        ("for_you", "als_alone"),
         ("for_you", "most_pop"),
         ("complements", "ours"),
         ("complements", "popularity_in_window"),

@@ -1,0 +1,170 @@
+"""TIFU-KNN building blocks (Hu et al., SIGIR 2020), vectorized: time-decayed personal item-frequency
+vectors, nearest-neighbour customers on those vectors, and the neighbours' mean vector.
+
+- ``personal_vectors``: per customer, the orders (oldest first) are cut into ``groups`` consecutive groups
+  of near-equal size (the later groups one order longer when it does not divide; a customer with fewer
+  orders than ``groups`` has one group per order). An order ``ago`` orders before the customer's last
+  one, in group ``g`` (0 = oldest) of a customer with ``G`` groups, weighs
+  ``within_decay ** ago * group_decay ** (groups - 1 - g) / size(g) / G``; the vector is the sum of the
+  weights of the orders holding each item (an item counts once per order). Same formula as the
+  authors' code (which counts ``ago`` over the whole history, not within the group).
+- ``nearest_neighbours``: for every customer, the ``k`` most similar customers by cosine similarity (or
+  negative Euclidean distance, as the authors' code does) of their vectors, the customer itself
+  included, computed in blocks of rows with sparse products (memory ``block x n_customers``).
+- ``neighbour_mean``: the mean of the neighbours' vectors, kept as each customer's best ``keep`` items.
+
+No loop per customer: everything is sparse matrix algebra, in blocks where a dense block is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.history import OrderHistory
+
+Similarity = Literal["cosine", "euclidean"]
+_BLOCK_CELLS = 16_000_000  # dense cells per block (float32: 64 MB)
+
+
+def order_positions(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per order index: (customer, position among the customer's orders oldest first, the customer's order count).
+
+    Orders absent from ``history`` (gaps after ``select``) get customer -1, position 0, count 0.
+    """
+    table = history.orders_table()
+    n_orders = history.n_orders
+    customer = np.full(n_orders, -1, dtype=np.int64)
+    position = np.zeros(n_orders, dtype=np.int64)
+    count = np.zeros(n_orders, dtype=np.int64)
+    if len(table["order"]) == 0:
+        return customer, position, count
+    perm = np.lexsort((table["order"], table["ordered_at"], table["customer"]))
+    cust = table["customer"][perm].astype(np.int64)
+    first = np.searchsorted(cust, cust, side="left")
+    per_customer = np.bincount(cust, minlength=history.n_customers)
+    orders = table["order"][perm]
+    customer[orders] = cust
+    position[orders] = np.arange(len(perm)) - first
+    count[orders] = per_customer[cust]
+    return customer, position, count
+
+
+def order_weights(
+    position: np.ndarray, count: np.ndarray, groups: int, within_decay: float, group_decay: float
+) -> np.ndarray:
+    """TIFU weight of each order from its position (0 = oldest) among ``count`` orders of its customer."""
+    position = np.asarray(position, dtype=np.int64)
+    count = np.asarray(count, dtype=np.int64)
+    n = np.maximum(count, 1)
+    few = n < groups
+    base = np.maximum(n // groups, 1)
+    extra = np.where(few, 0, n - groups * base)
+    boundary = (groups - extra) * base
+    long_group = position >= boundary
+    group = np.where(long_group, (groups - extra) + (position - boundary) // (base + 1), position // base)
+    size = np.where(long_group, base + 1, base)
+    group = np.where(few, position, group)
+    size = np.where(few, 1, size)
+    n_groups = np.where(few, n, groups)
+    ago = n - 1 - position
+    weight = within_decay ** ago.astype(np.float64) * group_decay ** (groups - 1 - group).astype(np.float64)
+    return np.where(count > 0, weight / size / n_groups, 0.0)
+
+
+def personal_vectors(
+    history: OrderHistory, groups: int = 7, within_decay: float = 0.9, group_decay: float = 0.7
+) -> sp.csr_matrix:
+    """Customers x items CSR (float32) of TIFU personal vectors (see the module docstring)."""
+    if groups < 1:
+        raise ValueError(f"groups must be at least 1, got {groups}")
+    _, position, count = order_positions(history)
+    weight = order_weights(position, count, groups, within_decay, group_decay)
+    key = history.order.astype(np.int64) * np.int64(max(history.n_items, 1)) + history.item
+    _, first = np.unique(key, return_index=True)  # an item counts once per order
+    m = sp.csr_matrix(
+        (weight[history.order[first]].astype(np.float32), (history.customer[first], history.item[first])),
+        shape=(history.n_customers, history.n_items),
+        dtype=np.float32,
+    )
+    m.sum_duplicates()
+    return m
+
+
+def _row_blocks(n_rows: int, n_cols: int) -> list[tuple[int, int]]:
+    step = max(1, _BLOCK_CELLS // max(n_cols, 1))
+    return [(lo, min(lo + step, n_rows)) for lo in range(0, n_rows, step)]
+
+
+def nearest_neighbours(
+    vectors: sp.csr_matrix, k: int, similarity: Similarity = "cosine", reference: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of every row: (indices int32 (n, k), similarities float32).
+
+    Neighbours are searched among the ``reference`` rows (all rows when None); a row that is itself a
+    reference row is its own nearest neighbour. A bounded reference set keeps the cost at n x |reference|
+    instead of n x n for large shops. Rows with an empty vector get arbitrary neighbours with similarity 0
+    (cosine) - callers weigh them by similarity or ignore them. ``k`` is capped at the reference count.
+    """
+    v = sp.csr_matrix(vectors, dtype=np.float32)
+    n = v.shape[0]
+    ref = np.arange(n) if reference is None else np.asarray(reference, dtype=np.int64)
+    m = len(ref)
+    k = max(1, min(k, m))
+    norms = np.sqrt(np.asarray(v.multiply(v).sum(axis=1)).ravel()).astype(np.float32)
+    if similarity == "cosine":
+        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        v = sp.csr_matrix(sp.diags(scale) @ v)
+    vt = v[ref].T.tocsr()
+    ref_norms = norms[ref]
+    ref_pos = np.full(n, -1, dtype=np.int64)
+    ref_pos[ref] = np.arange(m)
+    indices = np.zeros((n, k), dtype=np.int32)
+    sims = np.zeros((n, k), dtype=np.float32)
+    for lo, hi in _row_blocks(n, m):
+        block = (v[lo:hi] @ vt).toarray()
+        if similarity == "euclidean":
+            block = 2.0 * block - norms[lo:hi, None] ** 2 - ref_norms[None, :] ** 2  # -squared distance
+        rows = np.arange(hi - lo)
+        own = ref_pos[lo:hi]
+        is_ref = own >= 0
+        block[rows[is_ref], own[is_ref]] = np.inf  # a customer is its own nearest neighbour
+        part = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (hi - lo, 1))
+        top = np.take_along_axis(block, part, axis=1)
+        order = np.argsort(-top, axis=1, kind="stable")
+        indices[lo:hi] = ref[np.take_along_axis(part, order, axis=1)]
+        best = np.take_along_axis(top, order, axis=1)
+        best[is_ref, 0] = 1.0 if similarity == "cosine" else 0.0
+        sims[lo:hi] = best
+    return indices, sims
+
+
+def neighbour_mean(vectors: sp.csr_matrix, neighbours: np.ndarray, keep: int) -> sp.csr_matrix:
+    """Mean of the neighbours' vectors for every row, only its ``keep`` largest entries (CSR float32)."""
+    v = sp.csr_matrix(vectors, dtype=np.float32)
+    n, k = neighbours.shape
+    n_items = v.shape[1]
+    parts = []
+    for lo, hi in _row_blocks(n, n_items):
+        rows = np.repeat(np.arange(hi - lo), k)
+        w = sp.csr_matrix(
+            (np.full(rows.size, 1.0 / k, dtype=np.float32), (rows, neighbours[lo:hi].ravel())), shape=(hi - lo, n)
+        )
+        dense = (w @ v).toarray()
+        parts.append(_keep_top(dense, keep))
+    return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, n_items), dtype=np.float32)
+
+
+def _keep_top(dense: np.ndarray, keep: int) -> sp.csr_matrix:
+    """CSR of the ``keep`` largest positive entries of every row of ``dense``."""
+    n, m = dense.shape
+    kk = min(keep, m)
+    part = np.argpartition(-dense, kk - 1, axis=1)[:, :kk] if kk < m else np.tile(np.arange(m), (n, 1))
+    vals = np.take_along_axis(dense, part, axis=1)
+    rows = np.repeat(np.arange(n), kk)
+    out = sp.csr_matrix((vals.ravel(), (rows, part.ravel())), shape=(n, m), dtype=np.float32)
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out

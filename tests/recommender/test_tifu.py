@@ -1,0 +1,88 @@
+"""TIFU-KNN pieces: the authors' grouping and decay, and block-wise neighbours against brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import recommender.models.tifu as tifu
+from recommender.models.tifu import nearest_neighbours, neighbour_mean, order_weights, personal_vectors
+from tests.recommender.conftest import history_from_lines
+
+
+def reference_weights(n: int, groups: int, rb: float, rg: float) -> np.ndarray:
+    """Per-order weights the way the authors' code builds them, one customer at a time."""
+    if n < groups:
+        sizes = [1] * n
+    else:
+        base, extra = divmod(n, groups)
+        sizes = [base] * (groups - extra) + [base + 1] * extra
+    out, pos = [], 0
+    for g, size in enumerate(sizes):
+        for _ in range(size):
+            out.append(rb ** (n - 1 - pos) * rg ** (groups - 1 - g) / size / len(sizes))
+            pos += 1
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 10, 23])
+def test_order_weights_match_the_reference_grouping(n: int) -> None:
+    got = order_weights(np.arange(n), np.full(n, n), groups=3, within_decay=0.9, group_decay=0.7)
+    np.testing.assert_allclose(got, reference_weights(n, 3, 0.9, 0.7))
+
+
+def test_personal_vectors_count_an_item_once_per_order() -> None:
+    lines = [("a", "x", 0.0), ("a", "x", 0.0), ("a", "y", 1.0), ("a", "x", 2.0), ("b", "y", 5.0)]
+    history = history_from_lines(lines)
+    v = personal_vectors(history, groups=1, within_decay=0.5, group_decay=1.0).toarray()
+    a, b = history.customers.index(["a", "b"])
+    x, y = history.items.index(["x", "y"])
+    # a: orders at days 0, 1, 2 (weights .25, .5, 1 over 3 orders); x in days 0 and 2, y in day 1
+    np.testing.assert_allclose(v[a, [x, y]], [(0.25 + 1.0) / 3, 0.5 / 3])
+    np.testing.assert_allclose(v[b, [x, y]], [0.0, 1.0])
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
+def test_neighbours_in_blocks_match_brute_force(similarity: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tifu, "_BLOCK_CELLS", 200)  # many small blocks
+    rng = np.random.default_rng(3)
+    dense = rng.random((60, 15)) * (rng.random((60, 15)) < 0.3)
+    idx, sims = nearest_neighbours(sp.csr_matrix(dense), 5, similarity)  # type: ignore[arg-type]
+    if similarity == "cosine":
+        unit = dense / np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-12)
+        full = unit @ unit.T
+    else:
+        full = -(((dense[:, None, :] - dense[None, :, :]) ** 2).sum(axis=2))
+    np.fill_diagonal(full, np.inf)
+    assert (idx[:, 0] == np.arange(60)).all(), "a customer is its own nearest neighbour"
+    for r in range(60):
+        kth = np.sort(full[r])[::-1][4]
+        assert (full[r, idx[r]] >= kth - 1e-5).all()
+        assert len(set(idx[r].tolist())) == 5
+    assert np.all(np.diff(sims[:, 1:], axis=1) <= 1e-6), "best first"
+
+
+def test_neighbour_mean_keeps_the_largest_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tifu, "_BLOCK_CELLS", 30)
+    rng = np.random.default_rng(4)
+    dense = rng.random((20, 10)) * (rng.random((20, 10)) < 0.4)
+    neighbours = rng.integers(0, 20, size=(20, 4))
+    got = neighbour_mean(sp.csr_matrix(dense), neighbours, keep=3).toarray()
+    expected = dense[neighbours].mean(axis=1)
+    for r in range(20):
+        top = np.sort(expected[r])[::-1][:3]
+        np.testing.assert_allclose(np.sort(got[r][got[r] > 0])[::-1], top[top > 0], rtol=1e-5)
+
+
+def test_a_reference_pool_bounds_the_neighbour_search() -> None:
+    rng = np.random.default_rng(5)
+    vectors = sp.csr_matrix(rng.random((30, 12)) * (rng.random((30, 12)) < 0.3), dtype=np.float32)
+    full_idx, full_sims = nearest_neighbours(vectors, 4, "euclidean")
+    same_idx, same_sims = nearest_neighbours(vectors, 4, "euclidean", reference=np.arange(30))
+    np.testing.assert_array_equal(full_idx, same_idx)
+    np.testing.assert_allclose(full_sims, same_sims)
+    pool = np.arange(0, 30, 3)
+    idx, _ = nearest_neighbours(vectors, 4, "euclidean", reference=pool)
+    assert np.isin(idx, pool).all()
+    assert (idx[pool, 0] == pool).all()  # a pool member is its own nearest neighbour
