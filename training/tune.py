@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import scipy.sparse as sp
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -59,31 +58,18 @@ from rich.table import Table
 from recommender.bundle import BundleConfig, ModelBundle
 from recommender.errors import DataError, RecommenderError, TooManyRejectsError
 from recommender.evaluation import (
-    ComplementEvents,
-    NextBasketSplit,
     NothingToEvaluateError,
-    basket_metrics,
-    complement_events,
-    complement_metrics,
-    g_topfreq,
-    gp_topfreq,
-    most_pop,
-    p_topfreq,
-    popularity_in_window,
-    split_by_time,
     split_last_order,
-    symmetric_cooccurrence,
-    topn_metrics,
 )
-from recommender.history import DAY, OrderHistory
-from recommender.models.complements import ComplementsModel
+from recommender.history import OrderHistory
 from training.pipeline import (
     COMPLEMENTS_K,
-    COMPLEMENTS_TEST_SHARE,
-    FOR_YOU_K,
-    NEXT_PURCHASE_KS,
+    EvaluationData,
     EvaluationReport,
     check_load,
+    prepare_evaluation,
+    score_baselines,
+    score_models,
 )
 from training.settings import TrainingSettings
 
@@ -283,21 +269,7 @@ def check_space(space: SearchSpace, base: BundleConfig) -> None:
 
 
 # evaluation --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SearchData:
-    """The splits every trial is scored on, made once."""
-
-    split: NextBasketSplit
-    bought: sp.csr_matrix  # the evaluated customers' training purchases
-    for_you_customers: np.ndarray  # evaluated customers whose last order holds new items
-    for_you_targets: sp.csr_matrix  # those new items
-    complements_before: OrderHistory  # history before the complements cutoff
-    complements_events: ComplementEvents
-    complements_window_days: int
-
-    @property
-    def n_items(self) -> int:
-        return self.split.train.n_items
+SearchData = EvaluationData  # the splits every trial is scored on, made once (training.pipeline)
 
 
 def search_history(history: OrderHistory, validation: bool) -> OrderHistory:
@@ -307,82 +279,25 @@ def search_history(history: OrderHistory, validation: bool) -> OrderHistory:
 
 
 def prepare(history: OrderHistory, base: BundleConfig) -> SearchData:
-    """Split once, as ``training.pipeline.evaluate`` does; ``NothingToEvaluateError`` (a ``DataError``)
-    when no customer has two orders."""
-    split = split_last_order(history)
-    bought = split.history_items()
-    new_items = (split.targets - split.targets.multiply(bought)).tocsr()
-    new_items.eliminate_zeros()
-    has_new = np.diff(new_items.indptr) > 0
-    window = base.complements.window_days
-    start, end = history.start_time, history.end_time
-    cutoff = int(end - max((end - start) * COMPLEMENTS_TEST_SHARE, 2 * window * DAY))
-    before, _after = split_by_time(history, cutoff)
-    return SearchData(
-        split=split,
-        bought=bought,
-        for_you_customers=split.customers[has_new],
-        for_you_targets=new_items[has_new],
-        complements_before=before,
-        complements_events=complement_events(history, cutoff, window),
-        complements_window_days=window,
-    )
-
-
-def _has_complement_anchors(data: SearchData) -> bool:
-    return data.complements_before.n_lines > 0 and len(data.complements_events.anchor_items) > 0
+    """Split once, exactly as ``recs train`` does (``training.pipeline.prepare_evaluation``)."""
+    return prepare_evaluation(history, base)
 
 
 def baseline_metrics(data: SearchData) -> dict[str, float]:
     """The pipeline's baselines on the search's splits, named as in ``recs train``."""
     report = EvaluationReport()
-    split, kmax = data.split, max(NEXT_PURCHASE_KS)
-    for name, baseline in (("g_topfreq", g_topfreq), ("p_topfreq", p_topfreq), ("gp_topfreq", gp_topfreq)):
-        ranked = baseline(split.train, split.customers, kmax)
-        report.add(
-            "next_purchase", name, basket_metrics(ranked.items, split.targets, data.bought, NEXT_PURCHASE_KS), False
-        )
-    if len(data.for_you_customers):
-        ranked = most_pop(split.train, data.for_you_customers, FOR_YOU_K, exclude_bought=True)
-        report.add("for_you", "most_pop", topn_metrics(ranked.items, data.for_you_targets, FOR_YOU_K), False)
-    if _has_complement_anchors(data):
-        events, window = data.complements_events, data.complements_window_days
-        for name, ranker in (
-            ("popularity_in_window", popularity_in_window),
-            ("symmetric_cooccurrence", symmetric_cooccurrence),
-        ):
-            ranked = ranker(data.complements_before, window, COMPLEMENTS_K)
-            values = complement_metrics(events.anchor_items, events.followups, ranked, COMPLEMENTS_K)
-            report.add("complements", name, values, False)
+    score_baselines(data, report)
     return report.metrics
 
 
 def evaluate_trial(data: SearchData, config: BundleConfig) -> dict[str, float]:
-    """Fit the tuned models for ``config`` on the search's splits and score them (pipeline metric names)."""
+    """Fit the models for ``config`` on the search's splits and score them as ``recs train`` does.
+
+    Complements are scored on the starting config's window (``data``), so a longer window cannot win by
+    counting more hits."""
     report = EvaluationReport()
-    split = data.split
-    bundle = ModelBundle.fit(split.train, config)  # the models wired exactly as ``recs train`` wires them
-    ranked = bundle.models["next_purchase"].recommend(split.customers, max(NEXT_PURCHASE_KS), now=split.at)
-    report.add(
-        "next_purchase", "ours", basket_metrics(ranked.items, split.targets, data.bought, NEXT_PURCHASE_KS), True
-    )
-    if len(data.for_you_customers):
-        customers, targets = data.for_you_customers, data.for_you_targets
-        ranked = bundle.surface_model("for_you").recommend(customers, FOR_YOU_K)
-        report.add("for_you", "ours", topn_metrics(ranked.items, targets, FOR_YOU_K), True)
-        if "for_you" in bundle.models:  # a blend answers: what ALS alone would, as in the pipeline
-            ranked = bundle.models["collaborative"].recommend(customers, FOR_YOU_K)
-            report.add("for_you", "als_alone", topn_metrics(ranked.items, targets, FOR_YOU_K), False)
-    if _has_complement_anchors(data):
-        model = ComplementsModel(config.complements).fit(data.complements_before)
-        ranked = model.recommend(np.arange(data.n_items), COMPLEMENTS_K)
-        events = data.complements_events
-        report.add(
-            "complements",
-            "ours",
-            complement_metrics(events.anchor_items, events.followups, ranked, COMPLEMENTS_K),
-            True,
-        )
+    bundle = ModelBundle.fit(data.split.train, config)  # the models wired exactly as ``recs train`` wires them
+    score_models(data, bundle, config, report)
     return report.metrics
 
 

@@ -1,8 +1,8 @@
 """Evaluation: time-ordered splits, ranking metrics, baselines and the complements protocol.
 
-See DESIGN.md "Evaluation protocols". Submodules: ``splits`` (next-basket, by-time and random
-hold-outs), ``metrics`` (next-basket and top-n ranking metrics), ``baselines`` (G/P/GP-TopFreq,
-MostPop) and ``complements`` (complement events, metrics and baselines).
+See DESIGN.md "Evaluation protocols". Submodules: ``splits`` (next-basket, customer-split next-basket,
+by-time, random and per-customer stratified hold-outs), ``metrics`` (next-basket and top-n ranking
+metrics), ``baselines`` (G/P/GP-TopFreq, MostPop) and ``complements`` (complement events, metrics and baselines).
 """
 
 from recommender.evaluation.baselines import g_topfreq, gp_topfreq, most_pop, p_topfreq
@@ -15,15 +15,19 @@ from recommender.evaluation.complements import (
 )
 from recommender.evaluation.metrics import basket_metrics, evaluate_next_basket, topn_metrics
 from recommender.evaluation.splits import (
+    CustomerSplit,
     NextBasketSplit,
     NothingToEvaluateError,
     split_by_time,
+    split_customers_last_order,
     split_last_order,
     split_random_interactions,
+    split_stratified,
 )
 
 __all__ = [
     "ComplementEvents",
+    "CustomerSplit",
     "NextBasketSplit",
     "NothingToEvaluateError",
     "basket_metrics",
@@ -36,8 +40,10 @@ __all__ = [
     "p_topfreq",
     "popularity_in_window",
     "split_by_time",
+    "split_customers_last_order",
     "split_last_order",
     "split_random_interactions",
+    "split_stratified",
     "symmetric_cooccurrence",
     "topn_metrics",
 ]

@@ -4,6 +4,10 @@
   "Next Basket Recommendation Reality Check").
 - ``split_by_time``: everything before a cutoff vs everything at or after it.
 - ``split_random_interactions``: a random hold-out of distinct customer-item pairs (MovieLens style).
+- ``split_stratified``: a random hold-out of each customer's own distinct items, the same share for every
+  customer (Microsoft Recommenders' ``python_stratified_split``).
+- ``split_customers_last_order``: the "Next Basket Recommendation Reality Check" protocol: customers
+  split into train / validation / test; validation and test customers' last orders are the targets.
 
 Every split keeps the input's id maps, so indices stay valid on both sides, and never splits an order.
 """
@@ -123,3 +127,96 @@ def split_random_interactions(
         shape=(history.n_customers, history.n_items),
     )
     return history.select(~is_test[line_pair]), test_targets
+
+
+def split_stratified(history: OrderHistory, train_fraction: float, seed: int) -> tuple[OrderHistory, sp.csr_matrix]:
+    """Per customer, keep ``round(train_fraction * n)`` of their ``n`` distinct items at random; hold out the rest.
+
+    Returns ``train`` (every line of the kept pairs) and ``test_targets``, a binary CSR over all customers
+    (n_customers x n_items) of the held-out pairs. Every customer keeps the same share of their items, so
+    light customers are evaluated too (a customer with one item keeps it when ``train_fraction >= 0.5``).
+    The same seed gives the same split.
+    """
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError(f"train_fraction must be strictly between 0 and 1, got {train_fraction}")
+    n_items = np.int64(history.n_items)
+    pairs, line_pair = unique_inverse(history.customer.astype(np.int64) * n_items + history.item)
+    customer = pairs // n_items
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(len(pairs)), customer))  # each customer's pairs, shuffled
+    n_per = np.bincount(customer, minlength=history.n_customers)
+    first = np.cumsum(n_per) - n_per
+    rank = np.empty(len(pairs), dtype=np.int64)
+    rank[order] = np.arange(len(pairs)) - first[customer[order]]
+    is_test = rank >= np.round(train_fraction * n_per)[customer]
+    if not is_test.any():
+        raise NothingToEvaluateError(f"a {1 - train_fraction:.0%} per-customer hold-out of this history is empty")
+    test_pairs = pairs[is_test]
+    test_targets = sp.csr_matrix(
+        (np.ones(len(test_pairs), dtype=np.float32), (test_pairs // n_items, test_pairs % n_items)),
+        shape=(history.n_customers, history.n_items),
+    )
+    return history.select(~is_test[line_pair]), test_targets
+
+
+@dataclass(frozen=True)
+class CustomerSplit:
+    """Reality Check split: one ``train`` history shared by ``validation`` and ``test`` (their ``train`` is it).
+
+    ``train`` holds the training customers' whole histories and the validation and test customers' histories
+    without their last order; ``validation.targets`` / ``test.targets`` are those last orders.
+    """
+
+    train: OrderHistory
+    validation: NextBasketSplit
+    test: NextBasketSplit
+
+
+def _subsplit(
+    history: OrderHistory, train: OrderHistory, customers: np.ndarray, last_order: np.ndarray, at: np.ndarray
+) -> NextBasketSplit:
+    """The ``NextBasketSplit`` of these customers' last orders, over the shared ``train`` history."""
+    is_target_order = np.zeros(max(history.n_orders, 1), dtype=bool)
+    is_target_order[last_order] = True
+    line = is_target_order[history.order]
+    row_of_customer = np.full(history.n_customers, -1, dtype=np.int64)
+    row_of_customer[customers] = np.arange(len(customers))
+    targets = sp.csr_matrix(
+        (np.ones(int(line.sum()), dtype=np.float32), (row_of_customer[history.customer[line]], history.item[line])),
+        shape=(len(customers), history.n_items),
+    )
+    targets.sum_duplicates()
+    targets.data[:] = 1.0
+    return NextBasketSplit(train=train, customers=customers, targets=targets, at=at)
+
+
+def split_customers_last_order(
+    history: OrderHistory, validation_fraction: float, test_fraction: float, seed: int
+) -> CustomerSplit:
+    """Customers with two or more orders split at random into train / validation / test (the Reality Check
+    uses 0.72 / 0.08 / 0.2); validation and test customers' last orders are held out, all else is training.
+
+    ``round(fraction * n)`` customers go to each held-out group (at least one each); customers with a single
+    order always train. Raises ``NothingToEvaluateError`` when fewer than two customers have two orders.
+    """
+    if not (validation_fraction > 0 and test_fraction > 0 and validation_fraction + test_fraction < 1):
+        raise ValueError(
+            f"validation_fraction and test_fraction must be positive with a sum below 1, got "
+            f"{validation_fraction} and {test_fraction}"
+        )
+    customers, last_order, at = _last_orders(history)
+    if len(customers) < 2:
+        raise NothingToEvaluateError(f"{len(customers)} customers with two or more orders: cannot split them")
+    n_val = max(1, round(validation_fraction * len(customers)))
+    n_test = max(1, min(round(test_fraction * len(customers)), len(customers) - n_val))
+    perm = np.random.default_rng(seed).permutation(len(customers))
+    val_rows, test_rows = np.sort(perm[:n_val]), np.sort(perm[n_val : n_val + n_test])
+    held = np.zeros(max(history.n_orders, 1), dtype=bool)
+    held[last_order[val_rows]] = True
+    held[last_order[test_rows]] = True
+    train = history.select(~held[history.order])
+    return CustomerSplit(
+        train=train,
+        validation=_subsplit(history, train, customers[val_rows], last_order[val_rows], at[val_rows]),
+        test=_subsplit(history, train, customers[test_rows], last_order[test_rows], at[test_rows]),
+    )

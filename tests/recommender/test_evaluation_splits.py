@@ -8,8 +8,10 @@ import pytest
 from recommender.evaluation import (
     NothingToEvaluateError,
     split_by_time,
+    split_customers_last_order,
     split_last_order,
     split_random_interactions,
+    split_stratified,
 )
 from recommender.history import OrderHistory
 
@@ -143,3 +145,64 @@ def test_random_interactions_are_reproducible_by_seed() -> None:
 def test_random_interactions_reject_bad_fractions(fraction: float) -> None:
     with pytest.raises(ValueError, match="test_fraction"):
         split_random_interactions(random_history(6), fraction, seed=0)
+
+
+def pairs_of(h: OrderHistory) -> set[tuple[int, int]]:
+    return set(zip(h.customer.tolist(), h.item.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_stratified_holds_out_the_same_share_of_every_customers_items(seed: int) -> None:
+    h = random_history(seed, n_customers=15, n_orders=200)
+    train, test = split_stratified(h, 0.75, seed=seed)
+    all_pairs, train_pairs = pairs_of(h), pairs_of(train)
+    test_pairs = set(zip(*(x.tolist() for x in test.nonzero()), strict=True))
+    assert test.shape == (h.n_customers, h.n_items)
+    assert not train_pairs & test_pairs and train_pairs | test_pairs == all_pairs
+    for c in range(h.n_customers):
+        n = sum(1 for pair in all_pairs if pair[0] == c)
+        n_train = sum(1 for pair in train_pairs if pair[0] == c)
+        assert n_train == round(0.75 * n)
+    kept = [line for line in lines(h) if (line[0], line[1]) in train_pairs]
+    assert lines(train) == kept  # every line of a kept pair stays, repeat purchases included
+
+
+def test_stratified_is_reproducible_by_seed_and_rejects_bad_fractions() -> None:
+    h = random_history(8)
+    assert (split_stratified(h, 0.5, seed=3)[1] != split_stratified(h, 0.5, seed=3)[1]).nnz == 0
+    assert (split_stratified(h, 0.5, seed=3)[1] != split_stratified(h, 0.5, seed=4)[1]).nnz > 0
+    for fraction in (0.0, 1.0):
+        with pytest.raises(ValueError, match="train_fraction"):
+            split_stratified(h, fraction, seed=0)
+
+
+def test_customer_split_holds_out_last_orders_of_validation_and_test_customers_only() -> None:
+    h = random_history(9, n_customers=50, n_orders=400)
+    split = split_customers_last_order(h, 0.1, 0.2, seed=1)
+    full = split_last_order(h)
+    val, test = split.validation, split.test
+    assert val.train is split.train and test.train is split.train
+    assert not set(val.customers.tolist()) & set(test.customers.tolist())
+    assert set(val.customers.tolist()) | set(test.customers.tolist()) < set(full.customers.tolist())
+    assert len(val.customers) == round(0.1 * len(full.customers))
+    assert len(test.customers) == round(0.2 * len(full.customers))
+    # each held-out customer's target is their last order, as in split_last_order
+    for part in (val, test):
+        rows = np.searchsorted(full.customers, part.customers)
+        assert (part.targets != full.targets[rows]).nnz == 0
+        assert part.at.tolist() == full.at[rows].tolist()
+    # training customers keep every line; held-out targets are the only lines missing
+    rows, cols = np.nonzero(np.vstack([val.targets.toarray(), test.targets.toarray()]))
+    held_customers = np.concatenate([val.customers, test.customers])
+    held_at = np.concatenate([val.at, test.at])
+    held = list(zip(held_customers[rows].tolist(), cols.tolist(), held_at[rows].tolist(), strict=True))
+    assert sorted(lines(split.train) + held) == lines(h)
+
+
+def test_customer_split_depends_on_the_seed_and_checks_fractions() -> None:
+    h = random_history(10, n_customers=50, n_orders=400)
+    a = split_customers_last_order(h, 0.1, 0.2, seed=1).test.customers
+    assert a.tolist() == split_customers_last_order(h, 0.1, 0.2, seed=1).test.customers.tolist()
+    assert a.tolist() != split_customers_last_order(h, 0.1, 0.2, seed=2).test.customers.tolist()
+    with pytest.raises(ValueError, match="fraction"):
+        split_customers_last_order(h, 0.5, 0.5, seed=0)

