@@ -1,5 +1,6 @@
 """Vectorized top-k selection shared by the models.
 
+``rank_in_blocks`` scores many queries a block at a time (bounded memory);
 ``topk_dense`` ranks rows of a dense score matrix; ``topk_sparse`` ranks the stored entries of every
 row of a CSR matrix; ``mask_sparse`` sets the entries of a CSR pattern to -inf in a dense block
 (used to exclude already-bought items). No Python loop per row.
@@ -7,10 +8,29 @@ row of a CSR matrix; ``mask_sparse`` sets the entries of a CSR pattern to -inf i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
 from recommender.base import Ranked
+
+BLOCK_CELLS = 1_000_000  # most cells of one dense (queries x items) score block
+
+
+def rank_in_blocks(
+    queries: np.ndarray, k: int, n_items: int, score_block: Callable[[np.ndarray, int], Ranked]
+) -> Ranked:
+    """Top-k for many queries, scored ``score_block(rows, k)`` a block of rows at a time so the dense
+    (rows x items) scores stay within ``BLOCK_CELLS``."""
+    out = Ranked.empty(len(queries), k)
+    step = max(1, BLOCK_CELLS // max(n_items, 1))
+    for start in range(0, len(queries), step):
+        rows = queries[start : start + step]
+        ranked = score_block(rows, k)
+        out.items[start : start + len(rows)] = ranked.items
+        out.scores[start : start + len(rows)] = ranked.scores
+    return out
 
 
 def topk_dense(scores: np.ndarray, k: int) -> Ranked:

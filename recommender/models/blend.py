@@ -33,13 +33,11 @@ from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.ease import EaseConfig, EaseModel
-from recommender.ranking import mask_sparse, topk_dense
+from recommender.ranking import mask_sparse, rank_in_blocks, topk_dense
 
 EASE_PREFIX = "ease."
 ALS_PREFIX = "als."
 
-# most cells of one dense (customers x items) score block
-_BLOCK_CELLS = 1_000_000
 
 Normalization = Literal["zscore", "max"]
 M = TypeVar("M", bound=Recommender)
@@ -114,17 +112,10 @@ class BlendModel(Recommender):
             self._als = CollaborativeModel(self.config.collaborative).fit(history)
 
     def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
-        out = Ranked.empty(len(queries), k)
-        step = max(1, _BLOCK_CELLS // max(self.n_items, 1))
         if self._blas is None:
             self._blas = ThreadpoolController()
         with self._blas.limit(limits=1, user_api="blas"):
-            for start in range(0, len(queries), step):
-                rows = queries[start : start + step]
-                ranked = self._score_block(rows, k)
-                out.items[start : start + len(rows)] = ranked.items
-                out.scores[start : start + len(rows)] = ranked.scores
-        return out
+            return rank_in_blocks(queries, k, self.n_items, self._score_block)
 
     def _score_block(self, rows: np.ndarray, k: int) -> Ranked:
         """Top-k for one block of customers."""

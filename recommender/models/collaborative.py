@@ -23,10 +23,9 @@ from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
 from recommender.models.popular import load_pattern, pattern_matrix, require_arrays
-from recommender.ranking import mask_sparse, topk_dense
+from recommender.ranking import mask_sparse, rank_in_blocks, topk_dense
 
 # most cells of one dense (customers x items) score block
-_BLOCK_CELLS = 2_000_000
 
 # floor of a BM25 confidence: a purchase is never read as a negative signal
 _MIN_CONFIDENCE = 1e-3
@@ -150,24 +149,20 @@ class CollaborativeModel(Recommender):
         self._user_factors, self._item_factors = user_factors, item_factors
 
     def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
-        out = Ranked.empty(len(queries), k)
-        step = max(1, _BLOCK_CELLS // max(self.n_items, 1))
+        def block(rows: np.ndarray, k: int) -> Ranked:
+            return score_block(
+                self._user_factors[rows],
+                self._item_factors,
+                self._bought[rows],
+                self._popularity,
+                self.config.exclude_bought,
+                k,
+            )
+
         if self._blas is None:
             self._blas = ThreadpoolController()
         with self._blas.limit(limits=1, user_api="blas"):
-            for start in range(0, len(queries), step):
-                rows = queries[start : start + step]
-                ranked = score_block(
-                    self._user_factors[rows],
-                    self._item_factors,
-                    self._bought[rows],
-                    self._popularity,
-                    self.config.exclude_bought,
-                    k,
-                )
-                out.items[start : start + len(rows)] = ranked.items
-                out.scores[start : start + len(rows)] = ranked.scores
-        return out
+            return rank_in_blocks(queries, k, self.n_items, block)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {

@@ -31,10 +31,9 @@ from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import DataError, ModelFileError
 from recommender.history import OrderHistory
 from recommender.models.popular import load_pattern, pattern_matrix, require_arrays
-from recommender.ranking import mask_sparse, topk_dense
+from recommender.ranking import mask_sparse, rank_in_blocks, topk_dense
 
 # most cells of one dense (customers x items) score block
-_BLOCK_CELLS = 2_000_000
 
 
 class CatalogTooLargeError(DataError):
@@ -142,17 +141,10 @@ class EaseModel(Recommender):
                 self._weights = ease_weights(bought, self.config.regularization)
 
     def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
-        out = Ranked.empty(len(queries), k)
-        step = max(1, _BLOCK_CELLS // max(self.n_items, 1))
         if self._blas is None:
             self._blas = ThreadpoolController()
         with self._blas.limit(limits=1, user_api="blas"):
-            for start in range(0, len(queries), step):
-                rows = queries[start : start + step]
-                ranked = self._score_block(rows, k)
-                out.items[start : start + len(rows)] = ranked.items
-                out.scores[start : start + len(rows)] = ranked.scores
-        return out
+            return rank_in_blocks(queries, k, self.n_items, self._score_block)
 
     def _score_block(self, rows: np.ndarray, k: int) -> Ranked:
         """Top-k for one block of customers: EASE scores, popularity for customers with no purchases."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import recommender.models.collaborative as collaborative
+import recommender.ranking as ranking
 from recommender.history import OrderHistory
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel, confidence_matrix
 from tests.recommender.conftest import Line, MakeHistory
@@ -65,7 +65,7 @@ def test_bought_items_may_come_back_when_not_excluded(history: OrderHistory) -> 
 
 def test_a_batch_spanning_many_blocks_equals_one_by_one(history: OrderHistory, monkeypatch: pytest.MonkeyPatch) -> None:
     model = CollaborativeModel(SMALL).fit(history)
-    monkeypatch.setattr(collaborative, "_BLOCK_CELLS", history.n_items * 3)  # 3 customers per block
+    monkeypatch.setattr(ranking, "BLOCK_CELLS", history.n_items * 3)  # 3 customers per block
     customers = np.random.default_rng(1).permutation(history.n_customers)[:40]
     batch = model.recommend(customers, 8)
     for i, c in enumerate(customers):
