@@ -27,6 +27,7 @@ from recommender.history import OrderHistory
 
 Similarity = Literal["cosine", "euclidean"]
 _BLOCK_CELLS = 16_000_000  # dense cells per block (float32: 64 MB)
+_DENSE_REFERENCE_CELLS = 50_000_000  # reference customers x items held dense up to this (float32: 200 MB)
 
 
 def order_positions(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,14 +118,17 @@ def nearest_neighbours(
     if similarity == "cosine":
         scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         v = sp.csr_matrix(sp.diags(scale) @ v)
-    vt = v[ref].T.tocsr()
+    # the reference vectors dense when they fit (sparse x dense is several times faster), else sparse
+    dense_ref = m * v.shape[1] <= _DENSE_REFERENCE_CELLS
+    vt = np.ascontiguousarray(v[ref].toarray().T) if dense_ref else v[ref].T.tocsr()
     ref_norms = norms[ref]
     ref_pos = np.full(n, -1, dtype=np.int64)
     ref_pos[ref] = np.arange(m)
     indices = np.zeros((n, k), dtype=np.int32)
     sims = np.zeros((n, k), dtype=np.float32)
     for lo, hi in _row_blocks(n, m):
-        block = (v[lo:hi] @ vt).toarray()
+        product = v[lo:hi] @ vt
+        block = np.asarray(product) if dense_ref else product.toarray()
         if similarity == "euclidean":
             block = 2.0 * block - norms[lo:hi, None] ** 2 - ref_norms[None, :] ** 2  # -squared distance
         rows = np.arange(hi - lo)

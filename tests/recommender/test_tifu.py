@@ -86,3 +86,13 @@ def test_a_reference_pool_bounds_the_neighbour_search() -> None:
     idx, _ = nearest_neighbours(vectors, 4, "euclidean", reference=pool)
     assert np.isin(idx, pool).all()
     assert (idx[pool, 0] == pool).all()  # a pool member is its own nearest neighbour
+
+
+def test_dense_and_sparse_reference_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(9)
+    vectors = sp.csr_matrix(rng.random((40, 15)) * (rng.random((40, 15)) < 0.3), dtype=np.float32)
+    dense_idx, dense_sims = nearest_neighbours(vectors, 5, "euclidean")
+    monkeypatch.setattr(tifu, "_DENSE_REFERENCE_CELLS", 0)  # force the sparse path
+    sparse_idx, sparse_sims = nearest_neighbours(vectors, 5, "euclidean")
+    np.testing.assert_allclose(dense_sims, sparse_sims, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(dense_idx[:, 0], sparse_idx[:, 0])
