@@ -447,7 +447,8 @@ def rerank_next_purchase(
     repeat = base["reason"] >= 0
     last = events.last_purchase(base["item"])
     bought = last >= 0
-    due_again = repeat & bought & (now - last >= base["reason"].astype(np.float64) * DAY)
+    # only an item with a rhythm of its own (interval > 0) comes back after being bought in the events
+    due_again = repeat & bought & (base["reason"] > 0) & (now - last >= base["reason"].astype(np.float64) * DAY)
     top = float(base["score"].max()) if len(base) else 0.0
     due = repeat & ((base["score"] >= due_share * top) | due_again)
     filters = customer_filters(

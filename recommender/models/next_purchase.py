@@ -445,9 +445,9 @@ class NextPurchaseModel(Recommender):
     def intervals(self, customers: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Repeat interval in days of every (customer, item) pair, vectorized (float32).
 
-        The number ``reason`` states: the customer's own mean interval when they bought the item in two
-        or more orders, else the interval it was blended towards (other customers' rebuy interval).
-        -1 for an item the customer never bought (an explore item) and for out-of-range indices.
+        The customer's own mean interval when they bought the item in two or more orders (what "you buy
+        this about every 2 weeks" may claim); 0 for an item they bought once (no rhythm of their own to
+        state); -1 for an item the customer never bought (an explore item) and for out-of-range indices.
         """
         self._check_fitted()
         customer = np.asarray(customers, dtype=np.int64).ravel()
@@ -465,7 +465,7 @@ class NextPurchaseModel(Recommender):
         hit = keys[pos] == query if len(keys) else np.zeros(len(query), dtype=bool)
         found = entry[pos[hit]]
         own = self._count[found] >= 2
-        out[np.flatnonzero(valid)[hit]] = np.where(own, self._own_interval[found], self._interval[found])
+        out[np.flatnonzero(valid)[hit]] = np.where(own, self._own_interval[found], 0.0)
         return out
 
     def reason(self, customer: int, item: int) -> str:

@@ -166,12 +166,14 @@ def test_intervals_give_the_numbers_the_reasons_state(model: NextPurchaseModel, 
     items = np.tile(np.arange(shop.n_items), shop.n_customers)
     days = model.intervals(customers, items)
     assert days.dtype == np.float32
-    bought = np.asarray(shop.customer_items("binary")[customers, items]).ravel() > 0
-    # a number for every pair the customer bought, -1 for the rest (explore items)
-    assert (days[bought] >= model.config.min_interval_days).all()
-    assert (days[~bought] == -1).all()
-    for c, i, d in zip(customers[bought], items[bought], days[bought], strict=True):
-        assert model.reason(int(c), int(i)).endswith(f"about every {describe_interval(float(d))}")
+    orders = np.asarray(shop.customer_items("count")[customers, items]).ravel()
+    again, once = orders >= 2, orders == 1
+    # the customer's own rhythm where they bought it again, 0 where once, -1 for the rest (explore items)
+    assert (days[again] >= model.config.min_interval_days).all()
+    assert (days[once] == 0).all()
+    assert (days[orders == 0] == -1).all()
+    for c, i, d in zip(customers[again], items[again], days[again], strict=True):
+        assert model.reason(int(c), int(i)) == f"you buy this about every {describe_interval(float(d))}"
 
 
 def test_intervals_of_unknown_pairs_are_minus_one(model: NextPurchaseModel, shop: OrderHistory) -> None:
