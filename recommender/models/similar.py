@@ -5,6 +5,13 @@ of the binary customer x item matrix, shrunk towards zero for rarely bought pair
 ``sim(a, b) = co(a, b) / (sqrt(n_a * n_b) + shrinkage)``. Only the best ``neighbours`` of every item
 are kept, as a CSR matrix (rows sorted best first, self excluded). The item x item product is
 computed in blocks of rows sized by their cost, so memory stays bounded on large catalogs.
+
+With ``same_category_only`` (alternatives, not complements), items people buy once and never two of
+(tents) have no co-purchased neighbour in their own category. They get second-order similarity: two
+items are alike when their buyers buy the same other things (each item's profile is its row of
+unrestricted co-purchase similarities; profiles are compared by cosine), weighted by ``profile_weight``
+and added to the first-order score, so a tent's alternatives are the tents whose buyers also buy
+sleeping bags.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ class SimilarConfig(ModelConfig):
     neighbours: int = Field(default=50, ge=1)
     shrinkage: float = Field(default=5.0, ge=0)
     same_category_only: bool = True  # "items like this one": alternatives in its category, not complements
+    profile_weight: float = Field(default=0.1, ge=0)  # second-order (shared co-purchases) similarity, see above
 
 
 def item_blocks(buyers: sp.csr_matrix, budget: int) -> np.ndarray:
@@ -89,6 +97,34 @@ def similarity_block(
 
 def neighbour_matrix(buyers: sp.csr_matrix, config: SimilarConfig, category: np.ndarray) -> sp.csr_matrix:
     """Item x item CSR of the best ``neighbours`` per item, from a binary customer x item matrix."""
+    first = co_purchase_matrix(buyers, config, category)
+    if not (config.same_category_only and config.profile_weight > 0 and np.any(category >= 0)):
+        return first
+    profiles = co_purchase_matrix(buyers, config.model_copy(update={"same_category_only": False}), category)
+    second = profile_similarity(profiles, category, config.neighbours)
+    return top_per_row((first + config.profile_weight * second).tocsr(), config.neighbours)
+
+
+def profile_similarity(profiles: sp.csr_matrix, category: np.ndarray, neighbours: int) -> sp.csr_matrix:
+    """Cosine between items' co-purchase profiles, same (known) category only, self excluded, top per row."""
+    norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1)).ravel())
+    unit = sp.csr_matrix(sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ profiles)
+    unit_t = unit.T.tocsr()
+    n = profiles.shape[0]
+    step = max(1, _BLOCK_WORK // max(int(unit.nnz / max(n, 1)) ** 2 * 4, 1))
+    blocks = []
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        co = (unit[lo:hi] @ unit_t).tocoo()
+        rows = co.row + lo
+        keep = (rows != co.col) & (category[rows] >= 0) & (category[co.col] == category[rows])
+        block = sp.csr_matrix((co.data[keep].astype(np.float32), (co.row[keep], co.col[keep])), shape=(hi - lo, n))
+        blocks.append(top_per_row(block, neighbours))
+    return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((n, n), dtype=np.float32)
+
+
+def co_purchase_matrix(buyers: sp.csr_matrix, config: SimilarConfig, category: np.ndarray) -> sp.csr_matrix:
+    """First-order similarity: shrunk co-purchase cosine, the best ``neighbours`` per item."""
     item_buyers = buyers.T.tocsr()
     n_buyers = np.diff(item_buyers.indptr).astype(np.float64)
     bounds = item_blocks(buyers, _BLOCK_WORK)

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import recommender.models.similar as similar
 from recommender.history import OrderHistory
 from recommender.models.similar import SimilarConfig, SimilarItemsModel
-from tests.recommender.conftest import Line, MakeHistory
+from tests.recommender.conftest import Line, MakeHistory, history_from_lines
 
 
 def dense_neighbours(history: OrderHistory, shrinkage: float) -> np.ndarray:
@@ -117,3 +117,29 @@ def test_neighbours_is_a_csr_sorted_best_first(history: OrderHistory) -> None:
     row_of = np.repeat(np.arange(history.n_items), np.diff(kept.indptr))
     same_row = row_of[1:] == row_of[:-1]
     assert np.all(np.diff(kept.data)[same_row] <= 0)
+
+
+def test_items_nobody_buys_together_are_alike_through_what_their_buyers_buy() -> None:
+    # six customers each buy one tent and a sleeping bag; nobody buys two tents; two tea buyers buy mugs
+    lines = [(f"c{c}", f"tent-{c % 3}", 1.0) for c in range(6)] + [(f"c{c}", "bag", 3.0) for c in range(6)]
+    lines += [("t0", "tea", 1.0), ("t0", "mug", 2.0), ("t1", "tea", 1.0), ("t1", "mug", 2.0), ("t1", "tent-x", 5.0)]
+    category = {
+        "tent-0": "Tents",
+        "tent-1": "Tents",
+        "tent-2": "Tents",
+        "tent-x": "Tents",
+        "bag": "Bags",
+        "tea": "Tea",
+        "mug": "Kitchen",
+    }
+    history = history_from_lines(lines, category)
+    tent0 = history.items.index_one("tent-0")
+
+    def similar_to_tent0(config: SimilarConfig) -> list[str]:
+        items, _ = SimilarItemsModel(config).fit(history).recommend(np.array([tent0]), 5).row(0)
+        return [str(x) for x in history.items.external(items)]
+
+    got = similar_to_tent0(SimilarConfig(same_category_only=True))
+    assert got[:2] in (["tent-1", "tent-2"], ["tent-2", "tent-1"])  # their buyers all buy the sleeping bag
+    assert "bag" not in got  # a complement, not an alternative
+    assert similar_to_tent0(SimilarConfig(same_category_only=True, profile_weight=0.0)) == []

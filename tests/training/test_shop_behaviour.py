@@ -101,3 +101,5 @@ def test_similar_items_of_a_tent_are_other_tents_not_its_complements(trained, sh
     for tent in tents:
         assert lists[tent], tent
         assert set(lists[tent]) <= set(tents) - {tent}, f"{tent}: {lists[tent]}"
+    # nobody buys two tents: tents are alike through what their buyers also buy (a real answer, no fallback)
+    assert not trained.bundle.recommend(tents, "similar", k=4)["fallback"].any()
