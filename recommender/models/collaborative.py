@@ -22,7 +22,7 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
-from recommender.models.popular import load_pattern, pattern_matrix, require_arrays
+from recommender.model_files import load_pattern, pattern_matrix, require_arrays
 from recommender.ranking import mask_sparse, rank_in_blocks, topk_dense
 
 # most cells of one dense (customers x items) score block

@@ -67,6 +67,7 @@ from pydantic import Field
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import EmptyHistoryError, ModelFileError, RecommenderError
 from recommender.history import DAY, OrderHistory
+from recommender.model_files import require_arrays
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.tifu import Similarity, nearest_neighbours, neighbour_mean, order_positions, order_weights
 from recommender.ranking import topk_sparse
@@ -511,9 +512,7 @@ class NextPurchaseModel(Recommender):
         own = {key: value for key, value in arrays.items() if not key.startswith((EXPLORE_PREFIX, OWNERSHIP_PREFIX))}
         names = ["end_time", "indptr", "items", "count", "last", "weight", "own_interval", "interval"]
         names += ["propensity", "repeatable", "item_interval", "global_share", "nb_indptr", "nb_items", "nb_scores"]
-        missing = [name for name in names if name not in own]
-        if missing:
-            raise ModelFileError(f"{self.name} model file lacks array(s) {', '.join(missing)}")
+        require_arrays(self.name, own, names)
         self._end_time = int(own["end_time"][0])
         self._indptr = own["indptr"].astype(np.int64)
         self._items = own["items"].astype(np.int32)

@@ -20,6 +20,7 @@ from pydantic import Field
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import DAY, OrderHistory
+from recommender.model_files import load_pattern, require_arrays
 
 # most cells of one dense (customers x candidates) block when excluding bought items
 _BLOCK_CELLS = 4_000_000
@@ -86,28 +87,6 @@ def first_unbought(
     items[:, :width] = np.where(valid, cand[take], -1)
     top_scores[:, :width] = np.where(valid, scores[cand[take]], -np.inf)
     return items, top_scores
-
-
-def require_arrays(model: str, arrays: dict[str, np.ndarray], names: list[str]) -> None:
-    """Raise ``ModelFileError`` naming the arrays a saved model lacks."""
-    missing = [name for name in names if name not in arrays]
-    if missing:
-        raise ModelFileError(f"{model} model file lacks array(s) {', '.join(missing)}")
-
-
-def pattern_matrix(indptr: np.ndarray, indices: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    """A binary CSR matrix from a stored (indptr, indices) pattern."""
-    data = np.ones(len(indices), dtype=np.float32)
-    return sp.csr_matrix((data, indices.astype(np.int32), indptr.astype(np.int64)), shape=shape)
-
-
-def load_pattern(model: str, indptr: np.ndarray, indices: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    """``pattern_matrix`` from a model file, refusing arrays that do not describe a ``shape`` matrix."""
-    consistent = len(indptr) == shape[0] + 1 and len(indptr) > 0 and int(indptr[-1]) == len(indices)
-    in_range = len(indices) == 0 or (int(indices.min()) >= 0 and int(indices.max()) < shape[1])
-    if not (consistent and in_range and np.all(np.diff(indptr) >= 0)):
-        raise ModelFileError(f"{model} model file: a sparse pattern does not match shape {shape}")
-    return pattern_matrix(indptr, indices, shape)
 
 
 class PopularModel(Recommender):

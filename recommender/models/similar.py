@@ -26,7 +26,7 @@ from pydantic import Field
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
-from recommender.models.popular import require_arrays
+from recommender.model_files import require_arrays
 from recommender.ranking import topk_sparse
 
 # most co-purchase products (an upper bound of stored entries) computed in one block of item rows
