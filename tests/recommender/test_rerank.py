@@ -193,10 +193,20 @@ def test_just_purchased_repeat_item_drops_out_until_its_interval_has_passed() ->
     assert again.kinds[0] == "repeat" and again.values[0] == 14
 
 
-def test_next_purchase_mixes_complements_after_due_repeat_items() -> None:
+def test_next_purchase_mixes_strong_complements_after_due_repeat_items() -> None:
+    # the stove's share of tent buyers (.1) is below MIN_COMPLEMENT_SHARE: it does not push out own items
     out = next_purchase([bought(TENT_A, days_ago=2)]).candidates
-    assert out.items.tolist() == [COFFEE, BOOK_B, BAG_A, LAMP, STOVE, MAP, SOCKS]
-    assert out.kinds.tolist() == ["repeat", "repeat", *["complement_of"] * 3, "for_you", "repeat"]
+    assert out.items.tolist() == [COFFEE, BOOK_B, BAG_A, LAMP, MAP, SOCKS]
+    assert out.kinds.tolist() == ["repeat", "repeat", "complement_of", "complement_of", "for_you", "repeat"]
+
+
+def test_next_purchase_complement_share_threshold_is_a_parameter() -> None:
+    every = next_purchase([bought(TENT_A, days_ago=2)], min_complement_share=0.0).candidates
+    assert every.items.tolist() == [COFFEE, BOOK_B, BAG_A, LAMP, STOVE, MAP, SOCKS]
+    strongest = next_purchase([bought(TENT_A, days_ago=2)], min_complement_share=0.3).candidates
+    assert strongest.items.tolist() == [COFFEE, BOOK_B, BAG_A, MAP, SOCKS, LAMP]  # the lamp: own explore item
+    # "for you" keeps every complement with evidence: no own staples compete there
+    assert STOVE in for_you(BASE, [bought(TENT_A, days_ago=2)]).candidates.items.tolist()
 
 
 def test_a_due_again_purchase_joins_the_due_items_ahead_of_complements() -> None:
