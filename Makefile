@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: venv test lint demo bench-load bench-train bench-serve clean
+.PHONY: venv test lint demo bench-load bench-train bench-serve bench-outage clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench-train: venv
 
 bench-serve: venv
 	$(BIN)/python -m benchmarks.serve_speed
+
+bench-outage: venv
+	$(BIN)/python -m benchmarks.redis_outage
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

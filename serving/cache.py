@@ -214,11 +214,16 @@ class CacheReader:
         return (active.decode() if active else None), list(packed)
 
     async def add_event(self, customer_id: str, event: dict[str, Any], max_events: int, ttl_seconds: int) -> None:
-        key = events_key(customer_id)
+        await self.add_events([(customer_id, event)], max_events, ttl_seconds)
+
+    async def add_events(self, events: Sequence[tuple[str, dict[str, Any]]], max_events: int, ttl_seconds: int) -> None:
+        """Append ``(customer_id, event)`` pairs, oldest first, in one MULTI/EXEC: all are written or none."""
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, json.dumps(event, separators=(",", ":")))
-            pipe.ltrim(key, 0, max_events - 1)
-            pipe.expire(key, ttl_seconds)
+            for customer_id, event in events:
+                key = events_key(customer_id)
+                pipe.lpush(key, json.dumps(event, separators=(",", ":")))
+                pipe.ltrim(key, 0, max_events - 1)
+                pipe.expire(key, ttl_seconds)
             await pipe.execute()
 
     async def ping(self) -> bool:

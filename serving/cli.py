@@ -13,6 +13,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -107,22 +108,41 @@ def publish_from_registry(
     return report
 
 
+class LogLevel(StrEnum):
+    """uvicorn's levels, without ``trace`` (it logs every request's headers, API keys included)."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
 def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    log_level: Annotated[LogLevel, typer.Option(help="Server log level.")] = LogLevel.warning,
+    access_log: Annotated[
+        bool, typer.Option(help="Log one line per request (method, path, status; never headers or API keys).")
+    ] = False,
 ) -> None:
     """Run the v1 HTTP API (OpenAPI at /docs)."""
     settings = TrainingSettings()
     with redis_url(settings) as url:
-        run_server(url, host, port, workers)
+        run_server(url, host, port, workers, log_level=log_level.value, access_log=access_log)
 
 
-def run_server(url: str, host: str, port: int, workers: int) -> None:
+def run_server(
+    url: str, host: str, port: int, workers: int, *, log_level: str = "warning", access_log: bool = False
+) -> None:
     import uvicorn
 
+    settings = TrainingSettings()
     os.environ["RECS_REDIS_URL"] = url  # the app factory reads it in every worker
-    os.environ.setdefault("RECS_MODEL_NAME", TrainingSettings().model_name)
+    os.environ.setdefault("RECS_MODEL_NAME", settings.model_name)
+    # events that could not reach Redis before a stop are written here and taken back by the next start
+    os.environ.setdefault("RECS_EVENT_SPOOL_DIR", str(settings.home / "event-spool"))
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit through Python so the embedded
     # Redis server (a context manager around this call) is stopped too
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -132,8 +152,8 @@ def run_server(url: str, host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
-        access_log=False,
+        log_level=log_level,
+        access_log=access_log,
     )
 
 

@@ -4,14 +4,17 @@
   (``/v1/users/{customer_id}/recommendations``), so customer ids never become label values;
 - ``recs_fallbacks_total{surface,cause}``: answers that are not the personalized list (unknown id, no
   version published, Redis down);
-- ``recs_redis_errors_total{route}``, ``recs_events_total{type}``;
+- ``recs_redis_errors_total{route}``, ``recs_events_total{type}`` (accepted, written or buffered);
+- ``recs_event_buffer_size`` (events accepted while Redis was unreachable, waiting in this process),
+  ``recs_events_buffered_total``, ``recs_events_flushed_total`` (buffered, then written to Redis) and
+  ``recs_events_refused_total`` (503: the buffer was full);
 - ``recs_active_version_info{version,model_name,model_version}`` = 1 for the version held in memory.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sized
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
@@ -29,6 +32,10 @@ class Metrics:
     fallbacks: Counter
     redis_errors: Counter
     events: Counter
+    events_buffered: Counter
+    events_flushed: Counter
+    events_refused: Counter
+    event_buffer_size: Gauge
     active_version: Gauge
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -48,6 +55,16 @@ class Metrics:
             "recs_redis_errors", "Redis errors and timeouts met by requests", ["route"], registry=reg
         )
         self.events = Counter("recs_events", "events accepted", ["type"], registry=reg)
+        self.events_buffered = Counter(
+            "recs_events_buffered", "events accepted into the buffer while Redis was unreachable", registry=reg
+        )
+        self.events_flushed = Counter("recs_events_flushed", "buffered events written to Redis later", registry=reg)
+        self.events_refused = Counter(
+            "recs_events_refused", "events refused with 503 because the buffer was full", registry=reg
+        )
+        self.event_buffer_size = Gauge(
+            "recs_event_buffer_size", "events accepted while Redis was unreachable, not yet written", registry=reg
+        )
         self.active_version = Gauge(
             "recs_active_version_info",
             "the published version held in memory (value 1)",
@@ -59,6 +76,10 @@ class Metrics:
         self.active_version.clear()
         if version is not None:
             self.active_version.labels(version=version, model_name=model_name, model_version=model_version).set(1)
+
+    def watch_buffer(self, buffer: Sized) -> None:
+        """Report ``len(buffer)`` as ``recs_event_buffer_size`` (read at scrape time, no per-request work)."""
+        self.event_buffer_size.set_function(lambda: len(buffer))
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

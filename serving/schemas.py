@@ -1,16 +1,76 @@
-"""Request and response bodies of the v1 HTTP API (pydantic); they are what /docs shows."""
+"""Request and response bodies of the v1 HTTP API (pydantic); they are what /docs shows.
+
+Ids are opaque text: any Unicode (slashes, NUL and spaces inside included), stripped of surrounding
+whitespace like the training data's ids, 1 to 256 characters; text that is not valid Unicode (a lone
+surrogate such as ``"\\ud800"`` in JSON) is a 422, since it could be neither a Redis key nor a JSON answer.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 MAX_K = 100
 MAX_ITEMS = 100
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+MAX_ID_LENGTH = 256
+
+
+def valid_unicode(value: str) -> str:
+    """``value`` when it encodes as UTF-8; a lone surrogate (possible in JSON's ``\\u`` escapes) is refused."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("ids must be valid Unicode text (no lone surrogate code points)") from exc
+    return value
+
+
+# Unicode White_Space: what ids are stripped of, as the training data's ids are (polars ``strip_chars``).
+WHITESPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
+)
+# The same rule in the schema: an id holds a character that is not White_Space (an explicit class, so that
+# every regex engine reads it alike; Python's \s would also take \x1c-\x1f).
+NOT_BLANK = {"pattern": "[^\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"}
+IdConstraints = StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)
+
+
+def stripped_id(value: object) -> object:
+    """An id as sent is at most ``MAX_ID_LENGTH`` long (as the schema says); it is then stripped of ``WHITESPACE``."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"String should have at most {MAX_ID_LENGTH} characters")
+    return value.strip(WHITESPACE)
+
+
+ExternalId = Annotated[
+    str,
+    IdConstraints,
+    BeforeValidator(stripped_id),
+    AfterValidator(valid_unicode),
+    Field(json_schema_extra=NOT_BLANK),
+]
 EventType = Literal["purchase", "add_to_cart", "view"]
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def iso_text(value: object) -> object:
+    """The ISO-8601 branch of a timestamp takes text (or a datetime), never a number: numbers are Unix
+    seconds, checked by their own branch (pydantic would read a large one as milliseconds)."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+    raise ValueError(f"timestamp: an ISO-8601 date-time text, or Unix seconds as a number 0..{MAX_UNIX_SECONDS}")
+
+
+IsoTime = Annotated[datetime, BeforeValidator(iso_text)]
+UnixSeconds = Annotated[float, Field(strict=True, ge=0, le=MAX_UNIX_SECONDS, allow_inf_nan=False)]
 
 
 class RecommendedItem(BaseModel):
@@ -59,19 +119,23 @@ class EventIn(BaseModel):
     customer_id: ExternalId
     type: EventType
     item_ids: list[ExternalId] = Field(min_length=1, max_length=MAX_ITEMS)
-    timestamp: datetime | None = Field(
+    timestamp: IsoTime | UnixSeconds | None = Field(
         default=None, description="ISO-8601 (UTC when no offset is given) or Unix seconds; default: now"
     )
 
     @field_validator("timestamp")
     @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+    def _utc(cls, value: datetime | float | None) -> datetime | float | None:
+        if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
 
     def unix_time(self, now: float) -> int:
-        return int(self.timestamp.timestamp()) if self.timestamp is not None else int(now)
+        if self.timestamp is None:
+            return int(now)
+        if isinstance(self.timestamp, datetime):
+            return int(self.timestamp.timestamp())
+        return int(self.timestamp)
 
 
 class EventAccepted(BaseModel):
@@ -79,10 +143,15 @@ class EventAccepted(BaseModel):
     type: EventType
     at: int = Field(description="the event time, Unix seconds")
     item_ids: list[str]
+    buffered: bool = Field(
+        default=False,
+        description="true when Redis was unreachable: the event is held by the service and written when Redis "
+        "returns (the customer's answers reflect it from then on)",
+    )
 
 
 class Problem(BaseModel):
-    """A non-2xx answer with a reason (503 of /readyz and /v1/events)."""
+    """A non-2xx answer with a reason (401/403 without a valid API key, 413, 503 of /readyz and /v1/events)."""
 
     status: str
     reason: str

@@ -1,13 +1,23 @@
 """Settings of the HTTP service, read from ``RECS_*`` environment variables (pydantic-settings).
 
 ``create_app(settings)`` takes one instance; nothing reads the environment at import time. ``redis_url``
-may be unset: ``recs serve`` then starts an embedded Redis server and passes its URL in.
+may be unset: ``recs serve`` then starts an embedded Redis server and passes its URL in. API keys are
+``SecretStr`` (comma-separated lists), so they never show in a repr, a log line or a traceback.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def split_keys(value: SecretStr | None) -> tuple[str, ...]:
+    """The keys of a comma-separated secret (blank entries dropped); ``()`` when unset or blank."""
+    if value is None:
+        return ()
+    return tuple(key.strip() for key in value.get_secret_value().split(",") if key.strip())
 
 
 class ServingSettings(BaseSettings):
@@ -29,3 +39,35 @@ class ServingSettings(BaseSettings):
         ge=0,
         description="routes that read nothing from Redis (popular) look at the active version this often",
     )
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1, description="larger request bodies get 413 (chunked ones too), before any parsing"
+    )
+    event_buffer_max: int = Field(
+        default=10_000,
+        ge=0,
+        description="events accepted while Redis is unreachable, held in process until it returns; "
+        "when full, events get 503 with Retry-After",
+    )
+    event_flush_max_backoff_seconds: float = Field(
+        default=1.0, gt=0, description="longest pause between attempts to flush buffered events to Redis"
+    )
+    event_spool_dir: Path | None = Field(
+        default=None,
+        description="where a stopping process writes events it could not flush (JSON lines); the next start "
+        "reads them back. Unset: they are logged at ERROR level instead",
+    )
+    api_keys: SecretStr | None = Field(
+        default=None, description="comma-separated keys; when set, every /v1 route needs one in X-API-Key"
+    )
+    event_api_keys: SecretStr | None = Field(
+        default=None,
+        description="comma-separated write keys; when set, POST /v1/events needs one of these (read keys get 403)",
+    )
+
+    @property
+    def read_keys(self) -> tuple[str, ...]:
+        return split_keys(self.api_keys)
+
+    @property
+    def write_keys(self) -> tuple[str, ...]:
+        return split_keys(self.event_api_keys)

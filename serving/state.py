@@ -4,6 +4,9 @@ Every request's Redis pipeline also reads ``recs:active``; when it names another
 held, ``sync`` loads the new version's tables (one MGET) under an ``asyncio.Lock`` so that concurrent
 requests load it once. A request answers with the tables it started with, from keys of that same
 version (an old version stays readable for the publish grace period): no answer mixes two versions.
+
+The state also holds the buffer of events accepted while Redis was unreachable (``serving.event_buffer``);
+``sync`` follows every successful Redis read, so it nudges the buffer's flusher when events are waiting.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from recommender.reasons import item_labels
 from serving.cache import CacheReader, VersionIncompleteError, VersionTables
+from serving.event_buffer import EventBuffer, PendingEvent
 from serving.metrics import Metrics
 from serving.settings import ServingSettings
 
@@ -56,11 +61,13 @@ class Active:
 
 @dataclass
 class ServingState:
-    """Per app: settings, the Redis reader, metrics, and the tables of the version held in memory."""
+    """Per app: settings, the Redis reader, metrics, the tables of the version held in memory, and the
+    events waiting for Redis."""
 
     settings: ServingSettings
     reader: CacheReader
     metrics: Metrics
+    events: EventBuffer
     active: Active | None = None
     problem: str | None = "no version loaded yet"  # why the held tables are missing or stale, for /readyz
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -75,6 +82,7 @@ class ServingState:
         Redis errors propagate (``serving.cache.RedisUnavailable``).
         """
         self._checked_at = now = time.monotonic()
+        self.events.nudge()  # Redis answered: buffered events can go now
         if self._held() == active or self._failed_recently(active, now):
             return self.active
         async with self._lock:
@@ -94,6 +102,12 @@ class ServingState:
         if self.active is None or stale:
             return await self.refresh()
         return self.active
+
+    async def write_events(self, events: Sequence[PendingEvent]) -> None:
+        """Append events to their customers' lists in Redis (one MULTI/EXEC), within the request budget."""
+        cfg = self.settings
+        async with asyncio.timeout(cfg.request_timeout_seconds):
+            await self.reader.add_events(events, cfg.events_max, cfg.events_ttl_seconds)
 
     def _failed_recently(self, active: str | None, now: float) -> bool:
         """``active`` failed to load less than ``version_check_seconds`` ago (do not retry on every request)."""

@@ -16,13 +16,15 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
+from pydantic import BeforeValidator
+from starlette.convertors import Convertor, register_url_convertor
 
 from recommender.reasons import reasons_for
 from recommender.rerank import EVENT_TYPES, Event, Fallback, Reranked
 from serving import cache
 from serving.metrics import Metrics
-from serving.schemas import MAX_K, RecommendedItem
+from serving.schemas import MAX_K, NOT_BLANK, IdConstraints, RecommendedItem, stripped_id
 from serving.state import Active, ServingState
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,39 @@ def get_state(request: Request) -> ServingState:
 StateDep = Annotated[ServingState, Depends(get_state)]
 K = Annotated[int, Query(ge=1, le=MAX_K, description="how many items (1..100)")]
 Offset = Annotated[int, Query(ge=0, le=1000, description="skip this many items (paging)")]
+
+
+class IdConvertor(Convertor[str]):
+    """``{name:id}`` in a route template: any text, slashes (sent as %2F or not) and newlines included.
+
+    Starlette's ``path`` convertor is ``.*``, which stops at a newline (a 404 for an id that events accept)."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+# Registered once, when the route modules are imported (their templates are compiled at import); a
+# stateless type in Starlette's table of convertors, like its own "path" and "int".
+register_url_convertor("id", IdConvertor())
+
+# A path id: like body ids, stripped of surrounding whitespace (as the training data's ids are), 1-256 chars.
+CustomerId = Annotated[
+    str,
+    IdConstraints,
+    BeforeValidator(stripped_id),
+    Path(description="the storefront's customer id (any text, 1-256)", json_schema_extra=NOT_BLANK),
+]
+ItemId = Annotated[
+    str,
+    IdConstraints,
+    BeforeValidator(stripped_id),
+    Path(description="the storefront's item id (any text, 1-256)", json_schema_extra=NOT_BLANK),
+]
 
 
 def new_recommendation_id() -> str:
@@ -92,9 +127,9 @@ async def follow_version(state: ServingState, named: str | None) -> None:
 
 
 def redis_failed(state: ServingState, route: str, exc: BaseException) -> None:
-    """Count and log a Redis error or timeout met by a request (which then answers a fallback)."""
+    """Count and log a Redis error or timeout met by a request (which then answers a fallback, or buffers)."""
     state.metrics.redis_errors.labels(route=route).inc()
-    log.warning("%s: Redis failed, answering a fallback: %r", route, exc)
+    log.warning("%s: Redis failed, answering from memory: %r", route, exc)
 
 
 # fallbacks and rendering ----------------------------------------------------------------------------------------

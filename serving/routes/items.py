@@ -8,15 +8,16 @@ A list shorter than ``k`` is padded with popular items (see ``padding``).
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from recommender.rerank import Fallback, item_list
 from serving.cache import ENTRY, unpack_entries
 from serving.routes.common import (
     REDIS_FAILURES,
+    ItemId,
     K,
     StateDep,
     count_fallback,
@@ -32,7 +33,6 @@ from serving.state import Active, ServingState
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 ItemSurface = Literal["complements", "similar"]
-ItemId = Annotated[str, Path(min_length=1, max_length=256, description="the storefront's item id")]
 ROW_KIND: dict[str, Literal["complement", "similar"]] = {"complements": "complement", "similar": "similar"}
 
 
@@ -95,13 +95,13 @@ async def item_answer(state: ServingState, surface: ItemSurface, item_id: str, *
     )
 
 
-@router.get("/{item_id}/complements", response_model=ItemRecommendations)
+@router.get("/{item_id:id}/complements", response_model=ItemRecommendations)
 async def complements(item_id: ItemId, state: StateDep, k: K = 10) -> ItemRecommendations:
     """What customers buy after this item, within days (a tent: sleeping bags, never another tent)."""
     return await item_answer(state, "complements", item_id, k=k)
 
 
-@router.get("/{item_id}/similar", response_model=ItemRecommendations)
+@router.get("/{item_id:id}/similar", response_model=ItemRecommendations)
 async def similar(item_id: ItemId, state: StateDep, k: K = 10) -> ItemRecommendations:
     """Items like this one (bought by the same customers)."""
     return await item_answer(state, "similar", item_id, k=k)

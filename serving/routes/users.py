@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from recommender.history import DAY
 from recommender.rerank import RecentEvents, Reranked, rerank_for_you, rerank_next_purchase
 from serving.cache import ENTRY, unpack_entries
 from serving.routes.common import (
     REDIS_FAILURES,
+    CustomerId,
     K,
     Offset,
     StateDep,
@@ -39,7 +40,6 @@ from serving.state import Active, ServingState
 
 router = APIRouter(prefix="/v1/users", tags=["customers"])
 CustomerSurface = Literal["for_you", "next_purchase"]
-CustomerId = Annotated[str, Path(min_length=1, max_length=256, description="the storefront's customer id")]
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ async def customer_answer(
     )
 
 
-@router.get("/{customer_id}/recommendations", response_model=CustomerRecommendations)
+@router.get("/{customer_id:id}/recommendations", response_model=CustomerRecommendations)
 async def recommendations(
     customer_id: CustomerId,
     state: StateDep,
@@ -166,7 +166,7 @@ async def recommendations(
     )
 
 
-@router.get("/{customer_id}/next-purchase", response_model=CustomerRecommendations)
+@router.get("/{customer_id:id}/next-purchase", response_model=CustomerRecommendations)
 async def next_purchase(customer_id: CustomerId, state: StateDep, k: K = 10) -> CustomerRecommendations:
     """What the customer will buy next: repeat items when they are due, then new items to explore."""
     return await customer_answer(state, "next_purchase", customer_id, k=k)
