@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from recommender.errors import ModelFileError, NotFittedError
 from recommender.history import OrderHistory
+from recommender.model_files import read_arrays, read_json_object
 
 QueryKind = Literal["customer", "item"]
 ARRAYS_FILE = "arrays.npz"
@@ -114,28 +115,27 @@ class Recommender(ABC):
 
     @classmethod
     def load(cls, directory: Path) -> Self:
-        """Read a model saved by ``save``; refuses pickled arrays and mismatched model names."""
+        """Read a model saved by ``save``; refuses pickled arrays, mismatched model names and damaged files."""
         directory = Path(directory)
+        meta = read_json_object(directory / CONFIG_FILE)
+        if meta.get("model") != cls.name:
+            raise ModelFileError(f"{directory} holds model {meta.get('model')!r}, not {cls.name!r}")
         try:
-            meta = json.loads((directory / CONFIG_FILE).read_text())
-            if meta.get("model") != cls.name:
-                raise ModelFileError(f"{directory} holds model {meta.get('model')!r}, not {cls.name!r}")
-            config = cls.config_class.model_validate(meta["config"])
-            with np.load(directory / ARRAYS_FILE, allow_pickle=False) as npz:
-                arrays = {key: npz[key] for key in npz.files}
-        except ModelFileError:
-            raise
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelFileError(f"cannot load {cls.name} model from {directory}: {exc}") from exc
+            config = cls.config_class.model_validate(meta.get("config"))
+        except ValueError as exc:  # pydantic's ValidationError: an unknown key, a wrong type, a bad value
+            raise ModelFileError(f"{directory / CONFIG_FILE}: invalid {cls.name} config: {exc}") from exc
+        arrays = read_arrays(directory / ARRAYS_FILE)
         model = cls(config)
         try:
             shape = arrays.pop("__shape__")
+            if shape.shape != (2,) or not np.issubdtype(shape.dtype, np.integer) or int(shape.min()) < 0:
+                raise ModelFileError(f"{directory / ARRAYS_FILE}: __shape__ is not two sizes")
             model.n_customers, model.n_items = int(shape[0]), int(shape[1])
             model._load_state(arrays)
-        except ModelFileError:
-            raise
-        except (KeyError, ValueError, IndexError, TypeError) as exc:
-            raise ModelFileError(f"damaged {cls.name} model in {directory}: {exc}") from exc
+        except ModelFileError as exc:
+            raise ModelFileError(f"{directory}: {exc}") from exc
+        except (KeyError, ValueError, IndexError, TypeError, AttributeError, OverflowError) as exc:
+            raise ModelFileError(f"damaged {cls.name} model in {directory}: {exc!r}") from exc
         model._fitted = True
         return model
 

@@ -4,8 +4,10 @@ A ``ModelBundle`` is what the training job registers in MLflow and what publish 
 translates external ids at its edge (``IdMap``) so callers never see indices, and it marks fallbacks:
 an unknown customer or item gets the popular list (in the item's category when known).
 
-On disk (``save``/``load``): ``manifest.json``, ``customers.json``, ``items.json``, ``catalog.npz`` +
-``categories.json``, and ``models/<name>/`` for each model (arrays.npz + config.json). No pickle.
+On disk (``save``/``load``): ``customers.json``, ``items.json``, ``catalog.npz`` + ``categories.json``,
+``models/<name>/`` for each model (arrays.npz + config.json), and ``manifest.json``, written last, with the
+sha256 of every other file: ``load`` refuses a changed, truncated or missing file with a message naming
+it, before reading anything else. No pickle.
 """
 
 from __future__ import annotations
@@ -21,10 +23,18 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from recommender.base import Ranked, Recommender
+from recommender.base import ARRAYS_FILE, CONFIG_FILE, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import Catalog, OrderHistory
 from recommender.ids import MISSING, IdMap
+from recommender.model_files import (
+    check_indices,
+    file_digests,
+    read_arrays,
+    read_json,
+    read_json_object,
+    verify_digests,
+)
 from recommender.models.blend import BlendConfig, BlendModel
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.complements import ComplementsConfig, ComplementsModel
@@ -33,7 +43,7 @@ from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseMod
 from recommender.models.popular import PopularConfig, PopularModel
 from recommender.models.similar import SimilarConfig, SimilarItemsModel
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: manifest.json holds the sha256 of every file
 Surface = Literal["next_purchase", "for_you", "similar", "complements", "popular"]
 SURFACE_MODEL: dict[str, str] = {
     "next_purchase": "next_purchase",
@@ -165,17 +175,9 @@ class ModelBundle:
 
     # persistence ------------------------------------------------------------------------------------
     def save(self, directory: Path) -> Path:
+        """Write every file, then ``manifest.json`` last, with the sha256 of each file (see ``load``)."""
         directory = Path(directory)
         (directory / "models").mkdir(parents=True, exist_ok=True)
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "models": sorted(self.models),
-            "fitted_until": self.fitted_until,
-            "created_at": self.created_at,
-            "n_customers": len(self.customers),
-            "n_items": len(self.items),
-        }
-        (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
         self.customers.save(directory / "customers.json")
         self.items.save(directory / "items.json")
         self.catalog.categories.save(directory / "categories.json")
@@ -188,47 +190,109 @@ class ModelBundle:
         )
         for name, model in self.models.items():
             model.save(directory / "models" / name)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "models": sorted(self.models),
+            "fitted_until": self.fitted_until,
+            "created_at": self.created_at,
+            "n_customers": len(self.customers),
+            "n_items": len(self.items),
+            "files": file_digests(directory, bundle_files(sorted(self.models))),
+        }
+        (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
         return directory
 
     @classmethod
     def load(cls, directory: Path) -> ModelBundle:
+        """Read a bundle written by ``save``; ``ModelFileError`` names what is missing, damaged or changed.
+
+        Every file is checked against the sha256 in ``manifest.json`` before it is read
+        (``ChecksumMismatchError``), then each part is checked for what a consistent bundle holds: known
+        models, id maps and catalog of the sizes the models were fitted with, indices in range. No pickle.
+        """
         directory = Path(directory)
-        try:
-            manifest = json.loads((directory / "manifest.json").read_text())
-            if manifest.get("format_version") != FORMAT_VERSION:
-                raise ModelFileError(f"{directory}: bundle format {manifest.get('format_version')} is not supported")
-            customers = IdMap.load(directory / "customers.json")
-            items = IdMap.load(directory / "items.json")
-            categories = IdMap.load(directory / "categories.json")
-            with np.load(directory / "catalog.npz", allow_pickle=False) as npz:
-                catalog = Catalog(
-                    categories=categories,
-                    category=npz["category"],
-                    name=npz["name"],
-                    in_stock=npz["in_stock"],
-                    price=npz["price"],
-                )
-        except ModelFileError:
-            raise
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelFileError(f"cannot load model bundle from {directory}: {exc}") from exc
-        classes: dict[str, type[Recommender]] = {
-            "popular": PopularModel,
-            "collaborative": CollaborativeModel,
-            "for_you": BlendModel,
-            "similar": SimilarItemsModel,
-            "complements": ComplementsModel,
-            "next_purchase": NextPurchaseModel,
-        }
-        models = {name: classes[name].load(directory / "models" / name) for name in manifest["models"]}
+        manifest = read_json_object(directory / MANIFEST)
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ModelFileError(f"{directory}: bundle format {manifest.get('format_version')!r} is not supported")
+        names = _model_names(directory, manifest.get("models"))
+        verify_digests(directory, manifest.get("files"), bundle_files(names))
+        customers = _load_ids(directory / "customers.json")
+        items = _load_ids(directory / "items.json")
+        catalog = _load_catalog(directory / "catalog.npz", _load_ids(directory / "categories.json"), len(items))
+        models = {name: MODEL_CLASSES[name].load(directory / "models" / name) for name in names}
         for name, model in models.items():
             if (model.n_customers, model.n_items) != (len(customers), len(items)):
                 raise ModelFileError(f"{directory}: model {name} does not match the bundle's id maps")
-        return cls(
-            customers=customers,
-            items=items,
-            catalog=catalog,
-            models=models,
-            fitted_until=int(manifest["fitted_until"]),
-            created_at=float(manifest["created_at"]),
+        try:
+            sizes = (int(manifest["n_customers"]), int(manifest["n_items"]))  # type: ignore[call-overload]
+            fitted_until = int(manifest["fitted_until"])  # type: ignore[call-overload]
+            created_at = float(manifest["created_at"])  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{directory / MANIFEST}: missing or invalid field {exc}") from exc
+        if sizes != (len(customers), len(items)):
+            raise ModelFileError(f"{directory}: manifest.json's sizes {sizes} do not match the id maps")
+        return cls(customers, items, catalog, models, fitted_until=fitted_until, created_at=created_at)
+
+
+MANIFEST = "manifest.json"
+MODEL_CLASSES: dict[str, type[Recommender]] = {
+    "popular": PopularModel,
+    "collaborative": CollaborativeModel,
+    "for_you": BlendModel,
+    "similar": SimilarItemsModel,
+    "complements": ComplementsModel,
+    "next_purchase": NextPurchaseModel,
+}
+# what ``fit`` always produces ("for_you" is absent when the catalog is too large for EASE)
+REQUIRED_MODELS = ("popular", "collaborative", "similar", "complements", "next_purchase")
+
+
+def bundle_files(models: Sequence[str]) -> list[str]:
+    """Every file of a saved bundle with these models, relative to its directory (the manifest aside)."""
+    files = ["customers.json", "items.json", "categories.json", "catalog.npz"]
+    return files + [f"models/{name}/{file}" for name in models for file in (ARRAYS_FILE, CONFIG_FILE)]
+
+
+def _model_names(directory: Path, names: object) -> list[str]:
+    """The manifest's model list, checked: known models, each once, the required ones present."""
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ModelFileError(f"{directory}: manifest.json's 'models' is not a list of names")
+    unknown = sorted(set(names) - set(MODEL_CLASSES))
+    missing = sorted(set(REQUIRED_MODELS) - set(names))
+    if unknown or missing or len(set(names)) != len(names):
+        raise ModelFileError(
+            f"{directory}: manifest.json lists models {names}: unknown {unknown or 'none'}, missing {missing or 'none'}"
         )
+    return names
+
+
+def _load_ids(path: Path) -> IdMap:
+    ids = read_json(path)
+    if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+        raise ModelFileError(f"{path}: expected a JSON list of id strings")
+    try:
+        return IdMap(ids)
+    except ValueError as exc:  # a duplicate id
+        raise ModelFileError(f"{path}: {exc}") from exc
+
+
+def _load_catalog(path: Path, categories: IdMap, n_items: int) -> Catalog:
+    """The catalog arrays, checked: one row per item, category indices within ``categories``, plain dtypes."""
+    arrays = read_arrays(path)
+    kinds = {"category": "i", "name": "U", "in_stock": "b", "price": "f"}
+    for name, kind in kinds.items():
+        array = arrays.get(name)
+        if array is None or array.shape != (n_items,) or array.dtype.kind != kind:
+            found = "nothing" if array is None else f"{array.dtype} {array.shape}"
+            raise ModelFileError(f"{path}: {name} must be {n_items} values of kind {kind!r}, found {found}")
+    try:
+        check_indices("catalog", "category", arrays["category"], len(categories), missing_ok=True)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc
+    return Catalog(
+        categories=categories,
+        category=arrays["category"].astype(np.int32),
+        name=arrays["name"],
+        in_stock=arrays["in_stock"],
+        price=arrays["price"].astype(np.float32),
+    )

@@ -1,7 +1,8 @@
 """Loading order lines (and an optional catalog) from CSV or Parquet, with validation and rejects.
 
-``load_orders`` reads every column as a string, validates each row with vectorized polars
-expressions, and builds the ``OrderHistory`` the models learn from. A row that cannot be used is
+``load_orders`` reads every column as a string (``recommender.readers``: CSV or Parquet, each row with
+its line number), validates each row with vectorized polars expressions, and builds the ``OrderHistory``
+the models learn from. A row that cannot be used is
 never dropped silently: it goes to ``LoadResult.rejects`` with its 1-based line number in the
 file, one reason, and its original values, and the counts land in ``LoadResult.summary``.
 
@@ -15,8 +16,6 @@ columns are ignored. Datetimes without an offset are taken as UTC. Rows where ev
 
 from __future__ import annotations
 
-import csv
-import gzip
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,15 +23,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from recommender.errors import (
-    DataError,
-    EmptyHistoryError,
-    MissingColumnsError,
-    TooManyRejectsError,
-    UnreadableFileError,
-)
+from recommender.errors import EmptyHistoryError, TooManyRejectsError
 from recommender.history import Catalog, OrderHistory
 from recommender.ids import IdMap
+from recommender.readers import EXTRA as _EXTRA
+from recommender.readers import LINE as _LINE
+from recommender.readers import AmbiguousColumnsError as AmbiguousColumnsError  # re-exported
+from recommender.readers import RawTable, read_table
 
 ORDER_COLUMNS = ("customer_id", "item_id", "ordered_at", "order_id", "quantity", "price")
 ORDER_REQUIRED = ("customer_id", "item_id", "ordered_at")
@@ -42,30 +39,64 @@ CATALOG_REQUIRED = ("item_id",)
 # reasons, in the order they are checked (a row gets the first that applies)
 TOO_MANY_FIELDS = "too many fields"
 EMPTY_CUSTOMER = "empty customer_id"
+LONG_CUSTOMER = "customer_id too long"
+NUL_CUSTOMER = "NUL character in customer_id"
 EMPTY_ITEM = "empty item_id"
+LONG_ITEM = "item_id too long"
+NUL_ITEM = "NUL character in item_id"
 BAD_ORDERED_AT = "unparseable ordered_at"
 BAD_QUANTITY = "non-numeric quantity"
 NON_POSITIVE_QUANTITY = "non-positive quantity"
+LARGE_QUANTITY = "quantity too large"
 BAD_PRICE = "non-numeric price"
 NEGATIVE_PRICE = "negative price"
+LARGE_PRICE = "price too large"
 DUPLICATE_LINE = "duplicate line"
 SHARED_ORDER = "order_id shared by several customers"
+BAD_NAME = "name too long or with a NUL character"
+BAD_CATEGORY = "category too long or with a NUL character"
 BAD_IN_STOCK = "unparseable in_stock"
 DUPLICATE_ITEM = "duplicate item_id"
 
 ORDER_REASONS = (
     TOO_MANY_FIELDS,
     EMPTY_CUSTOMER,
+    LONG_CUSTOMER,
+    NUL_CUSTOMER,
     EMPTY_ITEM,
+    LONG_ITEM,
+    NUL_ITEM,
     BAD_ORDERED_AT,
     BAD_QUANTITY,
     NON_POSITIVE_QUANTITY,
+    LARGE_QUANTITY,
     BAD_PRICE,
     NEGATIVE_PRICE,
+    LARGE_PRICE,
     DUPLICATE_LINE,
     SHARED_ORDER,
 )
-CATALOG_REASONS = (TOO_MANY_FIELDS, EMPTY_ITEM, BAD_IN_STOCK, BAD_PRICE, NEGATIVE_PRICE, DUPLICATE_ITEM)
+CATALOG_REASONS = (
+    TOO_MANY_FIELDS,
+    EMPTY_ITEM,
+    LONG_ITEM,
+    NUL_ITEM,
+    BAD_NAME,
+    BAD_CATEGORY,
+    BAD_IN_STOCK,
+    BAD_PRICE,
+    NEGATIVE_PRICE,
+    LARGE_PRICE,
+    DUPLICATE_ITEM,
+)
+
+# ids (and category names) become fixed-width numpy strings, whose width is the longest one's: a 1 MB id
+# would make every id 4 MB. Longer ones are rejected, as are NUL characters (numpy drops trailing NULs,
+# so "a\x00" and "a" would become one id).
+MAX_ID_CHARS = 256
+MAX_NAME_CHARS = 1_000
+# quantities and prices are kept as float32
+MAX_NUMBER = float(np.finfo(np.float32).max)
 
 REJECT_META = ("source", "line", "reason")
 
@@ -94,9 +125,7 @@ DATETIME_FORMATS = (
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")
 
-# internal column names (cannot clash with input columns, which never start with a NUL)
-_LINE = "\x00line"
-_EXTRA = "\x00extra"
+# internal column names (cannot clash with input columns, which never contain a NUL: see readers)
 _POS = "\x00pos"
 _REASON = "\x00reason"
 _C = "\x00c"
@@ -109,13 +138,7 @@ _P = "\x00p"
 _NAME = "\x00name"
 _CATEGORY = "\x00category"
 _IN_STOCK = "\x00in_stock"
-
-_SEPARATORS = (",", ";", "\t", "|")
 _SAMPLE = 2_000
-
-
-class AmbiguousColumnsError(DataError):
-    """Two columns of one file have the same name once stripped and lower-cased."""
 
 
 # results -------------------------------------------------------------------------------------------
@@ -172,130 +195,7 @@ class LoadResult:
 # reading -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _RawTable:
-    """A file read as strings: input columns (original names), ``_LINE``, ``_EXTRA`` (overflow fields)."""
-
-    frame: pl.DataFrame
-    columns: list[str]  # input column names, file order
-    known: dict[str, str]  # normalized known name -> input column name
-
-
-def _file_kind(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    raise UnreadableFileError(f"{path}: unsupported file type; use .csv, .csv.gz, .parquet or .pq")
-
-
-def _first_line(path: Path) -> str:
-    try:
-        with gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb") as fh:
-            raw = fh.readline(1 << 20)
-        return raw.decode("utf-8-sig")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise UnreadableFileError(f"{path}: cannot read as CSV (UTF-8 expected): {exc}") from exc
-
-
-def _sniff_separator(header_line: str) -> str:
-    counts = [header_line.count(sep) for sep in _SEPARATORS]
-    best = int(np.argmax(counts))
-    return _SEPARATORS[best] if counts[best] > 0 else ","
-
-
-def _unique_names(names: Sequence[str]) -> list[str]:
-    """Column names made unique the way polars does it (``x``, ``x_duplicated_0``, ...)."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        if name in seen:
-            out.append(f"{name}_duplicated_{seen[name]}")
-            seen[name] += 1
-        else:
-            out.append(name)
-            seen[name] = 0
-    return out
-
-
-def _embedded_newlines(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
-    return frame.select(
-        pl.sum_horizontal(pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in columns)
-    ).to_series()
-
-
-def _read_csv(path: Path) -> tuple[pl.DataFrame, list[str]]:
-    header_line = _first_line(path).rstrip("\r\n")
-    if not header_line.strip():
-        return pl.DataFrame(schema={_LINE: pl.Int64, _EXTRA: pl.String}), []
-    sep = _sniff_separator(header_line)
-    names = _unique_names(next(csv.reader([header_line], delimiter=sep)))
-    schema = {name: pl.String for name in [*names, _EXTRA]}
-    try:
-        frame = pl.read_csv(
-            path,
-            has_header=False,
-            skip_rows=1,
-            separator=sep,
-            schema=schema,
-            missing_columns="insert",
-            truncate_ragged_lines=True,
-            raise_if_empty=False,
-            row_index_name=_LINE,
-            row_index_offset=2,
-        )
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise UnreadableFileError(f"{path}: cannot read as CSV (UTF-8 expected): {exc}") from exc
-    if frame.height == 0:
-        return pl.DataFrame(schema={_LINE: pl.Int64, **schema}), names
-    frame = frame.with_columns(pl.col(_LINE).cast(pl.Int64))
-    # a quoted field that spans lines shifts the line numbers of every later row
-    newlines = _embedded_newlines(frame, names)
-    if newlines.sum():
-        frame = frame.with_columns((pl.col(_LINE) + newlines.cum_sum() - newlines).alias(_LINE))
-    return frame.select(_LINE, *names, _EXTRA), names
-
-
-def _read_parquet(path: Path) -> tuple[pl.DataFrame, list[str]]:
-    try:
-        frame = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise UnreadableFileError(f"{path}: cannot read as Parquet: {exc}") from exc
-    columns = []
-    for name in frame.columns:
-        try:
-            columns.append(frame.get_column(name).cast(pl.String))
-        except pl.exceptions.PolarsError as exc:
-            if name.strip().lower() in ORDER_COLUMNS + CATALOG_COLUMNS:
-                raise UnreadableFileError(f"{path}: column {name!r} of type {frame.schema[name]} is not text") from exc
-            # a nested extra column: not ours to read, and it has no text form
-    strings = pl.DataFrame(columns, schema={s.name: pl.String for s in columns})
-    line = pl.Series(_LINE, np.arange(1, frame.height + 1, dtype=np.int64))
-    extra = pl.Series(_EXTRA, [None] * frame.height, dtype=pl.String)
-    return pl.concat([line.to_frame(), strings, extra.to_frame()], how="horizontal"), strings.columns
-
-
-def _read_table(path: Path, wanted: Sequence[str], required: Sequence[str]) -> _RawTable:
-    """Read ``path`` as strings and match its columns to ``wanted``; raise when a required one is missing."""
-    if not path.is_file():
-        raise UnreadableFileError(f"{path}: no such file")
-    frame, columns = _read_csv(path) if _file_kind(path) == "csv" else _read_parquet(path)
-    known: dict[str, str] = {}
-    for name in columns:
-        norm = name.replace("\ufeff", "").strip().lower()
-        if norm in wanted:
-            if norm in known:
-                raise AmbiguousColumnsError(f"{path}: columns {known[norm]!r} and {name!r} both read as {norm!r}")
-            known[norm] = name
-    if columns:
-        missing = [c for c in required if c not in known]
-        if missing:
-            raise MissingColumnsError(str(path), missing, list(columns))
-    return _RawTable(frame, columns, known)
-
-
-def _drop_blank(table: _RawTable) -> tuple[pl.DataFrame, int]:
+def _drop_blank(table: RawTable) -> tuple[pl.DataFrame, int]:
     """Rows with at least one non-empty field (and the count of the others)."""
     if not table.columns:
         return table.frame, 0
@@ -307,7 +207,7 @@ def _drop_blank(table: _RawTable) -> tuple[pl.DataFrame, int]:
 # parsing -------------------------------------------------------------------------------------------
 
 
-def _stripped(table: _RawTable, name: str) -> pl.Expr:
+def _stripped(table: RawTable, name: str) -> pl.Expr:
     """The stripped values of a known column; "" when blank or when the file lacks the column."""
     if name not in table.known:
         return pl.lit("", dtype=pl.String)
@@ -368,6 +268,14 @@ def _number(expr: pl.Expr) -> pl.Expr:
     return pl.when(value.is_finite()).then(value)
 
 
+def _longer_than(column: str, limit: int) -> pl.Expr:
+    return pl.col(column).str.len_chars() > limit
+
+
+def _has_nul(column: str) -> pl.Expr:
+    return pl.col(column).str.contains("\x00", literal=True)
+
+
 def _first_reason(checks: Sequence[tuple[pl.Expr, str]]) -> pl.Expr:
     """The reason of the first check that holds, else null."""
     return pl.coalesce([pl.when(condition).then(pl.lit(reason)) for condition, reason in checks]).alias(_REASON)
@@ -385,7 +293,7 @@ def _mark(frame: pl.DataFrame, candidates: pl.Series, reject: pl.Series, reason:
 # orders --------------------------------------------------------------------------------------------
 
 
-def _validate_orders(table: _RawTable, frame: pl.DataFrame) -> pl.DataFrame:
+def _validate_orders(table: RawTable, frame: pl.DataFrame) -> pl.DataFrame:
     """Add the parsed columns (``_C``, ``_I``, ``_T``, ``_O``, ``_Q``, ``_P``) and ``_REASON`` (null: kept)."""
     seconds, ts_ok = parse_timestamps(frame.get_column(table.known["ordered_at"]))
     q_raw = _stripped(table, "quantity")
@@ -405,12 +313,18 @@ def _validate_orders(table: _RawTable, frame: pl.DataFrame) -> pl.DataFrame:
                 [
                     (pl.col(_EXTRA).is_not_null() & (pl.col(_EXTRA) != ""), TOO_MANY_FIELDS),
                     (pl.col(_C) == "", EMPTY_CUSTOMER),
+                    (_longer_than(_C, MAX_ID_CHARS), LONG_CUSTOMER),
+                    (_has_nul(_C), NUL_CUSTOMER),
                     (pl.col(_I) == "", EMPTY_ITEM),
+                    (_longer_than(_I, MAX_ID_CHARS), LONG_ITEM),
+                    (_has_nul(_I), NUL_ITEM),
                     (~pl.col(_T_OK), BAD_ORDERED_AT),
                     (pl.col(_Q).is_null(), BAD_QUANTITY),
                     (pl.col(_Q) <= 0, NON_POSITIVE_QUANTITY),
+                    (pl.col(_Q) > MAX_NUMBER, LARGE_QUANTITY),
                     (pl.col(_P).is_null(), BAD_PRICE),
                     (pl.col(_P) < 0, NEGATIVE_PRICE),
+                    (pl.col(_P).is_finite() & (pl.col(_P) > MAX_NUMBER), LARGE_PRICE),
                 ]
             )
         )
@@ -489,7 +403,7 @@ class _Part:
 
 def _load_order_lines(path: Path) -> tuple[_Part, _OrderLines]:
     """The kept lines (indexed) and rejects of an orders file."""
-    table = _read_table(path, ORDER_COLUMNS, ORDER_REQUIRED)
+    table = read_table(path, ORDER_COLUMNS, ORDER_REQUIRED)
     frame, blank = _drop_blank(table)
     if not table.columns:  # an empty file
         empty = pl.DataFrame(schema={_C: pl.String, _I: pl.String, _T: pl.Int64, _Q: pl.Float64, _P: pl.Float64})
@@ -504,7 +418,7 @@ def _load_order_lines(path: Path) -> tuple[_Part, _OrderLines]:
 # catalog -------------------------------------------------------------------------------------------
 
 
-def _validate_catalog(table: _RawTable, frame: pl.DataFrame) -> pl.DataFrame:
+def _validate_catalog(table: RawTable, frame: pl.DataFrame) -> pl.DataFrame:
     """Add the parsed columns (``_I``, ``_NAME``, ``_CATEGORY``, ``_IN_STOCK``, ``_P``) and ``_REASON``."""
     stock = _stripped(table, "in_stock").str.to_lowercase()
     p_raw = _stripped(table, "price")
@@ -521,9 +435,14 @@ def _validate_catalog(table: _RawTable, frame: pl.DataFrame) -> pl.DataFrame:
             [
                 (pl.col(_EXTRA).is_not_null() & (pl.col(_EXTRA) != ""), TOO_MANY_FIELDS),
                 (pl.col(_I) == "", EMPTY_ITEM),
+                (_longer_than(_I, MAX_ID_CHARS), LONG_ITEM),
+                (_has_nul(_I), NUL_ITEM),
+                (_longer_than(_NAME, MAX_NAME_CHARS) | _has_nul(_NAME), BAD_NAME),
+                (_longer_than(_CATEGORY, MAX_ID_CHARS) | _has_nul(_CATEGORY), BAD_CATEGORY),
                 (pl.col(_IN_STOCK).is_null(), BAD_IN_STOCK),
                 (pl.col(_P).is_null(), BAD_PRICE),
                 (pl.col(_P) < 0, NEGATIVE_PRICE),
+                (pl.col(_P).is_finite() & (pl.col(_P) > MAX_NUMBER), LARGE_PRICE),
             ]
         )
     )
@@ -558,7 +477,7 @@ def _build_catalog(kept: pl.DataFrame, items: pl.Series) -> Catalog:
 
 def _load_catalog(path: Path) -> _Part:
     """The kept rows and rejects of a catalog file."""
-    table = _read_table(path, CATALOG_COLUMNS, CATALOG_REQUIRED)
+    table = read_table(path, CATALOG_COLUMNS, CATALOG_REQUIRED)
     frame, blank = _drop_blank(table)
     if not table.columns:  # an empty file
         return _Part(pl.DataFrame(schema={_I: pl.String}), _EMPTY_REJECTS, 0, {}, 0)
@@ -571,7 +490,7 @@ def _load_catalog(path: Path) -> _Part:
 # rejects -------------------------------------------------------------------------------------------
 
 
-def _rejects_of(table: _RawTable, frame: pl.DataFrame, source: str) -> pl.DataFrame:
+def _rejects_of(table: RawTable, frame: pl.DataFrame, source: str) -> pl.DataFrame:
     """The rejected rows: ``source``, ``line``, ``reason``, then the raw input columns as strings.
 
     Known columns go by their canonical name (``item_id``, not `` Item_ID``) so orders and catalog
@@ -602,10 +521,11 @@ _EMPTY_REJECTS = pl.DataFrame(schema={"source": pl.String, "line": pl.Int64, "re
 def load_orders(path: str | Path, *, catalog_path: str | Path | None = None) -> LoadResult:
     """Read, validate and index an orders file (and optionally a catalog file).
 
-    Raises ``UnreadableFileError`` (missing file, unknown extension, not CSV/Parquet, not UTF-8),
-    ``MissingColumnsError`` (a required column absent) and ``AmbiguousColumnsError``. Bad rows never
-    raise: they are in ``rejects``. An empty or header-only file gives an empty history (see
-    ``check_usable``). The item id map covers order items and catalog items alike.
+    Raises ``UnreadableFileError`` (missing file, unknown extension, not CSV/Parquet, not UTF-8, a quote
+    left open, a damaged gzip or Parquet file: the message names the line), ``MissingColumnsError`` (a
+    required column absent) and ``AmbiguousColumnsError``. Bad rows never raise: they are in ``rejects``.
+    An empty or header-only file gives an empty history (see ``check_usable``). The item id map covers
+    order items and catalog items alike.
     """
     path = Path(path)
     orders, lines = _load_order_lines(path)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from serving.publish import PublishReport
 
 EXIT_NO_MODEL = 3
+EXIT_BAD_MODEL = 4
 DEMO_CUSTOMERS = 5000
 
 
@@ -50,10 +51,16 @@ def publish_command(
     grace_seconds: Annotated[int, typer.Option(min=0, help="How long the previous version stays readable.")] = 3600,
 ) -> None:
     """Precompute every list from a registered model into Redis, then switch the active version atomically."""
+    from recommender.errors import ModelFileError
+
     console = Console()
     settings = TrainingSettings()
-    with redis_url(settings) as url:
-        report = publish_from_registry(console, settings, url, model_uri, k, grace_seconds)
+    try:
+        with redis_url(settings) as url:
+            report = publish_from_registry(console, settings, url, model_uri, k, grace_seconds)
+    except ModelFileError as exc:  # missing, damaged or tampered artifact: refused before any Redis write
+        console.print(f"error: {exc}. Nothing was written; the active version keeps serving.", markup=False)
+        raise typer.Exit(EXIT_BAD_MODEL) from exc
     console.print(
         f"published version {report.version} in {report.seconds:.1f}s "
         f"(previous: {report.previous_version or 'none'}): "

@@ -33,7 +33,7 @@ import redis
 
 from recommender.base import Ranked, Recommender
 from recommender.bundle import ModelBundle
-from recommender.errors import ModelFileError
+from recommender.errors import ModelFileError, RecommenderError
 from recommender.models.collaborative import CollaborativeModel
 from recommender.models.complements import ComplementsModel
 from recommender.models.next_purchase import NextPurchaseModel
@@ -52,6 +52,10 @@ M = TypeVar("M", bound=Recommender)
 
 class IncompleteBundleError(ModelFileError):
     """The bundle lacks a model that publish needs, or holds one of another kind."""
+
+
+class InconsistentBundleError(ModelFileError):
+    """The bundle's parts disagree (sizes, catalog), or a model fails on a trial query: nothing is written."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,43 @@ def model_of(bundle: ModelBundle, name: str, kind: type[M]) -> M:
         found = "nothing" if model is None else type(model).__name__
         raise IncompleteBundleError(f"the bundle's model {name!r} must be a {kind.__name__}, found {found}")
     return model
+
+
+# before anything is written ------------------------------------------------------------------------------
+TRIAL_QUERIES = 8  # the first and last few customers or items every surface answers before publishing
+
+
+def check_publishable(bundle: ModelBundle, k: int) -> None:
+    """Refuse, before a single write, a bundle whose models, id maps and catalog disagree, or whose
+    models fail or answer out-of-range items on a few trial queries (first and last customers and items).
+    """
+    n_customers, n_items = len(bundle.customers), len(bundle.items)
+    for name, model in bundle.models.items():
+        if (model.n_customers, model.n_items) != (n_customers, n_items):
+            raise InconsistentBundleError(
+                f"the bundle's model {name!r} was fitted on {model.n_customers} customers x {model.n_items} items, "
+                f"the bundle has {n_customers} x {n_items}"
+            )
+    catalog = bundle.catalog
+    if any(len(a) != n_items for a in (catalog.category, catalog.name, catalog.in_stock, catalog.price)):
+        raise InconsistentBundleError(f"the bundle's catalog does not describe its {n_items} items")
+    for surface in ("for_you", "next_purchase", "complements", "similar", "popular"):
+        model = bundle.surface_model(surface)
+        n = n_customers if model.query_kind == "customer" else n_items
+        queries = np.unique(np.r_[np.arange(min(n, TRIAL_QUERIES)), np.arange(max(n - TRIAL_QUERIES, 0), n)])
+        try:
+            ranked = model.recommend(queries, k)
+        except (RecommenderError, IndexError, ValueError) as exc:
+            raise InconsistentBundleError(f"the bundle's {surface} model fails on a trial query: {exc!r}") from exc
+        if ranked.items.size and (int(ranked.items.min()) < -1 or int(ranked.items.max()) >= n_items):
+            raise InconsistentBundleError(f"the bundle's {surface} model answers items outside its {n_items} items")
+        check_scores(surface, ranked)
+
+
+def check_scores(surface: str, ranked: Ranked) -> None:
+    """Refuse NaN or infinite scores on listed items (they would make the API's JSON invalid)."""
+    if not np.isfinite(ranked.scores[ranked.items >= 0]).all():
+        raise InconsistentBundleError(f"the bundle's {surface} model gives NaN or infinite scores")
 
 
 # one surface -------------------------------------------------------------------------------------------
@@ -116,6 +157,7 @@ def write_surface(
     for start in range(0, len(ids), chunk_size):
         queries = np.arange(start, min(start + chunk_size, len(ids)), dtype=np.int64)
         ranked = model.recommend(queries, k)
+        check_scores(surface, ranked)  # raising here leaves the new version unfinished: the old one serves
         packed = pack_rows(ranked.items, ranked.scores, reasons(queries, ranked))
         keep = np.flatnonzero(ranked.items[:, 0] >= 0)  # rows are best first: an empty row starts with -1
         fields = ids[queries[keep]].tolist()
@@ -201,7 +243,8 @@ def publish_bundle(
     ``model_name``/``model_version`` name the registered model (stored in ``meta``); ``k`` is the list
     length per customer or item; the replaced version expires ``grace_seconds`` after the switch.
     ``version`` overrides the generated id (tests). Raises ``IncompleteBundleError`` for a bundle
-    lacking a model, ``ValueError`` for bad sizes; Redis errors propagate, leaving the old version active.
+    lacking a model, ``InconsistentBundleError`` for one whose parts disagree (both before anything is
+    written), ``ValueError`` for bad sizes; Redis errors propagate, leaving the old version active.
     """
     if k < 1 or chunk_size < 1 or grace_seconds < 1:
         raise ValueError(f"k, chunk_size and grace_seconds must be positive, got {k}, {chunk_size}, {grace_seconds}")
@@ -213,6 +256,7 @@ def publish_bundle(
     complements = model_of(bundle, "complements", ComplementsModel)
     similar = model_of(bundle, "similar", SimilarItemsModel)
     popular = model_of(bundle, "popular", PopularModel)
+    check_publishable(bundle, k)
     version = version or new_version_id(started)
     writer = VersionWriter(client, version)
     customer_ids = np.asarray(bundle.customers.ids, dtype=str)

@@ -25,6 +25,7 @@ from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 from recommender.bundle import ModelBundle
+from recommender.errors import ModelFileError
 from training.settings import TrainingSettings
 
 PROMOTION_METRIC = "next_purchase.ndcg_at_10"
@@ -177,11 +178,21 @@ def resolve_model_version(client: MlflowClient, model_uri: str) -> tuple[str, st
 
 
 def download_bundle(client: MlflowClient, model_uri: str, destination: Path) -> ModelBundle:
-    """Fetch the bundle of a registered model (``models:/name@alias`` or ``models:/name/version``)."""
-    local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"{model_uri.rstrip('/')}/artifacts/bundle", dst_path=str(destination)
-    )
-    return ModelBundle.load(Path(local))
+    """Fetch the bundle of a registered model (``models:/name@alias`` or ``models:/name/version``).
+
+    Raises ``ModelFileError`` when its artifacts cannot be fetched, or when a file is missing, damaged or
+    changed since training (``ModelBundle.load`` checks every file against the manifest's sha256).
+    """
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{model_uri.rstrip('/')}/artifacts/bundle", dst_path=str(destination)
+        )
+    except (MlflowException, OSError) as exc:
+        raise ModelFileError(f"cannot fetch the bundle of {model_uri}: {exc}") from exc
+    try:
+        return ModelBundle.load(Path(local))
+    except ModelFileError as exc:  # name the registered model, not only the temporary download directory
+        raise type(exc)(f"the bundle of {model_uri} is refused: {exc}") from exc
 
 
 def _pip_requirements() -> list[str]:

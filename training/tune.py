@@ -188,6 +188,7 @@ DEFAULT_SPACE: dict[str, Param] = {
     "next_purchase.own_weight": LogUniform(0.02, 1.0),
     "next_purchase.similarity": Choice(("cosine", "euclidean")),
     "next_purchase.neighbour_items": Choice((50, 100, 200)),
+    "next_purchase.neighbour_explore_scale": Choice((0.5, 1.0, 1.5, 2.0)),
     # complements
     "complements.window_days": Choice((7, 14, 21, 30)),
     "complements.min_support": Choice((1, 2, 3, 5)),

@@ -22,7 +22,7 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
-from recommender.model_files import load_pattern, pattern_matrix, require_arrays
+from recommender.model_files import load_pattern, pattern_matrix, require_arrays, require_length
 from recommender.ranking import mask_sparse, rank_in_blocks, topk_dense
 
 # most cells of one dense (customers x items) score block
@@ -182,6 +182,7 @@ class CollaborativeModel(Recommender):
             raise ModelFileError(f"{self.name} model file: factor shapes do not match the saved sizes")
         self._user_factors = np.ascontiguousarray(user_factors, np.float32)
         self._item_factors = np.ascontiguousarray(item_factors, np.float32)
+        require_length(self.name, "item_popularity", arrays["item_popularity"], self.n_items)
         self._popularity = arrays["item_popularity"].astype(np.float32)
         shape = (self.n_customers, self.n_items)
         self._bought = load_pattern(self.name, arrays["bought_indptr"], arrays["bought_indices"], shape)

@@ -53,6 +53,7 @@ from pydantic import Field
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import DataError, ModelFileError, RecommenderError
 from recommender.history import DAY, OrderHistory
+from recommender.model_files import check_csr
 from recommender.ranking import topk_sparse
 
 _INT64_SAFE = 2**62
@@ -431,6 +432,7 @@ class ComplementsModel(Recommender):
             self._backward = np.sort(arrays["backward"].astype(np.int64))
         except KeyError as exc:
             raise ModelFileError(f"complements model file lacks array {exc}") from exc
+        check_csr(self.name, "pairs", arrays["indptr"], arrays["indices"], (self.n_items, self.n_items))
         nnz = len(indices)
         if len(indptr) != self.n_items + 1 or indptr[-1] != nnz or len(score) != nnz or len(n_ab) != nnz:
             raise ModelFileError("complements model arrays are inconsistent with each other")

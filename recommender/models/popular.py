@@ -20,7 +20,7 @@ from pydantic import Field
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import DAY, OrderHistory
-from recommender.model_files import load_pattern, require_arrays
+from recommender.model_files import check_csr, check_indices, load_pattern, require_arrays
 
 # most cells of one dense (customers x candidates) block when excluding bought items
 _BLOCK_CELLS = 4_000_000
@@ -191,6 +191,11 @@ class PopularModel(Recommender):
         require_arrays(self.name, arrays, names)
         if len(arrays["item_scores"]) != self.n_items or len(arrays["category"]) != self.n_items:
             raise ModelFileError(f"{self.name} model file: item arrays do not match {self.n_items} items")
+        n_categories = len(arrays["category_indptr"]) - 1
+        check_indices(self.name, "ranking", arrays["ranking"], self.n_items)
+        check_indices(self.name, "category", arrays["category"], n_categories, missing_ok=True)
+        category_shape = (n_categories, self.n_items)
+        check_csr(self.name, "category lists", arrays["category_indptr"], arrays["category_items"], category_shape)
         self._scores = arrays["item_scores"].astype(np.float32)
         self._ranking = arrays["ranking"].astype(np.int32)
         self._category = arrays["category"].astype(np.int32)

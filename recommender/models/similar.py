@@ -26,7 +26,7 @@ from pydantic import Field
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
-from recommender.model_files import require_arrays
+from recommender.model_files import check_csr, require_arrays
 from recommender.ranking import topk_sparse
 
 # most co-purchase products (an upper bound of stored entries) computed in one block of item rows
@@ -176,6 +176,7 @@ class SimilarItemsModel(Recommender):
         if len(indptr) != self.n_items + 1 or len(indices) != len(data) or int(indptr[-1]) != len(data):
             raise ModelFileError(f"{self.name} model file: neighbour arrays do not match {self.n_items} items")
         shape = (self.n_items, self.n_items)
+        check_csr(self.name, "neighbours", indptr, indices, shape)
         self._neighbours = sp.csr_matrix(
             (data.astype(np.float32), indices.astype(np.int32), indptr.astype(np.int64)), shape=shape
         )

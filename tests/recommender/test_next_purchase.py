@@ -275,6 +275,26 @@ def test_neighbours_offer_what_similar_customers_buy() -> None:
     assert "honey" not in listed(alone, history, "new", k=3)
 
 
+def test_neighbour_explore_scale_weighs_new_items_against_own_ones() -> None:
+    """The new tea drinker's honey (from the neighbours) moves up with a larger scale, and disappears at 0."""
+    lines: list[Line] = []
+    for c in range(12):
+        drink, side = ("tea", "honey") if c % 2 else ("coffee", "milk")
+        lines += [(f"c{c}", drink, float(d)) for d in range(0, 60, 10)]
+        lines += [(f"c{c}", side, float(d)) for d in range(5, 60, 10)]
+    lines += [("new", "tea", 1.0), ("new", "tea", 11.0), ("new", "bread", 11.0), ("new", "bread", 21.0)]
+    history = history_from_lines(lines)
+
+    def honey_rank(scale: float) -> int | None:
+        cfg = NextPurchaseConfig(neighbours=5, own_weight=0.5, neighbour_explore_scale=scale)
+        got = listed(NextPurchaseModel(cfg).fit(history), history, "new", k=5)
+        return got.index("honey") if "honey" in got else None
+
+    assert honey_rank(0.0) is None
+    assert honey_rank(1.0) is not None and honey_rank(1.0) > 0
+    assert honey_rank(20.0) == 0
+
+
 def test_default_model_saves_its_neighbour_lists(shop: OrderHistory, tmp_path: Path) -> None:
     model = NextPurchaseModel().fit(shop)
     assert model.collaborative is None

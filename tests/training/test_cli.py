@@ -18,6 +18,7 @@ RECS = str(Path(sys.executable).with_name("recs"))
 def _run(args: list[str], home: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RECS_HOME": str(home), "RECS_MODEL_NAME": "cli-recs", "COLUMNS": "200"}
     env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("MLFLOW_REGISTRY_URI", None)
     return subprocess.run([RECS, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
@@ -76,7 +77,8 @@ def test_train_end_to_end_with_a_few_bad_lines(shop: dict[str, Path], tmp_path: 
     assert sorted(r["reason"] for r in rejects) == ["duplicate line", "empty customer_id"]
     assert {int(r["line"]) for r in rejects} == {len(lines) + 1, len(lines) + 2}
 
-    client = MlflowClient(f"sqlite:///{(tmp_path / 'home' / 'mlflow.db').resolve()}")
+    store = f"sqlite:///{(tmp_path / 'home' / 'mlflow.db').resolve()}"
+    client = MlflowClient(store, registry_uri=store)  # not the process-wide registry an earlier test set
     assert str(client.get_model_version_by_alias("cli-recs", "champion").version) == "1"
 
 
