@@ -220,6 +220,7 @@ class ModelBundle:
         items = _load_ids(directory / "items.json")
         catalog = _load_catalog(directory / "catalog.npz", _load_ids(directory / "categories.json"), len(items))
         models = {name: MODEL_CLASSES[name].load(directory / "models" / name) for name in names}
+        _attach_shared_als(models)
         for name, model in models.items():
             if (model.n_customers, model.n_items) != (len(customers), len(items)):
                 raise ModelFileError(f"{directory}: model {name} does not match the bundle's id maps")
@@ -232,6 +233,16 @@ class ModelBundle:
         if sizes != (len(customers), len(items)):
             raise ModelFileError(f"{directory}: manifest.json's sizes {sizes} do not match the id maps")
         return cls(customers, items, catalog, models, fitted_until=fitted_until, created_at=created_at)
+
+
+def _attach_shared_als(models: dict[str, Recommender]) -> None:
+    """The for-you blend reuses the bundle's ALS and does not store it twice: hand it back after loading."""
+    blend = models.get("for_you")
+    if isinstance(blend, BlendModel) and blend.needs_collaborative:
+        collaborative = models.get("collaborative")
+        if not isinstance(collaborative, CollaborativeModel):
+            raise ModelFileError("the for_you model shares an ALS the bundle does not hold")
+        blend.attach_collaborative(collaborative)
 
 
 MANIFEST = "manifest.json"

@@ -17,7 +17,10 @@ validation hold-out carved from the training part (EASE lambda 500; ALS 128 fact
 per-customer stratified 75/25 (tuned there: lambda 400, ALS alpha 5, regularization 50) NDCG@10 .486,
 P@10 .423 (EASE .479, ALS .479, MostPop .251).
 
-The state is the two nested models' arrays under keys prefixed ``ease.`` and ``als.``.
+The state is the two nested models' arrays under keys prefixed ``ease.`` and ``als.``. A blend built on a
+shared, already fitted ALS (the bundle's ``collaborative`` model) does not store it again: its state says so
+(``shared_als``), and whoever loads it hands the same ALS back with ``attach_collaborative`` (as
+``ModelBundle.load`` does); until then it refuses to recommend.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pydantic import Field
 from threadpoolctl import ThreadpoolController
 
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
-from recommender.errors import ModelFileError
+from recommender.errors import ModelFileError, NotFittedError
 from recommender.history import OrderHistory
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.ease import EaseConfig, EaseModel
@@ -37,6 +40,7 @@ from recommender.ranking import mask_sparse, rank_in_blocks, topk_dense
 
 EASE_PREFIX = "ease."
 ALS_PREFIX = "als."
+SHARED_ALS_KEY = "shared_als"
 
 
 Normalization = Literal["zscore", "max"]
@@ -102,6 +106,20 @@ class BlendModel(Recommender):
         self._check_fitted()
         return self._als
 
+    @property
+    def needs_collaborative(self) -> bool:
+        """Loaded without its ALS (saved as shared): ``attach_collaborative`` must be called first."""
+        return self._fitted and self._reuse_als and not self._als.is_fitted
+
+    def attach_collaborative(self, collaborative: CollaborativeModel) -> None:
+        """Give a blend saved with a shared ALS that ALS back (it must match the config and sizes)."""
+        if collaborative.config != self.config.collaborative:
+            raise ModelFileError(f"{self.name}: the given ALS has another config than the blend was fitted with")
+        if (collaborative.n_customers, collaborative.n_items) != (self.n_customers, self.n_items):
+            raise ModelFileError(f"{self.name}: the given ALS was fitted on another history")
+        self._als = collaborative
+        self._reuse_als = True
+
     # the contract ----------------------------------------------------------------------------------
     def _fit(self, history: OrderHistory) -> None:
         self._ease = EaseModel(self.config.ease).fit(history)
@@ -112,6 +130,8 @@ class BlendModel(Recommender):
             self._als = CollaborativeModel(self.config.collaborative).fit(history)
 
     def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
+        if not self._als.is_fitted:
+            raise NotFittedError(f"{self.name} was saved with a shared ALS: call attach_collaborative after loading")
         if self._blas is None:
             self._blas = ThreadpoolController()
         with self._blas.limit(limits=1, user_api="blas"):
@@ -137,12 +157,23 @@ class BlendModel(Recommender):
 
     def _state(self) -> dict[str, np.ndarray]:
         state = {EASE_PREFIX + key: value for key, value in self._ease._state().items()}
-        state.update({ALS_PREFIX + key: value for key, value in self._als._state().items()})
+        if self._reuse_als:  # the owner of the shared ALS saves it
+            state[SHARED_ALS_KEY] = np.array(True)
+        else:
+            state.update({ALS_PREFIX + key: value for key, value in self._als._state().items()})
         return state
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
         self._ease = self._load_nested(EaseModel(self.config.ease), arrays, EASE_PREFIX)
+        shared = arrays.get(SHARED_ALS_KEY)
+        if shared is not None:
+            if shared.shape != () or shared.dtype != np.bool_ or not bool(shared):
+                raise ModelFileError(f"{self.name} model file has an invalid {SHARED_ALS_KEY} flag")
+            self._als = CollaborativeModel(self.config.collaborative)  # unfitted until attach_collaborative
+            self._reuse_als = True
+            return
         self._als = self._load_nested(CollaborativeModel(self.config.collaborative), arrays, ALS_PREFIX)
+        self._reuse_als = False
 
     def _load_nested(self, model: M, arrays: dict[str, np.ndarray], prefix: str) -> M:
         nested = {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}

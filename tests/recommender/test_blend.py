@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from recommender.base import ARRAYS_FILE
-from recommender.errors import ModelFileError
+from recommender.errors import ModelFileError, NotFittedError
 from recommender.history import OrderHistory
 from recommender.models.blend import BlendConfig, BlendModel, Normalization, normalize_rows
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
@@ -115,3 +115,21 @@ def test_saved_arrays_hold_both_models_under_their_prefixes(history: OrderHistor
     np.savez(path, **{key: value for key, value in arrays.items() if not key.startswith("als.")})
     with pytest.raises(ModelFileError, match="collaborative"):
         BlendModel.load(tmp_path / "model")
+
+
+def test_a_blend_on_a_shared_als_does_not_store_it_again(history: OrderHistory, tmp_path: Path) -> None:
+    shared = CollaborativeModel(blend(0.5).collaborative).fit(history)
+    model = BlendModel(blend(0.5), collaborative=shared).fit(history)
+    model.save(tmp_path / "blend")
+    with np.load(tmp_path / "blend" / "arrays.npz", allow_pickle=False) as npz:
+        assert not [key for key in npz.files if key.startswith("als.")]
+    loaded = BlendModel.load(tmp_path / "blend")
+    customers = np.arange(history.n_customers)
+    with pytest.raises(NotFittedError, match="attach_collaborative"):
+        loaded.recommend(customers, 5)
+    loaded.attach_collaborative(shared)
+    expected, got = model.recommend(customers, 5), loaded.recommend(customers, 5)
+    np.testing.assert_array_equal(got.items, expected.items)
+    other = CollaborativeModel(blend(0.5).collaborative.model_copy(update={"factors": 3})).fit(history)
+    with pytest.raises(ModelFileError, match="another config"):
+        BlendModel.load(tmp_path / "blend").attach_collaborative(other)
