@@ -217,8 +217,12 @@ from serving.publish import publish_bundle
 
 bundle = ModelBundle.load(Path(sys.argv[1]))
 client = redis.Redis.from_url(sys.argv[2])
-publish_bundle(bundle, client, model_name="m", model_version="2", version=sys.argv[3], chunk_size=50,
-               progress=lambda step, done: time.sleep(0.05))
+
+def hold(surface, done):  # after the first chunk of the first surface: wait to be killed, however busy the machine
+    if done:
+        time.sleep(3600)
+
+publish_bundle(bundle, client, model_name="m", model_version="2", version=sys.argv[3], chunk_size=50, progress=hold)
 """
 
 
