@@ -208,6 +208,7 @@ def test_version_ids_sort_by_time() -> None:
 
 
 # a publish killed halfway -----------------------------------------------------------------------------
+CHUNK = 50
 SLOW_PUBLISH = """
 import sys, time
 from pathlib import Path
@@ -217,31 +218,44 @@ from serving.publish import publish_bundle
 
 bundle = ModelBundle.load(Path(sys.argv[1]))
 client = redis.Redis.from_url(sys.argv[2])
+stop_at, marker, calls = int(sys.argv[4]), Path(sys.argv[5]), []
 
-def hold(surface, done):  # after the first chunk of the first surface: wait to be killed, however busy the machine
-    if done:
+def hold(step, done):  # at the stop_at-th step written: say so, then wait to be killed, however busy the machine
+    calls.append(step)
+    if len(calls) == stop_at:
+        marker.write_text(step)
         time.sleep(3600)
 
-publish_bundle(bundle, client, model_name="m", model_version="2", version=sys.argv[3], chunk_size=50, progress=hold)
+publish_bundle(bundle, client, model_name="m", model_version="2", version=sys.argv[3], chunk_size=int(sys.argv[6]),
+               progress=hold)
 """
 
 
-def start_slow_publish(bundle_dir: Path, redis_url: str, version: str) -> subprocess.Popen[bytes]:
+def publish_steps(bundle: ModelBundle) -> int:
+    """How many progress calls a publish with chunks of ``CHUNK`` makes: one per chunk of each surface, then
+    one per blob (items, catalog, popular, meta: meta is the last write before the switch)."""
+    customers, items = -(-len(bundle.customers) // CHUNK), -(-len(bundle.items) // CHUNK)
+    return 2 * customers + 2 * items + 4
+
+
+def start_slow_publish(
+    bundle_dir: Path, redis_url: str, version: str, stop_at: int, marker: Path
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    args = [sys.executable, "-c", SLOW_PUBLISH, str(bundle_dir), redis_url, version]
-    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = [sys.executable, "-c", SLOW_PUBLISH, str(bundle_dir), redis_url, version, str(stop_at), str(marker)]
+    return subprocess.Popen([*args, str(CHUNK)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def kill_while_writing(proc: subprocess.Popen[bytes], client: redis.Redis, key: str, timeout: float = 60.0) -> int:
-    """SIGKILL ``proc`` as soon as hash ``key`` has a field; returns the field count after the kill."""
+def kill_when_held(proc: subprocess.Popen[bytes], marker: Path, timeout: float = 120.0) -> str:
+    """SIGKILL ``proc`` once it wrote ``marker`` (it is then holding); returns the step it was killed at."""
     deadline = time.monotonic() + timeout
     try:
-        while client.hlen(key) == 0:
+        while not marker.exists() or not marker.read_text():
             if proc.poll() is not None:
                 err = proc.stderr.read().decode() if proc.stderr else ""
                 pytest.fail(f"the publish ended before it was killed (rc {proc.returncode}): {err}")
             if time.monotonic() > deadline:
-                pytest.fail("the publish wrote nothing in time")
+                pytest.fail("the publish did not reach its stop point in time")
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
@@ -251,24 +265,36 @@ def kill_while_writing(proc: subprocess.Popen[bytes], client: redis.Redis, key: 
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
-    return int(client.hlen(key))
+    return marker.read_text()
 
 
+# the first chunk, a point drawn at random (seeded: a failure can be replayed), and after meta, right before
+# the switch; the random draw covers every surface and blob over runs with other seeds
+KILL_POINTS = ("first", "random", "before the switch")
+KILL_SEED = 20261123
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
 def test_a_publish_killed_halfway_leaves_the_old_version_serving(
-    trained, redis_url: str, redis_client: redis.Redis, tmp_path: Path
+    trained, redis_url: str, redis_client: redis.Redis, tmp_path: Path, point: str
 ) -> None:
     bundle: ModelBundle = trained.bundle
+    steps = publish_steps(bundle)
+    drawn = int(np.random.default_rng(KILL_SEED).integers(2, steps))
+    stop_at = {"first": 1, "random": drawn, "before the switch": steps}
     old = publish_bundle(bundle, redis_client, model_name="m", model_version="1", k=K)
     before = snapshot(redis_client, old.version)
     partial = new_version_id()
-    proc = start_slow_publish(bundle.save(tmp_path / "bundle"), redis_url, partial)
-    written = kill_while_writing(proc, redis_client, version_key(partial, "for_you"))
+    marker = tmp_path / "held"
+    proc = start_slow_publish(bundle.save(tmp_path / "bundle"), redis_url, partial, stop_at[point], marker)
+    step = kill_when_held(proc, marker)
     assert proc.returncode == -signal.SIGKILL
-    assert 0 < written < len(bundle.customers), "killed while writing, not before or after"
+    assert version_keys(redis_client, partial), "killed after writing something"
+    if point == "before the switch":
+        assert step == "meta" and redis_client.exists(version_key(partial, "meta"))
     # the old version is still active, and every one of its keys is as it was (no TTL set either)
     assert redis_client.get(ACTIVE_KEY) == old.version.encode()
     assert snapshot(redis_client, old.version) == before
-    assert not redis_client.exists(version_key(partial, "meta"))
     # the next publish succeeds and deletes the unfinished version
     new = publish_bundle(bundle, redis_client, model_name="m", model_version="3", k=K)
     assert new.previous_version == old.version
