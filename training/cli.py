@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,14 +20,21 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from recommender.bundle import BundleConfig
+from recommender.data import LoadResult
 from recommender.errors import DataError, TooManyRejectsError
 from training.pipeline import EvaluationReport, TrainingOutcome, train
 from training.settings import TrainingSettings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from training.tracking import RegisteredRun
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Train, evaluate and serve storefront recommendations."
 )
 EXIT_BAD_DATA = 2
+FINAL_FIT = "final fit"  # the prefix of the final fit's step names (training.pipeline.train)
 
 
 @app.command()
@@ -87,16 +96,64 @@ def train_and_register(
     rejects: Path | None = None,
     config: Path | None = None,
 ) -> None:
-    """``recs train`` (also the demo's training step): exits 2 with a message on bad input data."""
-    from training import tracking
+    """``recs train`` (also the demo's training step): exits 2 with a message on bad input data.
 
+    MLflow is imported and connected in a background thread while the models fit (it takes seconds and
+    mostly waits on imports and the sqlite store, while fitting mostly runs in numpy, scipy and implicit);
+    it starts only once the data passed its checks, so bad input never touches the store.
+    """
     bundle_config = _bundle_config(config, settings, console)
     settings.home.mkdir(parents=True, exist_ok=True)
     rejects_path = rejects or settings.home / "rejects" / f"{orders.stem}-rejects.csv"
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
 
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-connect") as pool:
+        connecting: list[Future[MlflowClient]] = []
+
+        def on_loaded(_result: LoadResult) -> None:
+            connecting.append(pool.submit(_connect_tracking, settings))
+
+        outcome = _train_or_exit(console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded)
+        for line in outcome.load.summary.lines():
+            console.print(line)
+        for table in _metrics_tables(outcome.report):
+            console.print(table)
+
+        t0 = time.perf_counter()
+        with console.status("logging to MLflow and registering the model"):
+            client = connecting[0].result() if connecting else _connect_tracking(settings)
+            registered = _log_training(client, settings, outcome, orders, catalog, rejects_path, promote)
+        mlflow_seconds = time.perf_counter() - t0
+
+    _print_registered(console, settings, registered, promote)
+    if metrics_json:
+        payload = {
+            "metrics": outcome.report.metrics,
+            "rows": outcome.report.rows,
+            "data": _data_metrics(outcome),
+            "seconds": {**outcome.seconds, "mlflow": mlflow_seconds},
+            "run_id": registered.run_id,
+            "model_name": registered.model_name,
+            "version": registered.version,
+            "promoted": registered.promoted,
+        }
+        metrics_json.parent.mkdir(parents=True, exist_ok=True)
+        metrics_json.write_text(json.dumps(payload, indent=2))
+        console.print(f"metrics written to {metrics_json}")
+
+
+def _train_or_exit(
+    console: Console,
+    orders: Path,
+    catalog: Path | None,
+    config: BundleConfig,
+    max_reject_ratio: float,
+    rejects_path: Path,
+    on_loaded: Callable[[LoadResult], None],
+) -> TrainingOutcome:
+    """``training.pipeline.train`` with progress; bad input data prints what to fix and exits 2."""
     try:
-        outcome = _run_with_progress(console, orders, catalog, bundle_config, max_reject_ratio, rejects_path)
+        return _run_with_progress(console, orders, catalog, config, max_reject_ratio, rejects_path, on_loaded)
     except TooManyRejectsError as exc:
         console.print(f"[red]error:[/red] {exc}. Rejected rows and reasons: {rejects_path}")
         console.print("Fix the input, or raise --max-reject-ratio to accept it.")
@@ -105,27 +162,44 @@ def train_and_register(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_BAD_DATA) from exc
 
-    for line in outcome.load.summary.lines():
-        console.print(line)
-    for table in _metrics_tables(outcome.report):
-        console.print(table)
 
-    with console.status("logging to MLflow and registering the model"):
-        client = tracking.connect(settings)
-        registered = tracking.log_training(
-            client,
-            settings,
-            params=outcome.config.model_dump(mode="json"),
-            metrics={**outcome.report.metrics, **_data_metrics(outcome), **_timing_metrics(outcome)},
-            bundle=outcome.bundle,
-            artifacts={"data": rejects_path},
-            texts={
-                "evaluation/metrics_table.md": _metrics_markdown(outcome.report),
-                "evaluation/metrics.json": json.dumps(outcome.report.rows, indent=2),
-            },
-            tags={"orders": str(orders), "catalog": str(catalog or "")},
-            promote=promote,
-        )
+def _connect_tracking(settings: TrainingSettings) -> MlflowClient:
+    """Import MLflow (through ``training.tracking``, the one mlflow importer) and connect to the store."""
+    from training import tracking
+
+    return tracking.connect(settings)
+
+
+def _log_training(
+    client: MlflowClient,
+    settings: TrainingSettings,
+    outcome: TrainingOutcome,
+    orders: Path,
+    catalog: Path | None,
+    rejects_path: Path,
+    promote: bool,
+) -> RegisteredRun:
+    from training import tracking
+
+    return tracking.log_training(
+        client,
+        settings,
+        params=outcome.config.model_dump(mode="json"),
+        metrics={**outcome.report.metrics, **_data_metrics(outcome), **_timing_metrics(outcome)},
+        bundle=outcome.bundle,
+        artifacts={"data": rejects_path},
+        texts={
+            "evaluation/metrics_table.md": _metrics_markdown(outcome.report),
+            "evaluation/metrics.json": json.dumps(outcome.report.rows, indent=2),
+        },
+        tags={"orders": str(orders), "catalog": str(catalog or "")},
+        promote=promote,
+    )
+
+
+def _print_registered(console: Console, settings: TrainingSettings, registered: RegisteredRun, promote: bool) -> None:
+    from training import tracking
+
     console.print(
         f"MLflow run {registered.run_id} -> model {registered.model_name} version {registered.version} "
         f"(alias candidate) at {settings.resolved_tracking_uri}"
@@ -138,20 +212,6 @@ def train_and_register(
                 f"not promoted: {tracking.PROMOTION_METRIC} did not beat champion version "
                 f"{registered.champion_version} ({registered.previous_champion_metric:.4f})"
             )
-    if metrics_json:
-        payload = {
-            "metrics": outcome.report.metrics,
-            "rows": outcome.report.rows,
-            "data": _data_metrics(outcome),
-            "seconds": outcome.seconds,
-            "run_id": registered.run_id,
-            "model_name": registered.model_name,
-            "version": registered.version,
-            "promoted": registered.promoted,
-        }
-        metrics_json.parent.mkdir(parents=True, exist_ok=True)
-        metrics_json.write_text(json.dumps(payload, indent=2))
-        console.print(f"metrics written to {metrics_json}")
 
 
 def _bundle_config(path: Path | None, settings: TrainingSettings, console: Console) -> BundleConfig:
@@ -174,19 +234,22 @@ def _run_with_progress(
     config: BundleConfig,
     max_reject_ratio: float,
     rejects_path: Path,
+    on_loaded: Callable[[LoadResult], None] | None = None,
 ) -> TrainingOutcome:
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
-        current: list[int] = []
+        # the final fit reports its steps from its own thread, alongside the evaluation's: one line each
+        current: dict[str, int] = {}
 
         def on_step(name: str) -> None:
-            if current:
-                progress.update(current[-1], completed=1, total=1)
-            current.append(progress.add_task(name, total=None))
+            stream = FINAL_FIT if name.startswith(FINAL_FIT) else "main"
+            if stream in current:
+                progress.update(current[stream], completed=1, total=1)
+            current[stream] = progress.add_task(name, total=None)
 
-        outcome = train(orders, catalog, config, max_reject_ratio, rejects_path, on_step=on_step)
-        if current:
-            progress.update(current[-1], completed=1, total=1)
+        outcome = train(orders, catalog, config, max_reject_ratio, rejects_path, on_step=on_step, on_loaded=on_loaded)
+        for task in current.values():
+            progress.update(task, completed=1, total=1)
     return outcome
 
 

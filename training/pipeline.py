@@ -9,14 +9,18 @@ against popularity-in-window and symmetric co-occurrence). MLflow logging lives 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.base import Recommender
 from recommender.bundle import BundleConfig, ModelBundle
 from recommender.data import LoadResult, check_reject_ratio, check_usable, load_orders, write_rejects
 from recommender.evaluation import (
@@ -37,9 +41,14 @@ from recommender.evaluation import (
     topn_metrics,
 )
 from recommender.history import DAY, OrderHistory
+from recommender.models.blend import BlendModel
+from recommender.models.collaborative import CollaborativeModel
 from recommender.models.complements import ComplementsModel
+from recommender.models.ease import CatalogTooLargeError
+from recommender.models.next_purchase import NextPurchaseModel
 
 StepHook = Callable[[str], None]
+T = TypeVar("T")
 NEXT_PURCHASE_KS = (10, 20)
 FOR_YOU_K = 10
 COMPLEMENTS_K = 5
@@ -141,6 +150,35 @@ def prepare_evaluation(history: OrderHistory, config: BundleConfig) -> Evaluatio
     )
 
 
+def fit_evaluated_models(history: OrderHistory, config: BundleConfig, on_step: StepHook | None = None) -> ModelBundle:
+    """A bundle of just the models ``score_models`` scores, wired as ``ModelBundle.fit`` wires them.
+
+    ALS (shared), the for-you blend (while the catalog fits EASE) and next purchase. Popular, similar
+    items and complements are left out: nothing scores them on the split (complements are scored from
+    a model fitted before the time cutoff), and similar items alone cost as much as ALS on a large shop.
+    """
+    step = on_step or (lambda _name: None)
+    models: dict[str, Recommender] = {}
+    step("collaborative")
+    collaborative = CollaborativeModel(config.collaborative).fit(history)
+    models["collaborative"] = collaborative
+    step("for_you")
+    blend_cfg = config.for_you.model_copy(update={"collaborative": config.collaborative})
+    with contextlib.suppress(CatalogTooLargeError):  # then for_you is ALS alone (see ``surface_model``)
+        models["for_you"] = BlendModel(blend_cfg, collaborative=collaborative).fit(history)
+    step("next_purchase")
+    np_cfg = config.next_purchase.model_copy(update={"collaborative": config.collaborative})
+    models["next_purchase"] = NextPurchaseModel(np_cfg, collaborative=collaborative).fit(history)
+    return ModelBundle(
+        customers=history.customers,
+        items=history.items,
+        catalog=history.catalog,
+        models=models,
+        fitted_until=history.end_time,
+        created_at=time.time(),
+    )
+
+
 def score_models(
     data: EvaluationData,
     bundle: ModelBundle,
@@ -215,10 +253,43 @@ def evaluate(history: OrderHistory, config: BundleConfig, on_step: StepHook | No
         report.counts["next_purchase_customers"] = 0
         return report
     report.counts.update(data.counts())
-    bundle = ModelBundle.fit(data.split.train, config, on_step=lambda name: step(f"evaluation fit: {name}"))
+    bundle = fit_evaluated_models(data.split.train, config, on_step=lambda name: step(f"evaluation fit: {name}"))
     score_models(data, bundle, config, report, on_step=step)
     score_baselines(data, report)
     return report
+
+
+def _in_background(function: Callable[..., T], *args: object) -> Callable[[], T]:
+    """Start ``function(*args)`` in a daemon thread; the returned call waits for its value (or raises its error).
+
+    A daemon thread, so that Ctrl+C or an error in the main thread ends the job at once instead of waiting
+    for a fit nobody will use.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as exc:  # handed to the waiting thread as is
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="final-fit", daemon=True)
+    thread.start()
+
+    def wait() -> T:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return wait
+
+
+def _timed(function: Callable[..., T], *args: object) -> tuple[T, float]:
+    """``function(*args)`` and the seconds it took."""
+    t0 = time.perf_counter()
+    value = function(*args)
+    return value, time.perf_counter() - t0
 
 
 def train(
@@ -228,8 +299,13 @@ def train(
     max_reject_ratio: float = 0.05,
     rejects_path: Path | None = None,
     on_step: StepHook | None = None,
+    on_loaded: Callable[[LoadResult], None] | None = None,
 ) -> TrainingOutcome:
-    """Load, validate, evaluate on the time-ordered splits, then refit every model on all the data."""
+    """Load, validate, then evaluate on the time-ordered splits while every model is refitted on all the data.
+
+    ``on_loaded`` is called once the data passed its checks, before any fitting (the CLI starts connecting
+    to MLflow then, in the background, so that the store is ready when the models are).
+    """
     cfg = config or BundleConfig()
     step = on_step or (lambda _name: None)
     seconds: dict[str, float] = {}
@@ -240,12 +316,14 @@ def train(
         write_rejects(result, rejects_path)
     check_load(result, max_reject_ratio)
     seconds["load"] = time.perf_counter() - t0
+    if on_loaded is not None:
+        on_loaded(result)
 
+    # evaluation and the final fit are independent and mostly run in numpy, scipy and implicit, which
+    # release the GIL: the final fit runs in a second thread, so a 2-core machine is not half idle
     t0 = time.perf_counter()
-    report = evaluate(result.history, cfg, on_step=step)
-    seconds["evaluate"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    bundle = ModelBundle.fit(result.history, cfg, on_step=lambda name: step(f"final fit: {name}"))
-    seconds["fit"] = time.perf_counter() - t0
+    final = _in_background(_timed, ModelBundle.fit, result.history, cfg, lambda name: step(f"final fit: {name}"))
+    report, seconds["evaluate"] = _timed(evaluate, result.history, cfg, step)
+    bundle, seconds["fit"] = final()
+    seconds["evaluate_and_fit"] = time.perf_counter() - t0
     return TrainingOutcome(load=result, config=cfg, report=report, bundle=bundle, seconds=seconds)
