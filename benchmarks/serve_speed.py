@@ -1,12 +1,23 @@
-"""HTTP speed of ``GET /v1/users/{id}/recommendations`` against a bare FastAPI + Redis GET endpoint.
+"""HTTP speed of the storefront's list routes against a bare FastAPI + Redis GET endpoint, in one run.
 
-    python -m benchmarks.serve_speed [--customers 20000] [--seconds 15] [--connections 64]
+    python -m benchmarks.serve_speed [--customers 100000] [--seconds 15] [--connections 64] [--rounds 2]
 
-In one run, on loopback: generates a shop, fits the bundle, publishes it into an embedded Redis server,
-starts ``recs serve`` (one uvicorn worker), and a bare FastAPI app (``benchmarks.bare_app``: one endpoint
-doing one Redis GET of a packed list, decoding it to JSON) served the same way; then wrk (Debian package
-``wrk``; installed with apt-get when missing and running as root) requests random customers from each and
-the table shows requests/s, p50, p99, errors and the ratio ours / bare.
+On loopback: generates a shop (``--customers``, about 20 order lines each), fits the bundle, publishes it
+into a real redis-server started for the run, starts ``recs serve`` (one uvicorn worker, uvloop and
+httptools, as shipped) and a bare FastAPI app (``benchmarks.bare_app``: one endpoint doing one Redis GET of
+the same packed list, decoding 10 entries, returning them as JSON through FastAPI's defaults) served the
+same way (uvicorn, one worker). wrk (Debian package ``wrk``; installed with apt-get when missing and
+running as root; 2 threads on the same 2-core machine) requests random customers (random items for
+complements) from each, per surface:
+
+- ``GET /v1/users/{id}/recommendations?k=10`` (event merge, filters, reasons, metrics) vs the customer's
+  packed for-you list;
+- ``GET /v1/users/{id}/next-purchase?k=10`` vs the customer's packed next-purchase list;
+- ``GET /v1/items/{id}/complements?k=10`` vs the item's packed complements list.
+
+Bare and ours alternate, ``--rounds`` times each (the machine's load drifts), and the table shows the
+mean requests/s, the p50 and p99 of the round with the median requests/s, errors, and the ratios ours/bare.
+The serving worker's RSS (now and peak, from /proc) is taken after the runs.
 """
 
 from __future__ import annotations
@@ -103,90 +114,122 @@ def start_server(args: list[str], env: dict[str, str], log: Path) -> subprocess.
         return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(RSS now, peak RSS) of a process in MB, from /proc."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+SURFACES = (
+    ("for_you", "GET /v1/users/{id}/recommendations?k=10", "/v1/users/%s/recommendations?k=10", "customers"),
+    ("next_purchase", "GET /v1/users/{id}/next-purchase?k=10", "/v1/users/%s/next-purchase?k=10", "customers"),
+    ("complements", "GET /v1/items/{id}/complements?k=10", "/v1/items/%s/complements?k=10", "items"),
+)
+
+
+def publish_shop(work: Path, customers: int, redis_url: str) -> dict[str, Path]:
+    """Generate, fit and publish a shop; copy each surface's packed lists to plain keys for the bare app;
+    write random ids to request (customers, items). Returns the id files."""
+    from serving.cache import version_key
+
+    t0 = time.perf_counter()
+    paths = generate(work / "shop", customers=customers, seed=7)
+    history = load_orders(paths["orders"], catalog_path=paths["catalog"]).history
+    print(
+        f"generated and loaded {customers:,} customers in {time.perf_counter() - t0:.0f} s; fitting",
+        flush=True,
+    )
+    bundle = ModelBundle.fit(history)
+    client = connect_sync(redis_url)
+    report = publish_bundle(bundle, client, model_name="bench", model_version="1")
+    print(f"fitted and published in {time.perf_counter() - t0:.0f} s", flush=True)
+    for surface, *_ in SURFACES:
+        cursor = 0
+        while True:
+            cursor, packed = client.hscan(version_key(report.version, surface), cursor, count=5000)
+            with client.pipeline(transaction=False) as pipe:
+                for field, value in packed.items():
+                    pipe.set(f"bare:{surface}:".encode() + field, value)
+                pipe.execute()
+            if cursor == 0:
+                break
+    client.close()
+    rng = np.random.default_rng(7)
+    files = {}
+    for kind, ids in (("customers", bundle.customers.ids), ("items", bundle.items.ids)):
+        files[kind] = work / f"{kind}.txt"
+        files[kind].write_text("\n".join(rng.choice(np.asarray(ids), size=20_000)) + "\n")
+    return files
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     wrk = ensure_wrk()
 
     with tempfile.TemporaryDirectory(prefix="recs-serve-speed-") as tmp:
         work = Path(tmp)
-        paths = generate(work / "shop", customers=args.customers, seed=7)
-        history = load_orders(paths["orders"], catalog_path=paths["catalog"]).history
-        bundle = ModelBundle.fit(history)
         with EmbeddedRedis(work / "redis", persist=False) as server:
-            client = connect_sync(server.url)
-            report = publish_bundle(bundle, client, model_name="bench", model_version="1")
-            customers = np.asarray(bundle.customers.ids)
-            # the bare endpoint's data: the same packed for-you lists, one plain key per customer
-            from serving.cache import version_key
-
-            packed = client.hgetall(version_key(report.version, "for_you"))
-            with client.pipeline(transaction=False) as pipe:
-                for field, value in packed.items():
-                    pipe.set(b"bare:" + field, value)
-                pipe.execute()
-            client.close()
-            ids_file = work / "ids.txt"
-            rng = np.random.default_rng(7)
-            ids_file.write_text("\n".join(rng.choice(customers, size=min(20_000, len(customers)))) + "\n")
-
+            files = publish_shop(work, args.customers, server.url)
             env = {**os.environ, "RECS_REDIS_URL": server.url, "RECS_MODEL_NAME": "bench"}
             ours_port, bare_port = free_port(), free_port()
+            ours = start_server([RECS, "serve", "--port", str(ours_port)], env, work / "ours.log")
+            bare_cmd = [sys.executable, "-m", "uvicorn", "benchmarks.bare_app:app", "--port", str(bare_port)]
+            bare = start_server([*bare_cmd, "--log-level", "warning", "--no-access-log"], env, work / "bare.log")
             rows = []
-            for name, cmd, ready, path in (
-                (
-                    "recs serve: GET /v1/users/{id}/recommendations?k=10",
-                    [RECS, "serve", "--port", str(ours_port)],
-                    f"http://127.0.0.1:{ours_port}/readyz",
-                    "/v1/users/%s/recommendations?k=10",
-                ),
-                (
-                    "bare FastAPI: one Redis GET, decode, JSON",
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "benchmarks.bare_app:app",
-                        "--port",
-                        str(bare_port),
-                        "--log-level",
-                        "warning",
-                        "--no-access-log",
-                    ],
-                    f"http://127.0.0.1:{bare_port}/healthz",
-                    "/bare/%s",
-                ),
-            ):
-                port = ours_port if "recs" in name else bare_port
-                proc = start_server(cmd, env, work / f"{port}.log")
-                try:
-                    wait_ready(ready, proc)
-                    run_wrk(wrk, f"http://127.0.0.1:{port}", path, ids_file, 3, args.connections, work)  # warm-up
-                    rows.append(
-                        (
-                            name,
-                            run_wrk(
-                                wrk, f"http://127.0.0.1:{port}", path, ids_file, args.seconds, args.connections, work
-                            ),
-                        )
-                    )
-                finally:
+            try:
+                wait_ready(f"http://127.0.0.1:{ours_port}/readyz", ours)
+                wait_ready(f"http://127.0.0.1:{bare_port}/healthz", bare)
+                for surface, label, path, kind in SURFACES:
+                    runs: dict[str, list[dict[str, float]]] = {"bare": [], "ours": []}
+                    targets = {
+                        "bare": (f"http://127.0.0.1:{bare_port}", f"/bare/{surface}/%s"),
+                        "ours": (f"http://127.0.0.1:{ours_port}", path),
+                    }
+                    for base, fmt in targets.values():  # warm-up
+                        run_wrk(wrk, base, fmt, files[kind], 3, args.connections, work)
+                    for _ in range(args.rounds):
+                        for name, (base, fmt) in targets.items():
+                            runs[name].append(
+                                run_wrk(wrk, base, fmt, files[kind], args.seconds, args.connections, work)
+                            )
+                    rows.append((label, runs))
+                    print(f"{label}: done", flush=True)
+                rss = rss_mb(ours.pid)
+            finally:
+                for proc in (ours, bare):
                     proc.terminate()
                     proc.wait(timeout=20)
 
-    ours, bare = rows[0][1], rows[1][1]
     print(
-        f"\n{args.customers} customers, {args.connections} connections, {args.seconds}s per server, "
-        f"wrk 2 threads on the same 2-core machine, one uvicorn worker each\n"
+        f"\n{args.customers:,} customers, {args.connections} connections, {args.rounds} x {args.seconds} s per "
+        f"server and route, alternating; wrk 2 threads on the same 2-core machine, one uvicorn worker each\n"
     )
-    print(f"| {'endpoint':<54} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} |")
-    print(f"|{'-' * 56}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 8}|")
-    for name, r in rows:
-        print(f"| {name:<54} | {r['rps']:8.0f} | {r['p50']:7.1f} | {r['p99']:7.1f} | {int(r['errors']):6d} |")
-    print(f"\nratio ours / bare: {ours['rps'] / bare['rps']:.2f}x requests/s, p99 {ours['p99'] / bare['p99']:.2f}x")
+    print("| route | server | req/s | p50 ms | p99 ms | errors | req/s ours/bare | p99 ours/bare |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, runs in rows:
+        summary = {name: summarize(r) for name, r in runs.items()}
+        o, b = summary["ours"], summary["bare"]
+        for name, r in (("recs serve", o), ("bare FastAPI + Redis GET", b)):
+            ratios = f"{o['rps'] / b['rps']:.2f}x | {o['p99'] / b['p99']:.2f}x" if name == "recs serve" else " | "
+            cells = f"{r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {int(r['errors'])}"
+            print(f"| {label} | {name} | {cells} | {ratios} |")
+    print(f"\nrecs serve worker RSS after the runs: {rss[0]:.0f} MB (peak {rss[1]:.0f} MB)")
+
+
+def summarize(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Mean requests/s over the rounds, latencies of the median round, errors summed."""
+    middle = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+    return {
+        "rps": float(np.mean([r["rps"] for r in runs])),
+        "p50": middle["p50"],
+        "p99": middle["p99"],
+        "errors": sum(r["errors"] for r in runs),
+    }
 
 
 if __name__ == "__main__":

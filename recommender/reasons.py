@@ -97,12 +97,23 @@ def reasons_for(
     rows: Candidates, *, labels: np.ndarray, category_labels: Sequence[str], window_days: float | None
 ) -> list[str]:
     """The reason of every row: ``labels`` per item index (see ``item_labels``) name source items,
-    ``category_labels`` per category index name a popular row's category (its value, -1 overall)."""
-    out = []
-    for row in rows.rows():
-        source = str(labels[row.source]) if row.source >= 0 else None
+    ``category_labels`` per category index name a popular row's category (its value, -1 overall).
+
+    Served on every request: plain lists and values, no per-row objects; a row of a kind whose text takes
+    no number and no source ("for_you") reuses one string.
+    """
+    out: list[str] = []
+    constant: dict[str, str] = {}
+    for kind, value, source in zip(rows.kinds.tolist(), rows.values.tolist(), rows.sources.tolist(), strict=True):
+        if kind in constant:
+            out.append(constant[kind])
+            continue
+        label = str(labels[source]) if source >= 0 else None
         category = None
-        if row.kind == "popular" and 0 <= row.value < len(category_labels):
-            category = str(category_labels[int(row.value)])
-        out.append(reason_text(row.kind, row.value, source, category, window_days))
+        if kind == "popular" and 0 <= value < len(category_labels):
+            category = str(category_labels[int(value)])
+        text = reason_text(kind, value, label, category, window_days)
+        if kind == "for_you":
+            constant[kind] = text
+        out.append(text)
     return out

@@ -362,6 +362,28 @@ def assemble(
     return Reranked(merged.take(slice(offset, need)), fallback=personal == 0)
 
 
+def plain_page(
+    base: np.ndarray, order: np.ndarray | None, kind: ReasonKind | None, *, k: int, offset: int
+) -> Reranked | None:
+    """The page of an ``ENTRY`` list that no event and no filter touches, or None when the list cannot fill
+    it alone (short, padded, an item twice: ``assemble`` then does the full work).
+
+    ``order`` reorders the rows first (None: as published); ``kind`` is every row's kind, or None for
+    next purchase's rule (``repeat`` where the reason holds an interval, else ``for_you``). Most requests
+    are this case (a customer without recent purchases, no filter): the answer is the list's head, and a
+    handful of array operations instead of the filter and merge machinery.
+    """
+    _check_page(k, offset)
+    need = offset + k
+    head = base[:need] if order is None else base[order[:need]]
+    items = head["item"]
+    if len(head) < need or int(items.min()) < 0 or len(np.unique(items)) < need:
+        return None
+    page = head[offset:need]
+    kinds = kind if kind is not None else np.where(page["reason"] >= 0, "repeat", "for_you")
+    return Reranked(Candidates.from_entries(page, kinds), fallback=False)
+
+
 def best_first(rows: Candidates) -> Candidates:
     """Rows by score, best first (ties: lower item index first)."""
     return rows.take(np.lexsort((rows.items, -rows.scores)))
@@ -416,6 +438,10 @@ def rerank_for_you(
     (needs ``item_category``); ``category_repeat_rate`` per category drops other items of a just-bought
     item's category when its rate is below ``min_repeat_rate``.
     """
+    if not len(events.purchased) and allowed is None and category is None:
+        page = plain_page(base, None, "for_you", k=k, offset=offset)
+        if page is not None:
+            return page
     filters = customer_filters(
         events,
         allowed=allowed,
@@ -459,12 +485,19 @@ def rerank_next_purchase(
     would push out the customer's own staples). Other parameters as in ``rerank_for_you``.
     """
     repeat = base["reason"] >= 0
+    top = float(base["score"].max()) if len(base) else 0.0
+    strong = repeat & (base["score"] >= due_share * top)
+    if not len(events.purchased) and allowed is None and category is None:
+        # nothing bought since publish: due repeat items first, then the rest, each in published order
+        page = plain_page(base, np.argsort(~strong, kind="stable"), None, k=k, offset=offset)
+        if page is not None:
+            return page
     last = events.last_purchase(base["item"])
     bought = last >= 0
     # only an item with a rhythm of its own (interval > 0) comes back after being bought in the events
     due_again = repeat & bought & (base["reason"] > 0) & (now - last >= base["reason"].astype(np.float64) * DAY)
-    top = float(base["score"].max()) if len(base) else 0.0
-    due = repeat & ((base["score"] >= due_share * top) | due_again)
+    due = strong | due_again
+    kinds = np.where(repeat, "repeat", "for_you")
     filters = customer_filters(
         events,
         keep_purchased=base["item"][due_again],
@@ -474,7 +507,6 @@ def rerank_next_purchase(
         category_repeat_rate=category_repeat_rate,
         min_repeat_rate=min_repeat_rate,
     )
-    kinds = np.where(repeat, "repeat", "for_you")
     rows = Candidates.from_entries(base, kinds)
     sections = [
         rows.take(due),

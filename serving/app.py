@@ -34,7 +34,8 @@ from serving import cache, event_buffer
 from serving.auth import CHALLENGE, ApiKeyError, KeyCheck, event_check, read_check
 from serving.body_limit import BodyTooLargeMiddleware
 from serving.event_buffer import EventBuffer
-from serving.metrics import Metrics, metrics_middleware
+from serving.fast_path import FastPathMiddleware
+from serving.metrics import Metrics, MetricsMiddleware
 from serving.routes import cart, events, health, items, popular, users
 from serving.schemas import Problem
 from serving.settings import ServingSettings
@@ -86,7 +87,9 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
             on_flushed=metrics.events_flushed.inc,
         )
         metrics.watch_buffer(buffer)
-        state = ServingState(settings=cfg, reader=cache.CacheReader(client), metrics=metrics, events=buffer)
+        state = ServingState(
+            settings=cfg, reader=cache.CacheReader(client, cfg.events_max), metrics=metrics, events=buffer
+        )
         app.state.serving = state
         if cfg.event_spool_dir is not None:
             restored = buffer.restore(event_buffer.read_spool(cfg.event_spool_dir))
@@ -112,11 +115,15 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         version=API_VERSION,
         summary="Personalized, similar, complementary, next-purchase and popular items, served from Redis.",
         lifespan=lifespan,
+        telemetry={"tracing": cfg.opentelemetry, "metrics": cfg.opentelemetry, "logs": cfg.opentelemetry},
     )
     app.state.settings = cfg
     app.state.metrics = metrics
+    if cfg.fast_path:  # inside the body limit and the metrics, like the routes
+        check = read_check(cfg.read_keys, cfg.write_keys)
+        app.add_middleware(FastPathMiddleware, keys=() if check is None else cfg.read_keys + cfg.write_keys)
     app.add_middleware(BodyTooLargeMiddleware, max_bytes=cfg.max_body_bytes)
-    app.middleware("http")(metrics_middleware(metrics))  # outermost: counts 413s too
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last, so outermost: counts 413s too
     app.add_exception_handler(ApiKeyError, api_key_refused)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)

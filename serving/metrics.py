@@ -14,14 +14,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sized
+from collections.abc import Sized
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 UNMATCHED = "unmatched"
+MAX_CACHED_LABELS = 1024
 
 
 class Metrics:
@@ -85,30 +86,56 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def route_template(request: Request) -> str:
-    """The path template of the route that answered ``request`` (bounded label values), or ``unmatched``.
+def route_template(scope: Scope) -> str:
+    """The path template of the route that answered (bounded label values), or ``unmatched``.
 
     The router records the matched route in the ASGI scope; read it after the app has answered."""
-    route = request.scope.get("route")
+    route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     return str(path) if path else UNMATCHED
 
 
-def metrics_middleware(
-    metrics: Metrics,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    """An ``@app.middleware("http")`` function counting every request and timing it per route."""
+class MetricsMiddleware:
+    """Pure ASGI middleware counting every HTTP request and timing it per route.
 
-    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    Pure ASGI rather than ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware`` runs the app in
+    a task group with memory streams, which costs more per request than a whole Redis read. A request that
+    raises before answering counts as a 500."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        # labelled children, looked up once per label set (route templates, methods and statuses are few)
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._timers: dict[str, Histogram] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
         status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = route_template(request)
-            metrics.requests.labels(route=route, method=request.method, status=str(status)).inc()
-            metrics.latency.labels(route=route).observe(time.perf_counter() - start)
 
-    return middleware
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.observe(route_template(scope), scope["method"], status, time.perf_counter() - start)
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self.metrics.requests.labels(route, method, str(status))
+            if len(self._counters) < MAX_CACHED_LABELS:  # methods come from clients: bound what is kept
+                self._counters[key] = counter
+        timer = self._timers.get(route)
+        if timer is None:
+            timer = self._timers[route] = self.metrics.latency.labels(route)
+        counter.inc()
+        timer.observe(seconds)

@@ -56,6 +56,22 @@ class ServingSettings(BaseSettings):
         description="where a stopping process writes events it could not flush (JSON lines); the next start "
         "reads them back. Unset: they are logged at ERROR level instead",
     )
+    item_answer_cache: int = Field(
+        default=50_000,
+        ge=0,
+        description="item answers (complements, similar, per k; about 1 kB each at k=10) kept in process per "
+        "version after their first read; 0 reads Redis every time",
+    )
+    fast_path: bool = Field(
+        default=True,
+        description="answer well-formed GETs of the list routes without FastAPI's per-request machinery "
+        "(serving.fast_path); the answers are the same",
+    )
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry hooks (tracing, metrics, logs to the configured providers); "
+        "off by default: /metrics serves Prometheus, and the hooks cost a provider lookup per request",
+    )
     api_keys: SecretStr | None = Field(
         default=None, description="comma-separated keys; when set, every /v1 route needs one in X-API-Key"
     )

@@ -12,6 +12,7 @@ The state also holds the buffer of events accepted while Redis was unreachable (
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -36,27 +37,75 @@ def model_version_label(tables: VersionTables) -> str:
     return f"{tables.meta.get('model_version', '?')}@{tables.version}"
 
 
+def settle_heap() -> None:
+    """Collect garbage once, then exempt every object alive now (imports, the version's tables) from later
+    collections (``gc.freeze``): the cyclic collector's full passes would otherwise walk them again and
+    again, pausing requests for tens of milliseconds (the p99). Objects freed later by reference counting
+    are still freed."""
+    gc.collect()
+    gc.freeze()
+
+
 @dataclass(frozen=True)
 class Active:
-    """A loaded version and what requests derive from it once: display labels, the version label."""
+    """A loaded version and what requests derive from it once: display labels, the version label, and the
+    item answers rendered so far (``ItemAnswers``)."""
 
     tables: VersionTables
     labels: np.ndarray  # display label per item index (name, else id)
     model_version: str
     window_days: float
+    item_answers: ItemAnswers
 
     @classmethod
-    def of(cls, tables: VersionTables) -> Active:
+    def of(cls, tables: VersionTables, max_item_answers: int = 0) -> Active:
         return cls(
             tables=tables,
             labels=item_labels(tables.item_ids, tables.names),
             model_version=model_version_label(tables),
             window_days=float(tables.meta.get("complements_window_days", DEFAULT_WINDOW_DAYS)),
+            item_answers=ItemAnswers(max_item_answers),
         )
 
     @property
     def version(self) -> str:
         return self.tables.version
+
+
+@dataclass(frozen=True)
+class RenderedItems:
+    """An item answer's ``items`` as JSON, and why it is a fallback (None: it is not)."""
+
+    items: bytes
+    cause: str | None
+
+
+class ItemAnswers:
+    """Rendered item answers (complements, similar) of one version, kept in process after their first read.
+
+    An item answer depends on the version, the item and ``k`` only, and a version never changes: the next
+    request for the item reads nothing from Redis and merges nothing. Bounded at ``capacity`` answers (the
+    oldest goes first; about 1 kB each at k=10); only items of the version's catalog and the one shared
+    answer for unknown items (index -1) are kept, so ids made up by clients cannot fill it. A new version
+    starts empty.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._answers: dict[tuple[str, int, int], RenderedItems] = {}
+
+    def get(self, surface: str, item: int, k: int) -> RenderedItems | None:
+        return self._answers.get((surface, item, k))
+
+    def put(self, surface: str, item: int, k: int, answer: RenderedItems) -> None:
+        if self.capacity <= 0:
+            return
+        if len(self._answers) >= self.capacity:
+            del self._answers[next(iter(self._answers))]
+        self._answers[(surface, item, k)] = answer
+
+    def __len__(self) -> int:
+        return len(self._answers)
 
 
 @dataclass
@@ -117,6 +166,10 @@ class ServingState:
             and now - self._failed[1] < max(self.settings.version_check_seconds, 0.1)
         )
 
+    def holds(self, version: str | None) -> bool:
+        """The held tables are those of ``version`` (a published one)."""
+        return version is not None and self._held() == version
+
     def _held(self) -> str | None:
         return self.active.version if self.active is not None else None
 
@@ -131,7 +184,8 @@ class ServingState:
             self.problem = str(exc)
             self._failed = (active, time.monotonic())
             return
-        self._set(Active.of(tables), None)
+        self._set(Active.of(tables, self.settings.item_answer_cache), None)
+        settle_heap()
         log.info("loaded version %s (%d items)", active, len(tables.item_ids))
 
     def _set(self, active: Active | None, problem: str | None) -> None:

@@ -49,9 +49,7 @@ async def read_cart(
     """(echoed cart, cart item indices, the customer's recent events, complement lists of the cart)."""
     events = RecentEvents.empty()
     if body.customer_id is not None:
-        named, _, raw = await state.reader.customer_view(
-            active.version, "for_you", body.customer_id, state.settings.events_max
-        )
+        named, _, raw = await state.reader.customer_view(active.version, "for_you", body.customer_id)
         await follow_version(state, named)
         events = RecentEvents.from_events(parse_events(raw, active.tables.item_index))
     ids, cart = merged_cart(active, body.item_ids, events)

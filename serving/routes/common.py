@@ -13,10 +13,12 @@ import logging
 import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import Depends, Path, Query, Request
+import orjson
+from fastapi import Depends, Path, Query, Request, Response
 from pydantic import BeforeValidator
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -24,7 +26,7 @@ from recommender.reasons import reasons_for
 from recommender.rerank import EVENT_TYPES, Event, Fallback, Reranked
 from serving import cache
 from serving.metrics import Metrics
-from serving.schemas import MAX_K, NOT_BLANK, IdConstraints, RecommendedItem, stripped_id
+from serving.schemas import MAX_K, NOT_BLANK, IdConstraints, stripped_id
 from serving.state import Active, ServingState
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,9 @@ REDIS_FAILURES: tuple[type[BaseException], ...] = (cache.RedisUnavailable, Timeo
 NO_VERSION = "none"
 
 
-def get_state(request: Request) -> ServingState:
-    """The app's serving state (override this dependency in tests to swap it)."""
+async def get_state(request: Request) -> ServingState:
+    """The app's serving state (override this dependency in tests to swap it). ``async`` so that FastAPI
+    calls it in the event loop: a plain ``def`` dependency would cost a thread pool hop per request."""
     return request.app.state.serving
 
 
@@ -93,9 +96,9 @@ def parse_events(raw: Sequence[bytes], item_index: dict[str, int]) -> list[Event
     events: list[Event] = []
     for entry in raw:
         try:
-            record = json.loads(entry)
+            record = orjson.loads(entry)
             kind, ids, at = record["type"], record["item_ids"], int(record["at"])
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError):  # orjson.JSONDecodeError is a ValueError
             log.warning("skipping an undecodable stored event: %r", entry[:200])
             continue
         if kind not in EVENT_TYPES or not isinstance(ids, list):
@@ -119,6 +122,9 @@ async def read_complements(state: ServingState, active: Active, anchors: np.ndar
 async def follow_version(state: ServingState, named: str | None) -> None:
     """After a read that returned the active version: reload the tables when it changed (errors logged;
     the answer being built uses the tables it started with either way)."""
+    if state.holds(named):  # the common case: nothing to load, no time budget to set up
+        await state.sync(named)
+        return
     try:
         async with asyncio.timeout(state.settings.request_timeout_seconds):
             await state.sync(named)
@@ -142,17 +148,58 @@ def popular_fallback(active: Active, category: int = -1) -> Fallback:
     return Fallback(tables.popular_items, tables.popular_scores, -1)
 
 
-def render(active: Active, answer: Reranked) -> list[RecommendedItem]:
-    """Rows (item indices, kinds, numbers) -> response items with ids, finite scores and reasons."""
+def render(active: Active, answer: Reranked) -> list[dict[str, Any]]:
+    """Rows (item indices, kinds, numbers) -> response items (``RecommendedItem``'s fields) with ids, finite
+    scores and reasons."""
     rows = answer.candidates
+    if not len(rows):
+        return []
     reasons = reasons_for(
         rows, labels=active.labels, category_labels=active.tables.categories, window_days=active.window_days
     )
-    ids = active.tables.item_ids[rows.items].tolist() if len(rows) else []
+    ids = active.tables.item_ids[rows.items].tolist()
     return [
-        RecommendedItem(item_id=item, score=score if math.isfinite(score) else 0.0, reason=reason)
+        {"item_id": item, "score": score if math.isfinite(score) else 0.0, "reason": reason}
         for item, score, reason in zip(ids, rows.scores.tolist(), reasons, strict=True)
     ]
+
+
+def json_bytes(payload: dict[str, Any]) -> bytes:
+    """An answer as JSON bytes (see ``json_answer``)."""
+    try:
+        return orjson.dumps(payload, default=_as_fragment)
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, ensure_ascii=True, separators=(",", ":"), default=_as_value).encode("ascii")
+
+
+def json_answer(payload: dict[str, Any]) -> Response:
+    """An answer rendered straight to JSON bytes (orjson).
+
+    Routes declare their pydantic model as ``response_model`` (the documented schema, which the tests and
+    schemathesis hold answers to) and return this ``Response``, so FastAPI skips its per-request
+    validation and serialization pass: the payload is built from already-checked values. An echoed id
+    holding a lone surrogate, which orjson refuses, is written with ``\\u`` escapes instead.
+    """
+    return Response(json_bytes(payload), media_type="application/json")
+
+
+@dataclass(frozen=True)
+class RenderedJson:
+    """A part of an answer already rendered to JSON (an item answer kept in process), placed as is."""
+
+    data: bytes
+
+
+def _as_fragment(value: object) -> orjson.Fragment:
+    if isinstance(value, RenderedJson):
+        return orjson.Fragment(value.data)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _as_value(value: object) -> Any:
+    if isinstance(value, RenderedJson):
+        return orjson.loads(value.data)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def model_version(active: Active | None) -> str:

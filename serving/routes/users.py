@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from recommender.history import DAY
 from recommender.rerank import RecentEvents, Reranked, rerank_for_you, rerank_next_purchase
@@ -27,6 +27,7 @@ from serving.routes.common import (
     StateDep,
     count_fallback,
     follow_version,
+    json_answer,
     model_version,
     new_recommendation_id,
     parse_events,
@@ -65,13 +66,14 @@ async def read_customer(
     state: ServingState, active: Active, surface: CustomerSurface, customer_id: str, now: int
 ) -> tuple[str | None, CustomerView]:
     """(the active version Redis names, the customer's view): one or two round trips."""
-    named, packed, raw_events = await state.reader.customer_view(
-        active.version, surface, customer_id, state.settings.events_max
-    )
+    named, packed, raw_events = await state.reader.customer_view(active.version, surface, customer_id)
+    base = unpack_entries(packed)
+    if not raw_events:  # most customers: nothing recent, no second read
+        return named, CustomerView(base, known=packed is not None)
     events = RecentEvents.from_events(parse_events(raw_events, active.tables.item_index))
     anchors = events.purchased_since(int(now - active.window_days * DAY))
     complements = await read_complements(state, active, anchors)
-    return named, CustomerView(unpack_entries(packed), events, complements, known=packed is not None)
+    return named, CustomerView(base, events, complements, known=packed is not None)
 
 
 def request_filter(active: Active, category: str | None, in_stock: bool) -> Filter:
@@ -112,8 +114,9 @@ async def customer_answer(
     offset: int = 0,
     category: str | None = None,
     in_stock: bool = False,
-) -> CustomerRecommendations:
-    """The customer's list for ``surface``; never raises for unknown ids, filters or a Redis outage."""
+) -> dict[str, Any]:
+    """The customer's answer for ``surface`` (``CustomerRecommendations``' fields); never raises for unknown
+    ids, filters or a Redis outage."""
     rid = new_recommendation_id()
     try:
         active = await state.current(check_stale=False)
@@ -122,9 +125,7 @@ async def customer_answer(
         active = state.active
     if active is None:
         count_fallback(state.metrics, surface, "unpublished")
-        return CustomerRecommendations(
-            customer_id=customer_id, model_version=model_version(None), recommendation_id=rid, fallback=True, items=[]
-        )
+        return answer_payload(customer_id, model_version(None), rid, fallback=True, items=[])
     now = int(time.time())
     flt = request_filter(active, category, in_stock)
     cause: str | None = "unknown_category" if flt.unknown_category else None
@@ -141,13 +142,22 @@ async def customer_answer(
     if cause is None and answer.fallback:
         cause = "filtered" if view.known else "unknown_customer"
     count_fallback(state.metrics, surface, cause)
-    return CustomerRecommendations(
-        customer_id=customer_id,
-        model_version=active.model_version,
-        recommendation_id=rid,
-        fallback=cause is not None,
-        items=render(active, answer),
+    return answer_payload(
+        customer_id, active.model_version, rid, fallback=cause is not None, items=render(active, answer)
     )
+
+
+def answer_payload(
+    customer_id: str, version: str, rid: str, *, fallback: bool, items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """``CustomerRecommendations`` as a dict, in the model's field order."""
+    return {
+        "model_version": version,
+        "recommendation_id": rid,
+        "fallback": fallback,
+        "items": items,
+        "customer_id": customer_id,
+    }
 
 
 @router.get("/{customer_id:id}/recommendations", response_model=CustomerRecommendations)
@@ -158,15 +168,15 @@ async def recommendations(
     offset: Offset = 0,
     category: Annotated[str | None, Query(max_length=256, description="only items of this category")] = None,
     in_stock: Annotated[bool, Query(description="only items in stock")] = False,
-) -> CustomerRecommendations:
+) -> Response:
     """Recommended for you: personalized, already-bought items excluded; after a purchase event, the
     bought items' complements first."""
-    return await customer_answer(
-        state, "for_you", customer_id, k=k, offset=offset, category=category, in_stock=in_stock
+    return json_answer(
+        await customer_answer(state, "for_you", customer_id, k=k, offset=offset, category=category, in_stock=in_stock)
     )
 
 
 @router.get("/{customer_id:id}/next-purchase", response_model=CustomerRecommendations)
-async def next_purchase(customer_id: CustomerId, state: StateDep, k: K = 10) -> CustomerRecommendations:
+async def next_purchase(customer_id: CustomerId, state: StateDep, k: K = 10) -> Response:
     """What the customer will buy next: repeat items when they are due, then new items to explore."""
-    return await customer_answer(state, "next_purchase", customer_id, k=k)
+    return json_answer(await customer_answer(state, "next_purchase", customer_id, k=k))
