@@ -1,9 +1,11 @@
 """Vectorized top-k selection shared by the models.
 
 ``rank_in_blocks`` scores many queries a block at a time (bounded memory);
-``topk_dense`` ranks rows of a dense score matrix; ``topk_sparse`` ranks the stored entries of every
-row of a CSR matrix; ``mask_sparse`` sets the entries of a CSR pattern to -inf in a dense block
-(used to exclude already-bought items). No Python loop per row.
+``top_columns`` finds the largest entries of every row of a dense matrix and ``topk_dense`` ranks with it;
+``topk_sparse`` ranks the stored entries of every row of a CSR matrix; ``mask_sparse`` sets the entries of
+a CSR pattern to -inf in a dense block (used to exclude already-bought items). No Python loop per row.
+
+Ties are broken by the lower column everywhere, so a ranking does not depend on how rows are blocked.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import scipy.sparse as sp
 from recommender.base import Ranked
 
 BLOCK_CELLS = 1_000_000  # most cells of one dense (queries x items) score block
+SAMPLE_STRIDE = 0.8  # top_columns samples every (0.8 * sqrt(m / k))-th column: measured at 20,000 columns
+SELECT_CELLS = 1_000_000  # most cells ``top_columns`` works on at once (4 MB of float32: cache-sized)
 
 
 def rank_in_blocks(
@@ -34,25 +38,86 @@ def rank_in_blocks(
 
 
 def topk_dense(scores: np.ndarray, k: int) -> Ranked:
-    """Best ``k`` columns of each row of ``scores`` (n, m); -inf entries are never returned."""
+    """Best ``k`` columns of each row of ``scores`` (n, m), ties by the lower column; -inf entries are never
+    returned."""
     scores = np.asarray(scores, dtype=np.float32)
     n, m = scores.shape
     out = Ranked.empty(n, k)
     if n == 0 or m == 0:
         return out
-    kk = min(k, m)
-    if kk < m:
-        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-    else:
-        part = np.broadcast_to(np.arange(m), (n, m)).copy()
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    items = np.take_along_axis(part, order, axis=1)
-    top = np.take_along_axis(part_scores, order, axis=1)
+    items, top = top_columns(scores, k)
+    kk = items.shape[1]
     valid = np.isfinite(top)
     out.items[:, :kk] = np.where(valid, items, -1)
     out.scores[:, :kk] = np.where(valid, top, -np.inf)
     return out
+
+
+def top_columns(scores: np.ndarray, k: int, above: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``min(k, m)`` largest entries of every row of a dense (n, m) matrix, best first, ties by the lower
+    column: (columns int64, values float32), both (n, min(k, m)). NaN is never chosen, nor, when ``above``
+    is given, an entry at or below it; a row with too few other entries ends with column -1 and value -inf.
+
+    Cheaper than an ``argpartition`` of every row (about 3x for 20,000 columns): the k-th largest entry of
+    a strided sample of the columns is at most the row's k-th largest, so only the entries at or above it
+    (about ``k * stride``, the stride ``SAMPLE_STRIDE`` times the square root of ``m / k``) are ranked, in
+    two vectorized steps: their exact k-th largest (a sort of the candidates padded into a small block),
+    then one sort of what is left. Sorts, not ``np.partition``: it slows down tenfold on rows of many
+    equal values (the zeros of a sparse mean).
+    Rows go a few at a time (``SELECT_CELLS``), so that every pass stays in the cache.
+    """
+    scores = np.asarray(scores, dtype=np.float32)
+    n, m = scores.shape
+    kk = min(k, m)
+    columns = np.full((n, kk), -1, dtype=np.int64)
+    values = np.full((n, kk), -np.inf, dtype=np.float32)
+    if n == 0 or kk <= 0:
+        return columns, values
+    step = max(1, SELECT_CELLS // m)
+    for lo in range(0, n, step):
+        hi = min(lo + step, n)
+        _top_columns_block(np.ascontiguousarray(scores[lo:hi]), kk, above, columns[lo:hi], values[lo:hi])
+    return columns, values
+
+
+def _top_columns_block(
+    scores: np.ndarray, kk: int, above: float | None, columns: np.ndarray, values: np.ndarray
+) -> None:
+    """``top_columns`` of a few rows (C-contiguous), written into ``columns`` and ``values``."""
+    n, m = scores.shape
+    stride = max(1, int(SAMPLE_STRIDE * np.sqrt(m / kk)))
+    if stride > 1:  # the sample has ceil(m / stride) >= kk columns
+        sample = np.ascontiguousarray(scores[:, ::stride])
+        sample[np.isnan(sample)] = -np.inf  # np.partition ranks NaN above everything: read it as -inf here
+        width = sample.shape[1]
+        sample.sort(axis=1)
+        candidate = scores >= sample[:, width - kk, None]
+    else:
+        candidate = ~np.isnan(scores)
+    if above is not None:
+        candidate &= scores > above
+    flat = np.flatnonzero(candidate)
+    rows = flat // m
+    counts = np.bincount(rows, minlength=n)
+    found = scores.ravel()[flat]
+    widest = int(counts.max(initial=0))
+    if widest > kk:  # the exact k-th largest candidate of every row: drop the rest before sorting
+        starts = np.cumsum(counts) - counts
+        padded = np.full((n, widest), -np.inf, dtype=np.float32)
+        padded[rows, np.arange(len(flat)) - np.repeat(starts, counts)] = found
+        padded.sort(axis=1)
+        kth = padded[:, widest - kk]
+        kept = found >= kth[rows]
+        flat, rows, found = flat[kept], rows[kept], found[kept]
+        counts = np.bincount(rows, minlength=n)
+    # (row, descending value) keys; the stable sort keeps the ascending columns of ``flatnonzero`` in ties
+    key = (rows.astype(np.int64) << 32) | _descending_bits(found + np.float32(0.0)).astype(np.int64)  # -0.0 as 0.0
+    order = np.argsort(key, kind="stable")
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    keep = rank < kk
+    chosen = order[keep]
+    columns[rows[chosen], rank[keep]] = flat[chosen] - rows[chosen] * m
+    values[rows[chosen], rank[keep]] = found[chosen]
 
 
 def topk_sparse(matrix: sp.csr_matrix, k: int, rows: np.ndarray | None = None) -> Ranked:

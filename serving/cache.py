@@ -27,7 +27,7 @@ import hashlib
 import io
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,24 +259,21 @@ class VersionWriter:
     def put_blob(self, name: str, value: bytes | str) -> None:
         self.client.set(version_key(self.version, name), value)
 
-    def put_hash(self, surface: str, keys: Iterable[str], values: Iterable[bytes]) -> int:
-        """Write ``keys[i] -> values[i]`` into the version's hash for ``surface`` in pipelined chunks."""
-        key = version_key(self.version, surface)
-        mapping: dict[str, bytes] = {}
-        written = 0
-        for field, value in zip(keys, values, strict=True):
-            mapping[field] = value
-            if len(mapping) >= self.chunk:
-                written += self._flush(key, mapping)
-        return written + self._flush(key, mapping)
+    def put_hash(self, surface: str, keys: Sequence[str], values: Sequence[bytes]) -> int:
+        """Write ``keys[i] -> values[i]`` into the version's hash for ``surface``, ``chunk`` fields per HSET.
 
-    def _flush(self, key: str, mapping: dict[str, bytes]) -> int:
-        if not mapping:
-            return 0
-        self.client.hset(key, mapping=mapping)
-        n = len(mapping)
-        mapping.clear()
-        return n
+        Returns the number of fields written (distinct ``keys`` are assumed, as publish gives them).
+        """
+        if len(keys) != len(values):
+            raise ValueError(f"{len(keys)} keys for {len(values)} values")
+        key = version_key(self.version, surface)
+        for start in range(0, len(keys), self.chunk):
+            stop = min(start + self.chunk, len(keys))
+            args: list[str | bytes] = [b""] * (2 * (stop - start))
+            args[0::2] = keys[start:stop]
+            args[1::2] = values[start:stop]
+            self.client.execute_command("HSET", key, *args)
+        return len(keys)
 
     def activate(self, grace_seconds: int) -> str | None:
         """Switch ``recs:active`` to this version (one atomic SET); the previous one expires after the grace.

@@ -13,9 +13,13 @@ Only when everything is written does one SET flip ``recs:active`` to the new ver
 then expires after a grace period, and versions left unfinished by crashed publishes are deleted. A
 publish that dies halfway therefore leaves the previous version serving, untouched.
 
-Model calls are batched (``chunk_size`` queries per ``recommend`` call) and packed with
-``cache.pack_rows``; no Python loop runs per customer beyond building redis-py's HSET mapping. The CLI
-fetches the bundle (through ``training.tracking``) and hands it here with a synchronous Redis client.
+Lists are computed ``chunk_size`` queries at a time, each chunk split over ``RANK_THREADS`` threads (the
+models rank in numpy, scipy and implicit, which release the GIL; BLAS is held to one thread, so two
+threads use two cores), and packed with ``cache.pack_rows``. One writer thread sends each chunk's HSETs
+while the next chunk is ranked: at most one chunk is in flight, chunks are written in order, and
+``progress`` is called, from the publishing thread, once a chunk is written. No Python loop runs per
+customer beyond slicing the packed bytes. The CLI fetches the bundle (through ``training.tracking``) and
+hands it here with a synchronous Redis client.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import numpy as np
 import redis
+from threadpoolctl import threadpool_limits
 
 from recommender.base import Ranked, Recommender
 from recommender.bundle import ModelBundle
@@ -44,8 +50,10 @@ from serving.cache import VersionWriter, cleanup_versions, npz_bytes, pack_rows
 Progress = Callable[[str, int], None]
 """``progress(step, done)``: ``step`` is a surface (``done`` = queries written so far) or a blob name."""
 
-# queries per model call: bounds the memory of one chunk (20k x k=100 entries is 24 MB packed)
+# queries per chunk: bounds the memory of one chunk (20k x k=100 entries is 24 MB packed; two chunks live
+# at once, one being written and one being ranked)
 DEFAULT_CHUNK = 20_000
+RANK_THREADS = 2  # threads ranking the parts of one chunk
 # a Recommender subclass, for the typed model lookup
 M = TypeVar("M", bound=Recommender)
 
@@ -142,30 +150,79 @@ def pair_reasons(score_pairs: Callable[[np.ndarray, np.ndarray], np.ndarray]) ->
     return reasons
 
 
+def rank_part(
+    surface: str, model: Recommender, ids: np.ndarray, queries: np.ndarray, k: int, reasons: Reasons
+) -> tuple[list[str], list[bytes], int]:
+    """The non-empty packed lists of ``queries``: (fields, values, approximate bytes)."""
+    ranked = model.recommend(queries, k)
+    check_scores(surface, ranked)  # raising here leaves the new version unfinished: the old one serves
+    keep = np.flatnonzero(ranked.items[:, 0] >= 0)  # rows are best first: an empty row starts with -1
+    why = reasons(queries, ranked)
+    packed = pack_rows(ranked.items[keep], ranked.scores[keep], None if why is None else why[keep])
+    names = ids[queries[keep]]
+    return names.tolist(), packed, sum(map(len, packed)) + int(np.char.str_len(names).sum())
+
+
+class ChunkWriter:
+    """Writes chunks of one version's hashes in a background thread, one chunk in flight at a time.
+
+    ``submit`` first waits for the chunk before (reporting it to ``progress``), then hands the new one to
+    the writer thread and returns, so the caller ranks the next chunk while this one is sent. ``finish``
+    waits for the last chunk. Chunks are written and reported in the order they are submitted; a Redis
+    error surfaces at the next ``submit`` or at ``finish``.
+    """
+
+    def __init__(self, writer: VersionWriter, progress: Progress) -> None:
+        self.writer = writer
+        self.progress = progress
+        self.stored: dict[str, int] = {}
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish-writer")
+        self._pending: tuple[Future[int], str, int] | None = None
+
+    def submit(self, surface: str, fields: list[str], values: list[bytes], done: int) -> None:
+        self.finish()
+        self._pending = (self._thread.submit(self.writer.put_hash, surface, fields, values), surface, done)
+
+    def finish(self) -> None:
+        if self._pending is None:
+            return
+        future, surface, done = self._pending
+        self._pending = None
+        self.stored[surface] = self.stored.get(surface, 0) + future.result()
+        self.progress(surface, done)
+
+    def close(self) -> None:
+        """Stop the writer thread once the chunk in flight, if any, is written (not reported)."""
+        self._thread.shutdown(wait=True)
+
+
 def write_surface(
-    writer: VersionWriter,
+    chunks: ChunkWriter,
+    ranking: ThreadPoolExecutor,
+    threads: int,
     surface: str,
     model: Recommender,
     ids: np.ndarray,
     k: int,
     reasons: Reasons,
     chunk_size: int,
-    progress: Progress,
-) -> tuple[int, int]:
-    """Write every query's top-``k`` into the version's ``surface`` hash; returns (lists stored, bytes)."""
-    stored = written = 0
+) -> int:
+    """Hand every query's top-``k`` of ``surface`` to ``chunks``, a chunk at a time, each chunk ranked in
+    ``threads`` parts on ``ranking``; returns the bytes."""
+    written = 0
     for start in range(0, len(ids), chunk_size):
         queries = np.arange(start, min(start + chunk_size, len(ids)), dtype=np.int64)
-        ranked = model.recommend(queries, k)
-        check_scores(surface, ranked)  # raising here leaves the new version unfinished: the old one serves
-        packed = pack_rows(ranked.items, ranked.scores, reasons(queries, ranked))
-        keep = np.flatnonzero(ranked.items[:, 0] >= 0)  # rows are best first: an empty row starts with -1
-        fields = ids[queries[keep]].tolist()
-        values = [packed[i] for i in keep.tolist()]
-        stored += writer.put_hash(surface, fields, values)
-        written += sum(map(len, values)) + int(np.char.str_len(ids[queries[keep]]).sum())
-        progress(surface, int(queries[-1]) + 1)
-    return stored, written
+        parts = [part for part in np.array_split(queries, threads) if len(part)]
+        ranked = [ranking.submit(rank_part, surface, model, ids, part, k, reasons) for part in parts]
+        fields: list[str] = []
+        values: list[bytes] = []
+        for future in ranked:
+            part_fields, part_values, n_bytes = future.result()
+            fields += part_fields
+            values += part_values
+            written += n_bytes
+        chunks.submit(surface, fields, values, int(queries[-1]) + 1)
+    return written
 
 
 # blobs -------------------------------------------------------------------------------------------------
@@ -267,11 +324,17 @@ def publish_bundle(
         ("complements", complements, item_ids, pair_reasons(complements.shares)),
         ("similar", similar, item_ids, no_reasons),
     ]
-    counts: dict[str, int] = {}
     written = 0
-    for surface, model, ids, reasons in plan:
-        counts[surface], n_bytes = write_surface(writer, surface, model, ids, k, reasons, chunk_size, report)
-        written += n_bytes
+    chunks = ChunkWriter(writer, report)
+    # one BLAS thread for the whole publish, set here: the models' own limits then never race between threads
+    with threadpool_limits(1, "blas"), ThreadPoolExecutor(RANK_THREADS, thread_name_prefix="publish-rank") as pool:
+        try:
+            for surface, model, ids, reasons in plan:
+                written += write_surface(chunks, pool, RANK_THREADS, surface, model, ids, k, reasons, chunk_size)
+            chunks.finish()
+        finally:
+            chunks.close()
+    counts = {surface: chunks.stored.get(surface, 0) for surface, *_ in plan}
     blobs: list[tuple[str, bytes | str]] = [
         ("items", json.dumps(item_ids.tolist(), ensure_ascii=False)),
         ("catalog", catalog_blob(bundle, next_purchase)),

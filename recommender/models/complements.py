@@ -327,7 +327,11 @@ class ComplementsModel(Recommender):
             cat = self._category
             blocked |= (cat[pool][None, :] == cat[anchors][:, None]) & (cat[anchors][:, None] >= 0)
         listed = ranked.items[short]
-        blocked |= (listed[:, :, None] == pool[None, None, :]).any(axis=1)
+        pool_position = np.full(max(self.n_items, 1), -1, dtype=np.int64)
+        pool_position[pool] = np.arange(len(pool))
+        at = np.where(listed >= 0, pool_position[np.maximum(listed, 0)], -1)  # listed items' places in the pool
+        listed_rows, listed_cols = np.nonzero(at >= 0)
+        blocked[listed_rows, at[listed_rows, listed_cols]] = True
         if len(self._backward):
             keys = anchors[:, None].astype(np.int64) * max(self.n_items, 1) + pool[None, :]
             pos = np.minimum(np.searchsorted(self._backward, keys), len(self._backward) - 1)

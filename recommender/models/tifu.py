@@ -10,7 +10,8 @@ vectors, nearest-neighbour customers on those vectors, and the neighbours' mean 
   authors' code (which counts ``ago`` over the whole history, not within the group).
 - ``nearest_neighbours``: for every customer, the ``k`` most similar customers by cosine similarity (or
   negative Euclidean distance, as the authors' code does) of their vectors, the customer itself
-  included, computed in blocks of rows with sparse products (memory ``block x n_customers``).
+  included, computed in blocks of rows with sparse products (memory ``block x n_customers``); equally
+  similar customers are taken by the lower index.
 - ``neighbour_mean``: the mean of the neighbours' vectors, kept as each customer's best ``keep`` items.
 
 No loop per customer: everything is sparse matrix algebra, in blocks where a dense block is needed.
@@ -24,6 +25,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.history import OrderHistory
+from recommender.ranking import top_columns
+
+try:  # scipy's own sparse x sparse kernel, called without the public product's counting pass
+    from scipy.sparse._sparsetools import csr_matmat as _csr_matmat
+except ImportError:  # pragma: no cover - another scipy layout: the public product
+    _csr_matmat = None
 
 Similarity = Literal["cosine", "euclidean"]
 _BLOCK_CELLS = 16_000_000  # dense cells per block (float32: 64 MB)
@@ -94,6 +101,40 @@ def personal_vectors(
     return m
 
 
+def dense_product(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
+    """``(a @ b).toarray()`` as float32, for products dense enough that counting their entries first does not pay.
+
+    scipy's kernel (the same sums, in the same order, so the same bits) writes into buffers sized for a dense
+    result, skipping the counting pass of the public product: about twice as fast on the neighbour blocks.
+    """
+    a = sp.csr_matrix(a, dtype=np.float32)
+    b = sp.csr_matrix(b, dtype=np.float32)
+    n, m = a.shape[0], b.shape[1]
+    if _csr_matmat is None or n * m == 0:
+        return np.asarray((a @ b).toarray(), dtype=np.float32)
+    index = np.int32 if max(n * m, a.nnz, b.nnz) < np.iinfo(np.int32).max else np.int64
+    indptr, indices = np.empty(n + 1, dtype=index), np.empty(n * m, dtype=index)
+    data = np.empty(n * m, dtype=np.float32)
+    try:
+        _csr_matmat(
+            n,
+            m,
+            a.indptr.astype(index, copy=False),
+            a.indices.astype(index, copy=False),
+            a.data,
+            b.indptr.astype(index, copy=False),
+            b.indices.astype(index, copy=False),
+            b.data,
+            indptr,
+            indices,
+            data,
+        )
+    except (TypeError, ValueError):  # pragma: no cover - a private kernel whose signature changed
+        return np.asarray((a @ b).toarray(), dtype=np.float32)
+    nnz = int(indptr[-1])
+    return sp.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=(n, m)).toarray()
+
+
 def _row_blocks(n_rows: int, n_cols: int) -> list[tuple[int, int]]:
     step = max(1, _BLOCK_CELLS // max(n_cols, 1))
     return [(lo, min(lo + step, n_rows)) for lo in range(0, n_rows, step)]
@@ -126,20 +167,19 @@ def nearest_neighbours(
     ref_pos[ref] = np.arange(m)
     indices = np.zeros((n, k), dtype=np.int32)
     sims = np.zeros((n, k), dtype=np.float32)
+    squared_norms, squared_ref_norms = norms**2, ref_norms**2
     for lo, hi in _row_blocks(n, m):
-        product = v[lo:hi] @ vt
-        block = np.asarray(product) if dense_ref else product.toarray()
-        if similarity == "euclidean":
-            block = 2.0 * block - norms[lo:hi, None] ** 2 - ref_norms[None, :] ** 2  # -squared distance
+        block = np.asarray(v[lo:hi] @ vt, dtype=np.float32) if dense_ref else dense_product(v[lo:hi], vt)
+        if similarity == "euclidean":  # -squared distance, 2 * dot - |a|^2 - |b|^2, in place
+            block *= 2.0
+            block -= squared_norms[lo:hi, None]
+            block -= squared_ref_norms[None, :]
         rows = np.arange(hi - lo)
         own = ref_pos[lo:hi]
         is_ref = own >= 0
         block[rows[is_ref], own[is_ref]] = np.inf  # a customer is its own nearest neighbour
-        part = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (hi - lo, 1))
-        top = np.take_along_axis(block, part, axis=1)
-        order = np.argsort(-top, axis=1, kind="stable")
-        indices[lo:hi] = ref[np.take_along_axis(part, order, axis=1)]
-        best = np.take_along_axis(top, order, axis=1)
+        best_columns, best = top_columns(block, k)  # ties: the lower reference position first
+        indices[lo:hi] = ref[best_columns]
         best[is_ref, 0] = 1.0 if similarity == "cosine" else 0.0
         sims[lo:hi] = best
     return indices, sims
@@ -156,19 +196,19 @@ def neighbour_mean(vectors: sp.csr_matrix, neighbours: np.ndarray, keep: int) ->
         w = sp.csr_matrix(
             (np.full(rows.size, 1.0 / k, dtype=np.float32), (rows, neighbours[lo:hi].ravel())), shape=(hi - lo, n)
         )
-        dense = (w @ v).toarray()
+        dense = dense_product(w, v)
         parts.append(_keep_top(dense, keep))
     return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, n_items), dtype=np.float32)
 
 
 def _keep_top(dense: np.ndarray, keep: int) -> sp.csr_matrix:
-    """CSR of the ``keep`` largest positive entries of every row of ``dense``."""
+    """CSR of the ``keep`` largest positive entries of every row of ``dense`` (ties: the lower column)."""
     n, m = dense.shape
     kk = min(keep, m)
-    part = np.argpartition(-dense, kk - 1, axis=1)[:, :kk] if kk < m else np.tile(np.arange(m), (n, 1))
-    vals = np.take_along_axis(dense, part, axis=1)
-    rows = np.repeat(np.arange(n), kk)
-    out = sp.csr_matrix((vals.ravel(), (rows, part.ravel())), shape=(n, m), dtype=np.float32)
+    part, vals = top_columns(dense, kk, above=0.0)  # part -1 where a row has fewer positive entries
+    found = part >= 0
+    rows = np.repeat(np.arange(n), found.sum(axis=1))
+    out = sp.csr_matrix((vals[found], (rows, part[found])), shape=(n, m), dtype=np.float32)
     out.eliminate_zeros()
     out.sort_indices()
     return out

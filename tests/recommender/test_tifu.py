@@ -96,3 +96,28 @@ def test_dense_and_sparse_reference_paths_agree(monkeypatch: pytest.MonkeyPatch)
     sparse_idx, sparse_sims = nearest_neighbours(vectors, 5, "euclidean")
     np.testing.assert_allclose(dense_sims, sparse_sims, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(dense_idx[:, 0], sparse_idx[:, 0])
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
+def test_equally_near_customers_are_taken_by_the_lower_index(similarity: str) -> None:
+    same = np.array([1.0, 0.5, 0.0, 0.25], dtype=np.float32)
+    vectors = sp.csr_matrix(np.vstack([same] * 6 + [[0.0, 0.0, 3.0, 0.0]]), dtype=np.float32)
+    idx, _ = nearest_neighbours(vectors, 3, similarity)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(idx[:6], [[i, *[j for j in range(6) if j != i][:2]] for i in range(6)])
+
+
+def test_neighbour_mean_breaks_ties_by_the_lower_item() -> None:
+    vectors = sp.csr_matrix(np.array([[1.0, 2.0, 2.0, 0.0, 2.0], [0.0, 0.0, 0.0, 0.0, 0.0]], dtype=np.float32))
+    mean = neighbour_mean(vectors, np.array([[0], [1]]), keep=2).toarray()
+    np.testing.assert_array_equal(mean, [[0.0, 2.0, 2.0, 0.0, 0.0], [0.0] * 5])
+
+
+@pytest.mark.parametrize("shape", [(7, 11, 5), (0, 4, 3), (5, 6, 0), (30, 40, 25)])
+def test_dense_product_is_the_public_product_bit_for_bit(shape: tuple[int, int, int]) -> None:
+    n, inner, m = shape
+    rng = np.random.default_rng(n + inner + m)
+    a = sp.csr_matrix(rng.random((n, inner)) * (rng.random((n, inner)) < 0.3), dtype=np.float32)
+    b = sp.csr_matrix(rng.random((inner, m)) * (rng.random((inner, m)) < 0.3), dtype=np.float32)
+    got = tifu.dense_product(a, b)
+    assert got.dtype == np.float32 and got.shape == (n, m)
+    np.testing.assert_array_equal(got, (a @ b).toarray())
