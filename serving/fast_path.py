@@ -9,7 +9,8 @@ takes a request only when it can read it exactly as FastAPI would:
   FastAPI would accept (at most 256 characters, not blank once stripped of white space);
 - query parameters that the route takes, each at most once, with plain decimal values in range (``k``
   1..100, ``offset`` 0..1000); parameters no route declares are ignored, as FastAPI ignores them;
-- when API keys are configured, a valid read key in ``X-API-Key``.
+- when API keys are configured, a valid read key in ``X-API-Key``;
+- no dependency overridden on the app (tests that swap ``get_state`` get FastAPI's routes, which honour it).
 
 Anything else (``category``, ``in_stock``, a bad value, a missing key) goes on to FastAPI, which answers
 it, 422 and 401 included: the fast path never writes an error of its own. The answer itself comes from the
@@ -163,7 +164,10 @@ class FastPathMiddleware:
         params = read_params(route, scope["query_string"])
         if params is None or (self.keys and not self.key_accepted(scope)):
             return None
-        state = getattr(scope["app"].state, "serving", None) if "app" in scope else None
+        app = scope.get("app")
+        if app is None or getattr(app, "dependency_overrides", None):  # overridden (tests): FastAPI's routes
+            return None
+        state = getattr(app.state, "serving", None)
         if not isinstance(state, ServingState):  # the lifespan did not run: FastAPI says what it can
             return None
         return state, route, identifier, params
