@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: venv test lint demo bench-load bench-train bench-serve bench-outage bench-scale bench-scale-quick clean
+.PHONY: venv test lint demo bench-load bench-train bench-serve bench-outage bench-scale bench-scale-quick bench-profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench-scale: venv
 
 bench-scale-quick: venv
 	$(BIN)/python -m benchmarks.scale --quick
+
+bench-profile: venv
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.scale --sizes 2 --profile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
