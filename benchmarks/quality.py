@@ -96,7 +96,8 @@ MOVIELENS_TARGETS = {
     "random": {"ndcg_at_10": 0.45, "precision_at_10": 0.37},
     "stratified": {"ndcg_at_10": 0.48},
 }
-# Reality Check: next-purchase configs tried on the validation customers (the default first)
+# next-purchase configs tried on validation (the default first): the production section's second-to-last
+# baskets and the Reality Check's validation customers
 RC_GRID: tuple[dict[str, Any], ...] = (
     {},
     {"own_weight": 0.1},
@@ -105,6 +106,22 @@ RC_GRID: tuple[dict[str, Any], ...] = (
     {"own_weight": 0.1, "due_floor": 0.8},
     {"own_weight": 0.05, "due_floor": 0.8, "recency_decay": 0.8},
     {"own_weight": 0.1, "due_floor": 0.8, "neighbour_explore_scale": 1.5},
+    # every bought item a repeat candidate, weighed by its shrunk propensity only (no repeater gate)
+    {"own_weight": 0.1, "due_floor": 0.8, "neighbour_explore_scale": 1.5, "min_repeat_share": 0.0, "min_repeaters": 0},
+    # plus what customers bought next after an order like the customer's last one, and new items weighed by
+    # how often the customer buys new items
+    *(
+        {
+            "own_weight": 0.1,
+            "due_floor": 0.8,
+            "neighbour_explore_scale": 1.5,
+            "min_repeat_share": 0.0,
+            "min_repeaters": 0,
+            "transition_weight": weight,
+            "explore_by_customer": 0.5,
+        }
+        for weight in (0.05, 0.1)
+    ),
 )
 # "for you" configs tuned on validation hold-outs carved from the training part (a random 20% of the training
 # interactions, 5 seeds): EASE lambda, ALS factors / confidence / regularization, EASE weight in the blend. The

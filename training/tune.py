@@ -189,6 +189,10 @@ DEFAULT_SPACE: dict[str, Param] = {
     "next_purchase.similarity": Choice(("cosine", "euclidean")),
     "next_purchase.neighbour_items": Choice((50, 100, 200)),
     "next_purchase.neighbour_explore_scale": Choice((0.5, 1.0, 1.5, 2.0)),
+    # next purchase: repeat gate, transitions from consecutive orders, new items by customer (Ta-Feng: 0, .1, .5)
+    "next_purchase.min_repeaters": Choice((0, 1, 2)),
+    "next_purchase.transition_weight": Choice((0.0, 0.05, 0.1, 0.2)),
+    "next_purchase.explore_by_customer": Choice((0.0, 0.25, 0.5, 1.0)),
     # complements
     "complements.window_days": Choice((7, 14, 21, 30)),
     "complements.min_support": Choice((1, 2, 3, 5)),

@@ -16,7 +16,9 @@ from recommender.models.next_purchase import (
     UnknownCustomerError,
     describe_interval,
     grouped_median,
+    new_item_odds,
     orders_ago,
+    transition_lists,
 )
 from tests.recommender.conftest import START, Line, history_from_lines
 
@@ -222,6 +224,59 @@ def test_explore_weight_zero_recommends_only_repeat_items(shop: OrderHistory, tm
     model.save(tmp_path / "repeat-only")
     with np.load(tmp_path / "repeat-only" / ARRAYS_FILE, allow_pickle=False) as npz:
         assert not any(key.startswith("explore.") for key in npz.files)
+
+
+def test_without_the_repeater_gate_every_bought_item_is_a_repeat_candidate(shop: OrderHistory) -> None:
+    gated = NextPurchaseModel(NextPurchaseConfig(explore_weight=0.0, neighbours=0)).fit(shop)
+    open_cfg = NextPurchaseConfig(explore_weight=0.0, neighbours=0, min_repeaters=0, min_repeat_share=0.0)
+    ungated = NextPurchaseModel(open_cfg).fit(shop)
+    assert listed(gated, shop, "bob", k=5) == ["coffee"]
+    # nobody ever bought a second tent: it comes back only below coffee, weighed by its shrunk propensity
+    assert listed(ungated, shop, "bob", k=5) == ["coffee", "tent"]
+
+
+def chips_then_salsa() -> OrderHistory:
+    """Ten customers buy chips, then salsa in their next order; carol's last order holds chips."""
+    lines: list[Line] = []
+    for c in range(10):
+        lines += [(f"c{c}", "chips", 0.0), (f"c{c}", "bread", 0.0), (f"c{c}", "salsa", 7.0), (f"c{c}", "milk", 14.0)]
+    lines += [("carol", "bread", 0.0), ("carol", "chips", 7.0)]
+    return history_from_lines(lines)
+
+
+def test_transitions_offer_what_others_bought_next() -> None:
+    history = chips_then_salsa()
+    lists = transition_lists(history, shrinkage=0.0, keep=5)
+    carol = history.customers.index_one("carol")
+    row = lists[carol]
+    assert str(history.items.external(row.indices[np.argmax(row.data)])) == "salsa"
+    assert row.data.max() == pytest.approx(1.0)
+    cfg = NextPurchaseConfig(neighbours=0, transition_weight=0.5)
+    assert "salsa" in listed(NextPurchaseModel(cfg).fit(history), history, "carol", k=3)
+    assert "salsa" not in listed(
+        NextPurchaseModel(cfg.model_copy(update={"transition_weight": 0.0})).fit(history), history, "carol", k=3
+    )
+
+
+def test_new_item_odds_tell_explorers_from_repeaters() -> None:
+    lines: list[Line] = [("explorer", f"new{d}", float(d)) for d in range(6)]
+    lines += [("repeater", "coffee", float(d)) for d in range(6)]
+    lines += [("other", "tea", 0.0), ("other", "soap", 1.0)]
+    history = history_from_lines(lines)
+    odds = new_item_odds(history, prior=1.0)
+    explorer, repeater = history.customers.index(["explorer", "repeater"])
+    assert odds[explorer] > 1.0 > odds[repeater]
+
+
+def test_transitions_and_customer_explore_survive_save_load(shop: OrderHistory, tmp_path: Path) -> None:
+    cfg = NextPurchaseConfig(transition_weight=0.1, explore_by_customer=0.5)
+    model = NextPurchaseModel(cfg).fit(shop)
+    model.save(tmp_path / "np")
+    loaded = NextPurchaseModel.load(tmp_path / "np")
+    customers = np.arange(shop.n_customers)
+    before, after = model.recommend(customers, 7), loaded.recommend(customers, 7)
+    np.testing.assert_array_equal(before.items, after.items)
+    np.testing.assert_array_equal(before.scores, after.scores)
 
 
 def test_recency_in_days_gives_the_same_due_coffee(shop: OrderHistory) -> None:
