@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: venv test lint demo bench-load bench-train bench-serve bench-outage bench-scale bench-scale-quick bench-profile clean
+.PHONY: venv test lint demo bench-load bench-serve bench-outage bench-scale bench-scale-quick bench-profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,6 @@ demo: venv
 
 bench-load: venv
 	$(BIN)/python -m benchmarks.load_speed
-
-bench-train: venv
-	$(BIN)/python -m benchmarks.train_speed
 
 bench-serve: venv
 	$(BIN)/python -m benchmarks.serve_speed

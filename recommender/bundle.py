@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -87,28 +87,42 @@ class ModelBundle:
     # fitting ------------------------------------------------------------------------------------------
     @classmethod
     def fit(
-        cls, history: OrderHistory, config: BundleConfig | None = None, on_step: StepHook | None = None
+        cls,
+        history: OrderHistory,
+        config: BundleConfig | None = None,
+        on_step: StepHook | None = None,
+        only: Collection[str] | None = None,
     ) -> ModelBundle:
-        """Fit every model on ``history``. ALS is fitted once and shared by for-you and next purchase."""
+        """Fit every model on ``history`` (or just those named in ``only``; ALS always, as the others build on
+        it). ALS is fitted once and shared by for-you and next purchase."""
         cfg = config or BundleConfig()
         step = on_step or (lambda _name: None)
+
+        def wanted(name: str) -> bool:
+            return only is None or name in only
+
         models: dict[str, Recommender] = {}
-        step("popular")
-        models["popular"] = PopularModel(cfg.popular).fit(history)
+        if wanted("popular"):
+            step("popular")
+            models["popular"] = PopularModel(cfg.popular).fit(history)
         step("collaborative")
         collaborative = CollaborativeModel(cfg.collaborative).fit(history)
         models["collaborative"] = collaborative
-        step("for_you")
-        blend_cfg = cfg.for_you.model_copy(update={"collaborative": cfg.collaborative})
-        with contextlib.suppress(CatalogTooLargeError):  # then for_you is ALS alone (see ``surface_model``)
-            models["for_you"] = BlendModel(blend_cfg, collaborative=collaborative).fit(history)
-        step("similar")
-        models["similar"] = SimilarItemsModel(cfg.similar).fit(history)
-        step("complements")
-        models["complements"] = ComplementsModel(cfg.complements).fit(history)
-        step("next_purchase")
-        np_cfg = cfg.next_purchase.model_copy(update={"collaborative": cfg.collaborative})
-        models["next_purchase"] = NextPurchaseModel(np_cfg, collaborative=collaborative).fit(history)
+        if wanted("for_you"):
+            step("for_you")
+            blend_cfg = cfg.for_you.model_copy(update={"collaborative": cfg.collaborative})
+            with contextlib.suppress(CatalogTooLargeError):  # then for_you is ALS alone (see ``surface_model``)
+                models["for_you"] = BlendModel(blend_cfg, collaborative=collaborative).fit(history)
+        if wanted("similar"):
+            step("similar")
+            models["similar"] = SimilarItemsModel(cfg.similar).fit(history)
+        if wanted("complements"):
+            step("complements")
+            models["complements"] = ComplementsModel(cfg.complements).fit(history)
+        if wanted("next_purchase"):
+            step("next_purchase")
+            np_cfg = cfg.next_purchase.model_copy(update={"collaborative": cfg.collaborative})
+            models["next_purchase"] = NextPurchaseModel(np_cfg, collaborative=collaborative).fit(history)
         return cls(
             customers=history.customers,
             items=history.items,

@@ -190,7 +190,6 @@ class CacheReader:
 
     def __init__(self, client: aioredis.Redis, events: int = 50) -> None:
         self.client = client
-        self.events = events
         self._view_script = (CUSTOMER_VIEW_SCRIPT % (events - 1)).encode()
         self._view_sha = hashlib.sha1(self._view_script).hexdigest()
 

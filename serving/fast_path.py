@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -57,9 +58,10 @@ class FastRoute:
     deferred: frozenset[str]
     answer: Answer
 
-    @property
+    @cached_property
     def label(self) -> RouteLabel:
-        return RouteLabel(f"{self.prefix}{{{'customer_id' if 'users' in self.prefix else 'item_id'}}}{self.suffix}")
+        param = "customer_id" if self.prefix == "/v1/users/" else "item_id"
+        return RouteLabel(f"{self.prefix}{{{param}}}{self.suffix}")
 
 
 async def _for_you(state: ServingState, customer_id: str, params: dict[str, int]) -> dict[str, Any]:

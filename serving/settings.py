@@ -37,7 +37,8 @@ class ServingSettings(BaseSettings):
     version_check_seconds: float = Field(
         default=1.0,
         ge=0,
-        description="routes that read nothing from Redis (popular) look at the active version this often",
+        description="routes that read nothing from Redis (popular, held item answers) look at the active version "
+        "this often",
     )
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1, description="larger request bodies get 413 (chunked ones too), before any parsing"

@@ -113,7 +113,7 @@ def train_and_register(
         def on_loaded(_result: LoadResult) -> None:
             connecting.append(pool.submit(_connect_tracking, settings))
 
-        outcome = _train_or_exit(console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded)
+        outcome = _run_with_progress(console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded)
         for line in outcome.load.summary.lines():
             console.print(line)
         for table in _metrics_tables(outcome.report):
@@ -140,27 +140,6 @@ def train_and_register(
         metrics_json.parent.mkdir(parents=True, exist_ok=True)
         metrics_json.write_text(json.dumps(payload, indent=2))
         console.print(f"metrics written to {metrics_json}")
-
-
-def _train_or_exit(
-    console: Console,
-    orders: Path,
-    catalog: Path | None,
-    config: BundleConfig,
-    max_reject_ratio: float,
-    rejects_path: Path,
-    on_loaded: Callable[[LoadResult], None],
-) -> TrainingOutcome:
-    """``training.pipeline.train`` with progress; bad input data prints what to fix and exits 2."""
-    try:
-        return _run_with_progress(console, orders, catalog, config, max_reject_ratio, rejects_path, on_loaded)
-    except TooManyRejectsError as exc:
-        console.print(f"[red]error:[/red] {exc}. Rejected rows and reasons: {rejects_path}")
-        console.print("Fix the input, or raise --max-reject-ratio to accept it.")
-        raise typer.Exit(EXIT_BAD_DATA) from exc
-    except DataError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_BAD_DATA) from exc
 
 
 def _connect_tracking(settings: TrainingSettings) -> MlflowClient:
@@ -236,6 +215,7 @@ def _run_with_progress(
     rejects_path: Path,
     on_loaded: Callable[[LoadResult], None] | None = None,
 ) -> TrainingOutcome:
+    """``training.pipeline.train`` with progress; bad input data prints what to fix and exits 2."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         # the final fit reports its steps from its own thread, alongside the evaluation's: one line each
@@ -247,7 +227,17 @@ def _run_with_progress(
                 progress.update(current[stream], completed=1, total=1)
             current[stream] = progress.add_task(name, total=None)
 
-        outcome = train(orders, catalog, config, max_reject_ratio, rejects_path, on_step=on_step, on_loaded=on_loaded)
+        try:
+            outcome = train(
+                orders, catalog, config, max_reject_ratio, rejects_path, on_step=on_step, on_loaded=on_loaded
+            )
+        except TooManyRejectsError as exc:
+            console.print(f"[red]error:[/red] {exc}. Rejected rows and reasons: {rejects_path}")
+            console.print("Fix the input, or raise --max-reject-ratio to accept it.")
+            raise typer.Exit(EXIT_BAD_DATA) from exc
+        except DataError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(EXIT_BAD_DATA) from exc
         for task in current.values():
             progress.update(task, completed=1, total=1)
     return outcome

@@ -9,7 +9,6 @@ against popularity-in-window and symmetric co-occurrence). MLflow logging lives 
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +19,6 @@ from typing import Any, TypeVar
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.base import Recommender
 from recommender.bundle import BundleConfig, ModelBundle
 from recommender.data import LoadResult, check_reject_ratio, check_usable, load_orders, write_rejects
 from recommender.evaluation import (
@@ -41,13 +39,10 @@ from recommender.evaluation import (
     topn_metrics,
 )
 from recommender.history import DAY, OrderHistory
-from recommender.models.blend import BlendModel
-from recommender.models.collaborative import CollaborativeModel
 from recommender.models.complements import ComplementsModel
-from recommender.models.ease import CatalogTooLargeError
-from recommender.models.next_purchase import NextPurchaseModel
 
 StepHook = Callable[[str], None]
+EVALUATED_MODELS = ("collaborative", "for_you", "next_purchase")  # what ``score_models`` scores
 T = TypeVar("T")
 NEXT_PURCHASE_KS = (10, 20)
 FOR_YOU_K = 10
@@ -151,32 +146,14 @@ def prepare_evaluation(history: OrderHistory, config: BundleConfig) -> Evaluatio
 
 
 def fit_evaluated_models(history: OrderHistory, config: BundleConfig, on_step: StepHook | None = None) -> ModelBundle:
-    """A bundle of just the models ``score_models`` scores, wired as ``ModelBundle.fit`` wires them.
+    """A bundle of just the models ``score_models`` scores (``EVALUATED_MODELS``), wired as ``ModelBundle.fit``
+    wires them.
 
-    ALS (shared), the for-you blend (while the catalog fits EASE) and next purchase. Popular, similar
-    items and complements are left out: nothing scores them on the split (complements are scored from
-    a model fitted before the time cutoff), and similar items alone cost as much as ALS on a large shop.
+    Popular, similar items and complements are left out: nothing scores them on the split (complements are
+    scored from a model fitted before the time cutoff), and similar items alone cost as much as ALS on a large
+    shop.
     """
-    step = on_step or (lambda _name: None)
-    models: dict[str, Recommender] = {}
-    step("collaborative")
-    collaborative = CollaborativeModel(config.collaborative).fit(history)
-    models["collaborative"] = collaborative
-    step("for_you")
-    blend_cfg = config.for_you.model_copy(update={"collaborative": config.collaborative})
-    with contextlib.suppress(CatalogTooLargeError):  # then for_you is ALS alone (see ``surface_model``)
-        models["for_you"] = BlendModel(blend_cfg, collaborative=collaborative).fit(history)
-    step("next_purchase")
-    np_cfg = config.next_purchase.model_copy(update={"collaborative": config.collaborative})
-    models["next_purchase"] = NextPurchaseModel(np_cfg, collaborative=collaborative).fit(history)
-    return ModelBundle(
-        customers=history.customers,
-        items=history.items,
-        catalog=history.catalog,
-        models=models,
-        fitted_until=history.end_time,
-        created_at=time.time(),
-    )
+    return ModelBundle.fit(history, config, on_step, only=EVALUATED_MODELS)
 
 
 def score_models(

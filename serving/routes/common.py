@@ -164,6 +164,12 @@ def render(active: Active, answer: Reranked) -> list[dict[str, Any]]:
     ]
 
 
+def list_payload(version: str, rid: str, *, fallback: bool, items: Any, **subject: str | None) -> dict[str, Any]:
+    """A list answer (``RecommendationList``'s fields, then the subject: ``customer_id=`` or ``item_id=``) as a
+    dict in the models' field order; ``items`` rendered rows or ``RenderedJson``."""
+    return {"model_version": version, "recommendation_id": rid, "fallback": fallback, "items": items, **subject}
+
+
 def json_bytes(payload: dict[str, Any]) -> bytes:
     """An answer as JSON bytes (see ``json_answer``)."""
     try:

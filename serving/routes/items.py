@@ -27,6 +27,7 @@ from serving.routes.common import (
     count_fallback,
     follow_version,
     json_answer,
+    list_payload,
     model_version,
     new_recommendation_id,
     popular_fallback,
@@ -67,7 +68,7 @@ async def item_answer(state: ServingState, surface: ItemSurface, item_id: str, *
         active = state.active
     if active is None:
         count_fallback(state.metrics, surface, "unpublished")
-        return answer_payload(item_id, model_version(None), rid, fallback=True, items=[])
+        return list_payload(model_version(None), rid, fallback=True, items=[], item_id=item_id)
     index = active.tables.item_index.get(item_id, -1)
     rendered = active.item_answers.get(surface, index, k)
     if rendered is None:
@@ -77,8 +78,12 @@ async def item_answer(state: ServingState, surface: ItemSurface, item_id: str, *
         # let some connections wait (measured: p99 340 ms -> 140 ms at 2,000 requests/s)
         await asyncio.sleep(0)
     count_fallback(state.metrics, surface, rendered.cause)
-    return answer_payload(
-        item_id, active.model_version, rid, fallback=rendered.cause is not None, items=RenderedJson(rendered.items)
+    return list_payload(
+        active.model_version,
+        rid,
+        fallback=rendered.cause is not None,
+        items=RenderedJson(rendered.items),
+        item_id=item_id,
     )
 
 
@@ -113,19 +118,6 @@ async def compute_answer(
     if cause != "redis":
         active.item_answers.put(surface, index, k, rendered)
     return rendered
-
-
-def answer_payload(
-    item_id: str, version: str, rid: str, *, fallback: bool, items: list[dict[str, Any]] | RenderedJson
-) -> dict[str, Any]:
-    """``ItemRecommendations`` as a dict, in the model's field order."""
-    return {
-        "model_version": version,
-        "recommendation_id": rid,
-        "fallback": fallback,
-        "items": items,
-        "item_id": item_id,
-    }
 
 
 @router.get("/{item_id:id}/complements", response_model=ItemRecommendations)

@@ -28,6 +28,7 @@ from serving.routes.common import (
     count_fallback,
     follow_version,
     json_answer,
+    list_payload,
     model_version,
     new_recommendation_id,
     parse_events,
@@ -125,7 +126,7 @@ async def customer_answer(
         active = state.active
     if active is None:
         count_fallback(state.metrics, surface, "unpublished")
-        return answer_payload(customer_id, model_version(None), rid, fallback=True, items=[])
+        return list_payload(model_version(None), rid, fallback=True, items=[], customer_id=customer_id)
     now = int(time.time())
     flt = request_filter(active, category, in_stock)
     cause: str | None = "unknown_category" if flt.unknown_category else None
@@ -142,22 +143,9 @@ async def customer_answer(
     if cause is None and answer.fallback:
         cause = "filtered" if view.known else "unknown_customer"
     count_fallback(state.metrics, surface, cause)
-    return answer_payload(
-        customer_id, active.model_version, rid, fallback=cause is not None, items=render(active, answer)
+    return list_payload(
+        active.model_version, rid, fallback=cause is not None, items=render(active, answer), customer_id=customer_id
     )
-
-
-def answer_payload(
-    customer_id: str, version: str, rid: str, *, fallback: bool, items: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """``CustomerRecommendations`` as a dict, in the model's field order."""
-    return {
-        "model_version": version,
-        "recommendation_id": rid,
-        "fallback": fallback,
-        "items": items,
-        "customer_id": customer_id,
-    }
 
 
 @router.get("/{customer_id:id}/recommendations", response_model=CustomerRecommendations)
