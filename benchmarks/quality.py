@@ -71,7 +71,7 @@ from recommender.models.blend import BlendConfig
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.complements import ComplementsModel
 from recommender.models.ease import EaseConfig, EaseModel
-from recommender.models.next_purchase import NextPurchaseModel
+from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel
 from recommender.models.popular import PopularModel
 
 Metrics = dict[str, float]
@@ -122,6 +122,17 @@ RC_GRID: tuple[dict[str, Any], ...] = (
         }
         for weight in (0.05, 0.1)
     ),
+    # plus the learned re-ordering of the top 50 (trained inside fit on each customer's last order)
+    {
+        "own_weight": 0.1,
+        "due_floor": 0.8,
+        "neighbour_explore_scale": 1.5,
+        "min_repeat_share": 0.0,
+        "min_repeaters": 0,
+        "transition_weight": 0.1,
+        "explore_by_customer": 0.5,
+        "ranker": {"rounds": 100},
+    },
 )
 # "for you" configs tuned on validation hold-outs carved from the training part (a random 20% of the training
 # interactions, 5 seeds): EASE lambda, ALS factors / confidence / regularization, EASE weight in the blend. The
@@ -202,6 +213,12 @@ def load_history(path: Path, catalog: Path | None = None) -> OrderHistory:
     return result.history
 
 
+def with_next_purchase(overrides: dict[str, Any]) -> BundleConfig:
+    """The default bundle config with next-purchase fields replaced (validated: nested sections too)."""
+    fields = {**BundleConfig().next_purchase.model_dump(), **overrides}
+    return BundleConfig(next_purchase=NextPurchaseConfig.model_validate(fields))
+
+
 def fit_next_purchase(train: OrderHistory, config: BundleConfig) -> NextPurchaseModel:
     """The next-purchase model exactly as ``ModelBundle.fit`` builds it, without fitting the other models.
 
@@ -240,9 +257,7 @@ def tafeng_production(data: Path) -> Results:
     chosen = pick_on_second_to_last_baskets(split.train)
     tuned_name = f"next purchase, {json.dumps(chosen)} picked on validation"
     if chosen:  # what recs tune would do: pick on each customer's second-to-last basket, then refit
-        cfg = BundleConfig().model_copy(
-            update={"next_purchase": BundleConfig().next_purchase.model_copy(update=chosen)}
-        )
+        cfg = with_next_purchase(chosen)
         tuned = fit_next_purchase(split.train, cfg).recommend(split.customers, k=20, now=split.at)
         rows[tuned_name] = score_baskets(tuned, split)
     rows.update({name: score_baskets(r, split) for name, r in next_basket_baselines(split).items()})
@@ -267,9 +282,7 @@ def pick_on_second_to_last_baskets(train: OrderHistory) -> dict[str, Any]:
     validation = split_last_order(train)
     scored = []
     for overrides in RC_GRID:
-        cfg = BundleConfig().model_copy(
-            update={"next_purchase": BundleConfig().next_purchase.model_copy(update=overrides)}
-        )
+        cfg = with_next_purchase(overrides)
         ranked = fit_next_purchase(validation.train, cfg).recommend(validation.customers, k=20, now=validation.at)
         scored.append((score_baskets(ranked, validation)["ndcg_at_10"], overrides))
         print(f"validation {json.dumps(overrides) or 'default'}: NDCG@10 {scored[-1][0]:.4f}", flush=True)
@@ -279,13 +292,12 @@ def pick_on_second_to_last_baskets(train: OrderHistory) -> dict[str, Any]:
 def tafeng_reality_check(data: Path, seeds: int) -> Results:
     """Section 2: 72/8/20 customer splits, config picked on validation customers, test customers reported."""
     history = load_history(tafeng_orders(data))
-    base = BundleConfig()
     per_seed: list[dict[str, Any]] = []
     for seed in range(seeds):
         split = split_customers_last_order(history, 0.08, 0.2, seed=seed)
         trials = []
         for overrides in RC_GRID:
-            cfg = base.model_copy(update={"next_purchase": base.next_purchase.model_copy(update=overrides)})
+            cfg = with_next_purchase(overrides)
             model = fit_next_purchase(split.train, cfg)
             val = model.recommend(split.validation.customers, k=20, now=split.validation.at)
             test = model.recommend(split.test.customers, k=20, now=split.test.at)

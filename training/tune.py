@@ -193,6 +193,8 @@ DEFAULT_SPACE: dict[str, Param] = {
     "next_purchase.min_repeaters": Choice((0, 1, 2)),
     "next_purchase.transition_weight": Choice((0.0, 0.05, 0.1, 0.2)),
     "next_purchase.explore_by_customer": Choice((0.0, 0.25, 0.5, 1.0)),
+    # next purchase: the learned re-ordering of the top candidates (Ta-Feng: 100 rounds)
+    "next_purchase.ranker.rounds": Choice((0, 100)),
     # complements
     "complements.window_days": Choice((7, 14, 21, 30)),
     "complements.min_support": Choice((1, 2, 3, 5)),

@@ -69,14 +69,20 @@ sparse, and an item few customers bought has had no chance to show a repeat yet.
 ``recs tune`` picks them per shop. ALS explore (``explore_weight``) did not help on either. Neighbours are
 searched among the ``neighbour_pool`` most active customers, so fitting stays n x pool, not n x n.
 
+Learned re-ordering (``ranker.rounds > 0``, off by default; ``recommender.models.ranker``): fit also holds
+out each customer's last order, fits a copy of this model without it on the rest, and trains LightGBM on
+whether the held-out orders hold each of its top ``ranker.candidates`` items, described by the signals above
+(score, personal weight, due ratio, neighbour and transition scores, item popularity, customer activity).
+Recommending re-orders the formula's top candidates by the learned odds, which become the scores.
+
 The state is plain arrays: the per (customer, item) statistics and the neighbour lists as CSR arrays,
 per-item arrays, and (with ``explore_weight > 0``) the nested collaborative model's arrays under keys
-prefixed ``explore.``.
+prefixed ``explore.``; the ranker's booster (LightGBM's text format as bytes) and statistics under ``ranker.``.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -87,12 +93,24 @@ from recommender.errors import EmptyHistoryError, ModelFileError, RecommenderErr
 from recommender.history import DAY, OrderHistory
 from recommender.model_files import check_csr, check_indices, require_arrays, require_length
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
+from recommender.models.ranker import (
+    HistoryStats,
+    RankerConfig,
+    booster_from_array,
+    booster_to_array,
+    reorder,
+    train_booster,
+)
 from recommender.models.tifu import Similarity, nearest_neighbours, neighbour_mean, order_positions, order_weights
 from recommender.ranking import topk_sparse
 from recommender.substitutes import CategoryOwnership
 
+if TYPE_CHECKING:
+    import lightgbm
+
 EXPLORE_PREFIX = "explore."
 OWNERSHIP_PREFIX = "owned."
+RANKER_PREFIX = "ranker."
 _MIN_X = 1e-6  # elapsed / interval below this counts as "just bought"
 
 
@@ -133,6 +151,8 @@ class NextPurchaseConfig(ModelConfig):
     explore_by_customer_prior: float = Field(default=20.0, ge=0)  # later purchases of everyone's share added
     damp_owned_categories: bool = True  # explore: a tent buyer gets no second tent (see recommender.substitutes)
     collaborative: CollaborativeConfig = Field(default_factory=CollaborativeConfig)
+    # a learned re-ordering of the top candidates, trained on each customer's last order (rounds 0: off)
+    ranker: RankerConfig = Field(default_factory=RankerConfig)
 
 
 # fitting helpers ---------------------------------------------------------------------------------------
@@ -311,6 +331,10 @@ class NextPurchaseModel(Recommender):
         self._tr_scores = np.zeros(0, dtype=np.float32)
         self._explore_factor = np.zeros(0, dtype=np.float32)
         self._ownership: CategoryOwnership | None = None
+        # the learned re-ordering (``config.ranker.rounds > 0``; None also when the history had nothing to
+        # learn it from) and the history statistics its features need
+        self._booster: lightgbm.Booster | None = None
+        self._stats: HistoryStats | None = None
 
     @property
     def collaborative(self) -> CollaborativeModel | None:
@@ -343,6 +367,31 @@ class NextPurchaseModel(Recommender):
         if cfg.explore_by_customer > 0:
             odds = new_item_odds(history, cfg.explore_by_customer_prior)
             self._explore_factor = (odds**cfg.explore_by_customer).astype(np.float32)
+        self._booster, self._stats = None, None
+        if cfg.ranker.rounds > 0:
+            self._stats = HistoryStats.of(history)
+            self._booster = self._fit_ranker(history)
+
+    def _fit_ranker(self, history: OrderHistory) -> lightgbm.Booster | None:
+        """Hold out each customer's last order, fit this model without the ranker on the rest, and learn
+        which of its top candidates the held-out orders hold (None: no customer has two orders, or no
+        held-out order holds a candidate: the formula's order stays)."""
+        from recommender.evaluation.splits import NothingToEvaluateError, split_last_order
+
+        cfg = self.config
+        try:
+            split = split_last_order(history)
+        except NothingToEvaluateError:
+            return None
+        plain = cfg.model_copy(update={"ranker": cfg.ranker.model_copy(update={"rounds": 0})})
+        inner = NextPurchaseModel(plain).fit(split.train)
+        inner._stats = HistoryStats.of(split.train)
+        candidates = inner._formula_recommend(split.customers, cfg.ranker.candidates, split.at)
+        rows, items, features = inner._candidate_features(split.customers, candidates, split.at)
+        labels = np.asarray(split.targets[rows, items]).ravel() > 0
+        if not labels.any() or labels.all():
+            return None
+        return train_booster(features, labels, cfg.ranker)
 
     def _fit_repeat(self, history: OrderHistory) -> None:
         cfg = self.config
@@ -432,6 +481,82 @@ class NextPurchaseModel(Recommender):
 
     # recommending --------------------------------------------------------------------------------------
     def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
+        if self._booster is None:
+            return self._formula_recommend(queries, k, now)
+        candidates = self._formula_recommend(queries, max(k, self.config.ranker.candidates), now)
+        rows, items, features = self._candidate_features(queries, candidates, now)
+        odds = self._booster.predict(features) if len(rows) else np.zeros(0)
+        return Ranked(*reorder(rows, items, np.asarray(odds, dtype=np.float64), len(queries), k))
+
+    def _candidate_features(
+        self, queries: np.ndarray, candidates: Ranked, now: int | np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, item, features) of every candidate (rows index ``queries``; columns as ``ranker.FEATURES``)."""
+        if self._stats is None:
+            raise RecommenderError("the ranker's history statistics are missing")
+        n, width = candidates.items.shape
+        row = np.repeat(np.arange(n), width)
+        item = candidates.items.ravel().astype(np.int64)
+        score = candidates.scores.ravel().astype(np.float64)
+        valid = item >= 0
+        row, item, score = row[valid], item[valid], score[valid]
+        rank = np.tile(np.arange(width), n)[valid]
+        customer = queries[row]
+        when = np.broadcast_to(np.asarray(self._end_time if now is None else now, dtype=np.int64), queries.shape)
+        now_days = when[row] / DAY
+        entry = self._entries(customer, item)
+        bought = entry >= 0
+        at = np.where(bought, entry, 0)
+        count = np.where(bought, self._count[at], 0).astype(np.float64)
+        interval = np.where(bought, self._interval[at], 0.0)
+        since = np.where(bought, now_days - self._last[at] / DAY, -1.0)
+        due_ratio = np.where(bought, since / np.maximum(interval, 1e-6), -1.0)
+        shape = (self.n_customers, self.n_items)
+
+        def lookup(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray) -> np.ndarray:
+            if len(indices) == 0:
+                return np.zeros(len(row))
+            return np.asarray(sp.csr_matrix((data, indices, indptr), shape=shape)[customer, item]).ravel()
+
+        explore = self._explore_factor[customer] if len(self._explore_factor) else np.ones(len(row))
+        top = candidates.scores[:, 0].astype(np.float64)[row]
+        items_stats, customer_stats = self._stats.items[item], self._stats.customers[customer]
+        columns = [
+            score,
+            rank,
+            score / np.maximum(top, 1e-12),
+            count,
+            np.where(bought, self._weight[at], 0.0),
+            since,
+            interval,
+            due_ratio,
+            self._propensity[item],
+            lookup(self._nb_indptr, self._nb_items, self._nb_scores),
+            lookup(self._tr_indptr, self._tr_items, self._tr_scores),
+            *items_stats.T,
+            customer_stats[:, 0],
+            now_days - customer_stats[:, 1],
+            np.diff(self._indptr)[customer],
+            explore,
+        ]
+        return row, item, np.column_stack(columns).astype(np.float32)
+
+    def _entries(self, customers: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Index of each (customer, item) pair's stored entry, -1 when the customer never bought it
+        (both in range)."""
+        out = np.full(len(customers), -1, dtype=np.int64)
+        rows = np.unique(customers)
+        which, entry = gather_rows(self._indptr, rows)
+        # the entries of sorted customers, items sorted within each customer: keys ascend
+        keys = rows[which].astype(np.int64) * self.n_items + self._items[entry]
+        query = customers.astype(np.int64) * self.n_items + items
+        pos = np.minimum(np.searchsorted(keys, query), max(len(keys) - 1, 0))
+        hit = keys[pos] == query if len(keys) else np.zeros(len(query), dtype=bool)
+        out[hit] = entry[pos[hit]]
+        return out
+
+    def _formula_recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
+        """Top-k by the hand-set formula of the module docstring (before any learned re-ordering)."""
         when = np.broadcast_to(np.asarray(self._end_time if now is None else now, dtype=np.int64), queries.shape)
         which, entry = gather_rows(self._indptr, queries)
         repeat = self._repeat_scores(entry, when[which])
@@ -577,14 +702,9 @@ class NextPurchaseModel(Recommender):
             raise ValueError(f"{len(customer)} customers for {len(item)} items")
         out = np.full(len(customer), -1.0, dtype=np.float32)
         valid = (customer >= 0) & (customer < self.n_customers) & (item >= 0) & (item < self.n_items)
-        rows = np.unique(customer[valid])
-        which, entry = gather_rows(self._indptr, rows)
-        # the entries of sorted customers, items sorted within each customer: keys ascend
-        keys = rows[which] * self.n_items + self._items[entry]
-        query = customer[valid] * self.n_items + item[valid]
-        pos = np.minimum(np.searchsorted(keys, query), max(len(keys) - 1, 0))
-        hit = keys[pos] == query if len(keys) else np.zeros(len(query), dtype=bool)
-        found = entry[pos[hit]]
+        entry = self._entries(customer[valid], item[valid])
+        hit = entry >= 0
+        found = entry[hit]
         own = self._count[found] >= 2
         out[np.flatnonzero(valid)[hit]] = np.where(own, self._own_interval[found], 0.0)
         return out
@@ -630,10 +750,15 @@ class NextPurchaseModel(Recommender):
             state.update({EXPLORE_PREFIX + key: value for key, value in explore._state().items()})
         if self._ownership is not None:
             state.update(self._ownership.state(OWNERSHIP_PREFIX))
+        if self.config.ranker.rounds > 0 and self._stats is not None:
+            state.update(self._stats.state(RANKER_PREFIX))
+            empty = np.zeros(0, dtype=np.uint8)  # no booster: the history had nothing to learn from
+            state[RANKER_PREFIX + "model"] = empty if self._booster is None else booster_to_array(self._booster)
         return state
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        own = {key: value for key, value in arrays.items() if not key.startswith((EXPLORE_PREFIX, OWNERSHIP_PREFIX))}
+        prefixes = (EXPLORE_PREFIX, OWNERSHIP_PREFIX, RANKER_PREFIX)
+        own = {key: value for key, value in arrays.items() if not key.startswith(prefixes)}
         names = ["end_time", "indptr", "items", "count", "last", "weight", "own_interval", "interval"]
         names += ["propensity", "repeatable", "item_interval", "global_share", "nb_indptr", "nb_items", "nb_scores"]
         require_arrays(self.name, own, names)
@@ -666,6 +791,16 @@ class NextPurchaseModel(Recommender):
             require_length(self.name, "ownership categories", owned.item_category, self.n_items)
             check_indices(self.name, "ownership categories", owned.item_category, n_categories, missing_ok=True)
             check_csr(self.name, "ownership", owned.indptr, owned.indices, (self.n_customers, n_categories))
+        self._load_ranker(arrays)
+
+    def _load_ranker(self, arrays: dict[str, np.ndarray]) -> None:
+        self._booster, self._stats = None, None
+        if self.config.ranker.rounds == 0:
+            return
+        self._stats = HistoryStats.from_state(arrays, RANKER_PREFIX, self.n_customers, self.n_items)
+        require_arrays(self.name, arrays, [RANKER_PREFIX + "model"])
+        model = arrays[RANKER_PREFIX + "model"]
+        self._booster = booster_from_array(model) if len(model) else None
 
     def _load_customer_lists(self, own: dict[str, np.ndarray]) -> None:
         """The transition lists and new-item odds factors, when the config uses them."""

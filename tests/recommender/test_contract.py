@@ -15,6 +15,7 @@ from recommender.models.complements import ComplementsConfig, ComplementsModel
 from recommender.models.ease import EaseConfig, EaseModel
 from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel
 from recommender.models.popular import PopularConfig, PopularModel
+from recommender.models.ranker import RankerConfig
 from recommender.models.similar import SimilarConfig, SimilarItemsModel
 from tests.recommender.contract import ModelContract
 
@@ -30,6 +31,13 @@ MODELS: dict[str, tuple[type[Recommender], ModelConfig]] = {
     "next_purchase": (
         NextPurchaseModel,
         NextPurchaseConfig(collaborative=CollaborativeConfig(factors=8, iterations=3)),
+    ),
+    # transitions, explore by customer and the learned re-ordering on
+    "next_purchase-ranker": (
+        NextPurchaseModel,
+        NextPurchaseConfig(
+            transition_weight=0.1, explore_by_customer=0.5, ranker=RankerConfig(rounds=10, min_leaf=5, candidates=20)
+        ),
     ),
     "ease": (EaseModel, EaseConfig(regularization=10.0)),
     "ease_als_blend": (
