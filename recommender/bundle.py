@@ -92,9 +92,14 @@ class ModelBundle:
         config: BundleConfig | None = None,
         on_step: StepHook | None = None,
         only: Collection[str] | None = None,
+        complete: bool = True,
     ) -> ModelBundle:
         """Fit every model on ``history`` (or just those named in ``only``; ALS always, as the others build on
-        it). ALS is fitted once and shared by for-you and next purchase."""
+        it). ALS is fitted once and shared by for-you and next purchase.
+
+        ``complete`` computes every per-customer list during the fit (what saving and publishing need, and
+        where the training job runs it beside the evaluation); ``False`` leaves next purchase's neighbour lists
+        to be computed for the customers asked for (an evaluation that scores some customers only)."""
         cfg = config or BundleConfig()
         step = on_step or (lambda _name: None)
 
@@ -122,7 +127,10 @@ class ModelBundle:
         if wanted("next_purchase"):
             step("next_purchase")
             np_cfg = cfg.next_purchase.model_copy(update={"collaborative": cfg.collaborative})
-            models["next_purchase"] = NextPurchaseModel(np_cfg, collaborative=collaborative).fit(history)
+            next_purchase = NextPurchaseModel(np_cfg, collaborative=collaborative).fit(history)
+            if complete:
+                next_purchase.complete()
+            models["next_purchase"] = next_purchase
         return cls(
             customers=history.customers,
             items=history.items,

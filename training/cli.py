@@ -22,7 +22,7 @@ from rich.table import Table
 from recommender.bundle import BundleConfig
 from recommender.data import LoadResult
 from recommender.errors import DataError, TooManyRejectsError
-from training.pipeline import EvaluationReport, TrainingOutcome, train
+from training.pipeline import EVALUATION_CUSTOMERS, EvaluationReport, TrainingOutcome, train
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
@@ -65,12 +65,18 @@ def train_command(
     max_reject_ratio: Annotated[float, typer.Option(min=0.0, max=1.0, help="Stop when more rows are bad.")] = 0.05,
     rejects: Annotated[Path | None, typer.Option(help="Where to write rejected rows (default: RECS_HOME).")] = None,
     config: Annotated[Path | None, typer.Option(help="Model config JSON.")] = None,
+    eval_customers: Annotated[
+        int | None,
+        typer.Option(min=0, help="Customers the evaluation scores, a seeded sample (0: all; RECS_EVAL_CUSTOMERS)."),
+    ] = None,
 ) -> None:
     """Train every model, evaluate on a time-ordered split against baselines, log to MLflow and register."""
     console = Console()
     settings = TrainingSettings()
     if experiment:
         settings = settings.model_copy(update={"experiment": experiment})
+    if eval_customers is not None:
+        settings = settings.model_copy(update={"eval_customers": eval_customers})
     train_and_register(
         console,
         settings,
@@ -113,7 +119,9 @@ def train_and_register(
         def on_loaded(_result: LoadResult) -> None:
             connecting.append(pool.submit(_connect_tracking, settings))
 
-        outcome = _run_with_progress(console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded)
+        outcome = _run_with_progress(
+            console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded, settings.eval_customers
+        )
         for line in outcome.load.summary.lines():
             console.print(line)
         for table in _metrics_tables(outcome.report):
@@ -163,7 +171,7 @@ def _log_training(
     return tracking.log_training(
         client,
         settings,
-        params=outcome.config.model_dump(mode="json"),
+        params={**outcome.config.model_dump(mode="json"), "evaluation": {"max_customers": outcome.eval_customers}},
         metrics={**outcome.report.metrics, **_data_metrics(outcome), **_timing_metrics(outcome)},
         bundle=outcome.bundle,
         artifacts={"data": rejects_path},
@@ -214,6 +222,7 @@ def _run_with_progress(
     max_reject_ratio: float,
     rejects_path: Path,
     on_loaded: Callable[[LoadResult], None] | None = None,
+    eval_customers: int = EVALUATION_CUSTOMERS,
 ) -> TrainingOutcome:
     """``training.pipeline.train`` with progress; bad input data prints what to fix and exits 2."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -229,7 +238,14 @@ def _run_with_progress(
 
         try:
             outcome = train(
-                orders, catalog, config, max_reject_ratio, rejects_path, on_step=on_step, on_loaded=on_loaded
+                orders,
+                catalog,
+                config,
+                max_reject_ratio,
+                rejects_path,
+                on_step=on_step,
+                on_loaded=on_loaded,
+                eval_customers=eval_customers,
             )
         except TooManyRejectsError as exc:
             console.print(f"[red]error:[/red] {exc}. Rejected rows and reasons: {rejects_path}")

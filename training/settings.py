@@ -20,6 +20,8 @@ class TrainingSettings(BaseSettings):
     tracking_uri: str | None = Field(default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI"))
     model_name: str = Field(default="storefront-recs", validation_alias=AliasChoices("RECS_MODEL_NAME"))
     experiment: str = Field(default="recs", validation_alias=AliasChoices("RECS_EXPERIMENT"))
+    # customers scored by the evaluation (a seeded sample; 0: everyone with two or more orders)
+    eval_customers: int = Field(default=20_000, ge=0, validation_alias=AliasChoices("RECS_EVAL_CUSTOMERS"))
 
     @property
     def resolved_tracking_uri(self) -> str:

@@ -67,7 +67,9 @@ sparse, and an item few customers bought has had no chance to show a repeat yet.
 (weight .05 / .1) and explore by customer (.5) on top raised it to .1112 / .1113 (R@20 .1713 / .1708).
 
 ``recs tune`` picks them per shop. ALS explore (``explore_weight``) did not help on either. Neighbours are
-searched among the ``neighbour_pool`` most active customers, so fitting stays n x pool, not n x n.
+searched among the ``neighbour_pool`` most active customers, so fitting stays n x pool, not n x n,
+and only when first needed: a customer's list is computed when a recommendation for them is asked for, and
+every list before the model is saved (an evaluation pays for the customers it scores only).
 
 Learned re-ordering (``ranker.rounds > 0``, off by default; ``recommender.models.ranker``): fit also holds
 out each customer's last order, fits a copy of this model without it on the rest, and trains LightGBM on
@@ -82,6 +84,7 @@ prefixed ``explore.``; the ranker's booster (LightGBM's text format as bytes) an
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
@@ -324,6 +327,8 @@ class NextPurchaseModel(Recommender):
         self._nb_indptr = np.zeros(1, dtype=np.int64)
         self._nb_items = np.zeros(0, dtype=np.int32)
         self._nb_scores = np.zeros(0, dtype=np.float32)
+        self._nb_done = np.zeros(0, dtype=bool)  # customers whose neighbour list is computed
+        self._nb_lock = threading.Lock()
         self._pattern: sp.csr_matrix | None = None  # bought pattern, built from the arrays on first use
         # per customer (only when enabled): transition lists (CSR arrays), new-item odds factor
         self._tr_indptr = np.zeros(1, dtype=np.int64)
@@ -429,23 +434,45 @@ class NextPurchaseModel(Recommender):
         return cfg.recency_decay ** self._ago(history, ev) * group_factor
 
     def _fit_neighbours(self) -> None:
-        """Mean personal vector of each customer's nearest customers, top ``neighbour_items`` items kept."""
-        cfg = self.config
-        if cfg.neighbours == 0:
-            self._nb_indptr = np.zeros(self.n_customers + 1, dtype=np.int64)
-            self._nb_items = np.zeros(0, dtype=np.int32)
-            self._nb_scores = np.zeros(0, dtype=np.float32)
-            return
-        vectors = sp.csr_matrix((self._weight, self._items, self._indptr), shape=(self.n_customers, self.n_items))
-        pool = None
-        if self.n_customers > cfg.neighbour_pool:
-            activity = np.diff(self._indptr)  # distinct items bought
-            pool = np.sort(np.argsort(-activity, kind="stable")[: cfg.neighbour_pool])
-        neighbours, _ = nearest_neighbours(vectors, cfg.neighbours, cfg.similarity, reference=pool)
-        mean = neighbour_mean(vectors, neighbours, cfg.neighbour_items)
-        self._nb_indptr = mean.indptr.astype(np.int64)
-        self._nb_items = mean.indices.astype(np.int32)
-        self._nb_scores = mean.data.astype(np.float32)
+        """Start with no neighbour lists: ``_ensure_neighbours`` computes them for the customers asked for
+        (an evaluation asks for some customers only) and for everyone before saving."""
+        self._nb_indptr = np.zeros(self.n_customers + 1, dtype=np.int64)
+        self._nb_items = np.zeros(0, dtype=np.int32)
+        self._nb_scores = np.zeros(0, dtype=np.float32)
+        self._nb_done = np.full(self.n_customers, self.config.neighbours == 0)
+
+    def complete(self) -> None:
+        """Compute every customer's neighbour list now (saving does it anyway; a fit that is about to be saved
+        can do it in its own thread)."""
+        self._check_fitted()
+        self._ensure_neighbours(np.arange(self.n_customers))
+
+    def _ensure_neighbours(self, customers: np.ndarray) -> None:
+        """Mean personal vector of the nearest customers of every given customer that has none yet, top
+        ``neighbour_items`` items kept. Each customer's list is the same whoever else is asked for: the
+        neighbours are searched among the ``neighbour_pool`` most active customers of the whole history."""
+        with self._nb_lock:
+            missing = np.unique(customers[~self._nb_done[customers]])
+            if len(missing) == 0:
+                return
+            if 2 * len(missing) > self.n_customers:  # most of them: everyone left, one pass
+                missing = np.flatnonzero(~self._nb_done)
+            cfg, shape = self.config, (self.n_customers, self.n_items)
+            vectors = sp.csr_matrix((self._weight, self._items, self._indptr), shape=shape)
+            pool = None
+            if self.n_customers > cfg.neighbour_pool:
+                activity = np.diff(self._indptr)  # distinct items bought
+                pool = np.sort(np.argsort(-activity, kind="stable")[: cfg.neighbour_pool])
+            neighbours, _ = nearest_neighbours(vectors, cfg.neighbours, cfg.similarity, reference=pool, queries=missing)
+            mean = neighbour_mean(vectors, neighbours, cfg.neighbour_items).tocoo()
+            found = sp.csr_matrix((mean.data, (missing[mean.row], mean.col)), shape=shape, dtype=np.float32)
+            known = sp.csr_matrix((self._nb_scores, self._nb_items, self._nb_indptr), shape=shape)
+            merged = (known + found).tocsr()  # disjoint rows
+            merged.sort_indices()
+            self._nb_indptr = merged.indptr.astype(np.int64)
+            self._nb_items = merged.indices.astype(np.int32)
+            self._nb_scores = merged.data.astype(np.float32)
+            self._nb_done[missing] = True
 
     def _ago(self, history: OrderHistory, ev: dict[str, np.ndarray]) -> np.ndarray:
         if self.config.recency_unit == "orders":
@@ -557,6 +584,7 @@ class NextPurchaseModel(Recommender):
 
     def _formula_recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
         """Top-k by the hand-set formula of the module docstring (before any learned re-ordering)."""
+        self._ensure_neighbours(queries)
         when = np.broadcast_to(np.asarray(self._end_time if now is None else now, dtype=np.int64), queries.shape)
         which, entry = gather_rows(self._indptr, queries)
         repeat = self._repeat_scores(entry, when[which])
@@ -724,6 +752,7 @@ class NextPurchaseModel(Recommender):
 
     # state ---------------------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
+        self._ensure_neighbours(np.arange(self.n_customers))
         state = {
             "end_time": np.array([self._end_time], dtype=np.int64),
             "indptr": self._indptr.astype(np.int64),
@@ -780,6 +809,7 @@ class NextPurchaseModel(Recommender):
         self._nb_indptr = own["nb_indptr"].astype(np.int64)
         self._nb_items = own["nb_items"].astype(np.int32)
         self._nb_scores = own["nb_scores"].astype(np.float32)
+        self._nb_done = np.ones(self.n_customers, dtype=bool)
         self._load_customer_lists(own)
         self._check_shapes()
         self._pattern = None

@@ -19,6 +19,9 @@ No loop per customer: everything is sparse matrix algebra, in blocks where a den
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -35,6 +38,19 @@ except ImportError:  # pragma: no cover - another scipy layout: the public produ
 Similarity = Literal["cosine", "euclidean"]
 _BLOCK_CELLS = 16_000_000  # dense cells per block (float32: 64 MB)
 _DENSE_REFERENCE_CELLS = 50_000_000  # reference customers x items held dense up to this (float32: 200 MB)
+_MAX_THREADS = 2  # blocks in flight at once (scipy's sparse kernels and numpy's selection release the GIL)
+
+
+def _each_block(work: Callable[[int, int], None], blocks: list[tuple[int, int]]) -> None:
+    """``work(lo, hi)`` for every block, in up to ``_MAX_THREADS`` threads (each block writes its own rows)."""
+    threads = min(_MAX_THREADS, os.cpu_count() or 1, len(blocks))
+    if threads <= 1:
+        for lo, hi in blocks:
+            work(lo, hi)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tifu-block") as pool:
+        for future in [pool.submit(work, lo, hi) for lo, hi in blocks]:
+            future.result()
 
 
 def order_positions(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -141,9 +157,15 @@ def _row_blocks(n_rows: int, n_cols: int) -> list[tuple[int, int]]:
 
 
 def nearest_neighbours(
-    vectors: sp.csr_matrix, k: int, similarity: Similarity = "cosine", reference: np.ndarray | None = None
+    vectors: sp.csr_matrix,
+    k: int,
+    similarity: Similarity = "cosine",
+    reference: np.ndarray | None = None,
+    queries: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest rows of every row: (indices int32 (n, k), similarities float32).
+    """The ``k`` nearest rows of every row, or of the ``queries`` rows only (one result row per query, in
+    their order): (indices int32 (n, k), similarities float32). A row's neighbours do not depend on which
+    other rows are asked for.
 
     Neighbours are searched among the ``reference`` rows (all rows when None); a row that is itself a
     reference row is its own nearest neighbour. A bounded reference set keeps the cost at n x |reference|
@@ -165,23 +187,30 @@ def nearest_neighbours(
     ref_norms = norms[ref]
     ref_pos = np.full(n, -1, dtype=np.int64)
     ref_pos[ref] = np.arange(m)
-    indices = np.zeros((n, k), dtype=np.int32)
-    sims = np.zeros((n, k), dtype=np.float32)
+    asked = None if queries is None else np.asarray(queries, dtype=np.int64).ravel()
+    n_asked = n if asked is None else len(asked)
+    indices = np.zeros((n_asked, k), dtype=np.int32)
+    sims = np.zeros((n_asked, k), dtype=np.float32)
     squared_norms, squared_ref_norms = norms**2, ref_norms**2
-    for lo, hi in _row_blocks(n, m):
-        block = np.asarray(v[lo:hi] @ vt, dtype=np.float32) if dense_ref else dense_product(v[lo:hi], vt)
+
+    def search(lo: int, hi: int) -> None:
+        which = np.arange(lo, hi) if asked is None else asked[lo:hi]
+        part = v[lo:hi] if asked is None else v[which]
+        block = np.asarray(part @ vt, dtype=np.float32) if dense_ref else dense_product(part, vt)
         if similarity == "euclidean":  # -squared distance, 2 * dot - |a|^2 - |b|^2, in place
             block *= 2.0
-            block -= squared_norms[lo:hi, None]
+            block -= squared_norms[which, None]
             block -= squared_ref_norms[None, :]
         rows = np.arange(hi - lo)
-        own = ref_pos[lo:hi]
+        own = ref_pos[which]
         is_ref = own >= 0
         block[rows[is_ref], own[is_ref]] = np.inf  # a customer is its own nearest neighbour
         best_columns, best = top_columns(block, k)  # ties: the lower reference position first
         indices[lo:hi] = ref[best_columns]
         best[is_ref, 0] = 1.0 if similarity == "cosine" else 0.0
         sims[lo:hi] = best
+
+    _each_block(search, _row_blocks(n_asked, m))
     return indices, sims
 
 
@@ -190,15 +219,21 @@ def neighbour_mean(vectors: sp.csr_matrix, neighbours: np.ndarray, keep: int) ->
     v = sp.csr_matrix(vectors, dtype=np.float32)
     n, k = neighbours.shape
     n_items = v.shape[1]
-    parts = []
-    for lo, hi in _row_blocks(n, n_items):
+    blocks = _row_blocks(n, n_items)
+    parts: dict[int, sp.csr_matrix] = {}
+
+    def mean_of(lo: int, hi: int) -> None:
         rows = np.repeat(np.arange(hi - lo), k)
         w = sp.csr_matrix(
-            (np.full(rows.size, 1.0 / k, dtype=np.float32), (rows, neighbours[lo:hi].ravel())), shape=(hi - lo, n)
+            (np.full(rows.size, 1.0 / k, dtype=np.float32), (rows, neighbours[lo:hi].ravel())),
+            shape=(hi - lo, v.shape[0]),
         )
-        dense = dense_product(w, v)
-        parts.append(_keep_top(dense, keep))
-    return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, n_items), dtype=np.float32)
+        parts[lo] = _keep_top(dense_product(w, v), keep)
+
+    _each_block(mean_of, blocks)
+    if not blocks:
+        return sp.csr_matrix((0, n_items), dtype=np.float32)
+    return sp.vstack([parts[lo] for lo, _ in blocks], format="csr")
 
 
 def _keep_top(dense: np.ndarray, keep: int) -> sp.csr_matrix:

@@ -368,3 +368,31 @@ def test_a_bounded_neighbour_pool_still_gives_every_customer_a_list(history: Ord
     ranked = pooled.recommend(np.arange(history.n_customers), 5)
     bought = np.diff(history.customer_items("binary").indptr) > 0
     assert (ranked.items[bought, 0] >= 0).all()
+
+
+def test_neighbour_lists_computed_for_the_customers_asked_equal_the_full_computation(
+    shop: OrderHistory, tmp_path: Path
+) -> None:
+    customers = np.arange(shop.n_customers)
+    eager = NextPurchaseModel(CONFIG).fit(shop)
+    everyone = eager.recommend(customers, k=8)
+    lazy = NextPurchaseModel(CONFIG).fit(shop)
+    some = customers[::3]
+    first = lazy.recommend(some, k=8)  # lists for a third of the customers only
+    assert lazy._nb_done.sum() == len(some)
+    np.testing.assert_array_equal(first.items, everyone.items[some])
+    np.testing.assert_array_equal(lazy.recommend(customers, k=8).items, everyone.items)
+    # saving computes every list first: the same files whatever was asked before
+    NextPurchaseModel(CONFIG).fit(shop).save(tmp_path / "fresh")
+    lazy.save(tmp_path / "lazy")
+    with np.load(tmp_path / "fresh" / ARRAYS_FILE) as a, np.load(tmp_path / "lazy" / ARRAYS_FILE) as b:
+        assert a.files == b.files
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_complete_computes_every_neighbour_list_up_front(shop: OrderHistory) -> None:
+    model = NextPurchaseModel(CONFIG).fit(shop)
+    assert not model._nb_done.any()  # nothing asked for yet
+    model.complete()
+    assert model._nb_done.all() and len(model._nb_items) > 0

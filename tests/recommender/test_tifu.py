@@ -121,3 +121,19 @@ def test_dense_product_is_the_public_product_bit_for_bit(shape: tuple[int, int, 
     got = tifu.dense_product(a, b)
     assert got.dtype == np.float32 and got.shape == (n, m)
     np.testing.assert_array_equal(got, (a @ b).toarray())
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
+def test_neighbours_of_some_rows_are_those_rows_of_the_full_search(similarity: str) -> None:
+    rng = np.random.default_rng(11)
+    vectors = sp.csr_matrix(rng.random((50, 12)) * (rng.random((50, 12)) < 0.3), dtype=np.float32)
+    pool = np.arange(0, 50, 2)
+    full_idx, full_sims = nearest_neighbours(vectors, 4, similarity, reference=pool)  # type: ignore[arg-type]
+    asked = np.array([7, 2, 40, 3])  # any order, members of the pool or not
+    idx, sims = nearest_neighbours(vectors, 4, similarity, reference=pool, queries=asked)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(idx, full_idx[asked])
+    np.testing.assert_array_equal(sims, full_sims[asked])
+    # neighbour_mean over the vectors of all rows, one result row per asked row
+    np.testing.assert_array_equal(
+        neighbour_mean(vectors, idx, 5).toarray(), neighbour_mean(vectors, full_idx, 5).toarray()[asked]
+    )

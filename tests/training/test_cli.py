@@ -55,6 +55,8 @@ def test_train_end_to_end_with_a_few_bad_lines(shop: dict[str, Path], tmp_path: 
             "--metrics-json",
             str(metrics_json),
             "--promote",
+            "--eval-customers",
+            "300",
         ],
         tmp_path / "home",
     )
@@ -79,7 +81,12 @@ def test_train_end_to_end_with_a_few_bad_lines(shop: dict[str, Path], tmp_path: 
 
     store = f"sqlite:///{(tmp_path / 'home' / 'mlflow.db').resolve()}"
     client = MlflowClient(store, registry_uri=store)  # not the process-wide registry an earlier test set
-    assert str(client.get_model_version_by_alias("cli-recs", "champion").version) == "1"
+    champion = client.get_model_version_by_alias("cli-recs", "champion")
+    assert str(champion.version) == "1"
+    # the evaluation scored a sample of 300 of the customers with two or more orders, and says so
+    assert payload["metrics"]["eval.next_purchase_customers"] == 300
+    assert payload["metrics"]["eval.eligible_customers"] > 300
+    assert client.get_run(champion.run_id).data.params["evaluation.max_customers"] == "300"
 
 
 def test_malformed_orders_exit_2_with_rejects_and_summary(tmp_path: Path) -> None:

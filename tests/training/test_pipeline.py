@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from recommender.errors import EmptyHistoryError
@@ -47,3 +48,21 @@ def test_header_only_file_is_a_clear_error(tmp_path: Path) -> None:
     orders.write_text("customer_id,item_id,ordered_at\n")
     with pytest.raises(EmptyHistoryError, match="no usable order lines"):
         train(orders)
+
+
+def test_the_evaluation_scores_a_seeded_sample_of_at_most_the_cap(shop: dict[str, Path]) -> None:
+    from recommender.bundle import BundleConfig
+    from recommender.data import load_orders
+    from training.pipeline import prepare_evaluation
+
+    history = load_orders(shop["orders"], catalog_path=shop["catalog"]).history
+    everyone = prepare_evaluation(history, BundleConfig(), max_customers=0)
+    capped = prepare_evaluation(history, BundleConfig(), max_customers=100)
+    again = prepare_evaluation(history, BundleConfig(), max_customers=100)
+    assert len(everyone.split.customers) > 100 and len(capped.split.customers) == 100
+    assert capped.counts()["eligible_customers"] == len(everyone.split.customers)
+    np.testing.assert_array_equal(capped.split.customers, again.split.customers)  # seeded
+    rows = np.searchsorted(everyone.split.customers, capped.split.customers)
+    np.testing.assert_array_equal(everyone.split.customers[rows], capped.split.customers)  # a subset, ascending
+    assert (capped.split.targets != everyone.split.targets[rows]).nnz == 0
+    np.testing.assert_array_equal(capped.split.at, everyone.split.at[rows])
