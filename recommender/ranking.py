@@ -60,10 +60,9 @@ def top_columns(scores: np.ndarray, k: int, above: float | None = None) -> tuple
 
     Cheaper than an ``argpartition`` of every row (about 3x for 20,000 columns): the k-th largest entry of
     a strided sample of the columns is at most the row's k-th largest, so only the entries at or above it
-    (about ``k * stride``, the stride ``SAMPLE_STRIDE`` times the square root of ``m / k``) are ranked, in
-    two vectorized steps: their exact k-th largest (a sort of the candidates padded into a small block),
-    then one sort of what is left. Sorts, not ``np.partition``: it slows down tenfold on rows of many
-    equal values (the zeros of a sparse mean).
+    (about ``k * stride``, the stride ``SAMPLE_STRIDE`` times the square root of ``m / k``) are ranked, by
+    one sort of (descending value, column) keys padded into a small block, a row per row. Sorts, not
+    ``np.partition``: it slows down tenfold on rows of many equal values (the zeros of a sparse mean).
     Rows go a few at a time (``SELECT_CELLS``), so that every pass stays in the cache.
     """
     scores = np.asarray(scores, dtype=np.float32)
@@ -99,25 +98,27 @@ def _top_columns_block(
     flat = np.flatnonzero(candidate)
     rows = flat // m
     counts = np.bincount(rows, minlength=n)
-    found = scores.ravel()[flat]
     widest = int(counts.max(initial=0))
-    if widest > kk:  # the exact k-th largest candidate of every row: drop the rest before sorting
-        starts = np.cumsum(counts) - counts
-        padded = np.full((n, widest), -np.inf, dtype=np.float32)
-        padded[rows, np.arange(len(flat)) - np.repeat(starts, counts)] = found
-        padded.sort(axis=1)
-        kth = padded[:, widest - kk]
-        kept = found >= kth[rows]
-        flat, rows, found = flat[kept], rows[kept], found[kept]
-        counts = np.bincount(rows, minlength=n)
-    # (row, descending value) keys; the stable sort keeps the ascending columns of ``flatnonzero`` in ties
-    key = (rows.astype(np.int64) << 32) | _descending_bits(found + np.float32(0.0)).astype(np.int64)  # -0.0 as 0.0
-    order = np.argsort(key, kind="stable")
-    rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
-    keep = rank < kk
-    chosen = order[keep]
-    columns[rows[chosen], rank[keep]] = flat[chosen] - rows[chosen] * m
-    values[rows[chosen], rank[keep]] = found[chosen]
+    if widest == 0:
+        return
+    # one key per candidate, (descending value, ascending column), sorted within its row of a padded block
+    value_bits = _descending_bits(scores.ravel()[flat] + np.float32(0.0)).astype(np.uint64)  # -0.0 as 0.0
+    padded = np.full((n, widest), _NO_KEY, dtype=np.uint64)
+    padded[rows, np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)] = (value_bits << _SHIFT) | (
+        flat - rows * m
+    ).astype(np.uint64)
+    padded.sort(axis=1)
+    width = min(kk, widest)
+    top = padded[:, :width]
+    found = top != _NO_KEY
+    chosen = np.where(found, (top & _LOW_BITS).astype(np.int64), 0)
+    columns[:, :width] = np.where(found, chosen, -1)
+    values[:, :width] = np.where(found, scores[np.arange(n)[:, None], chosen], -np.inf)
+
+
+_NO_KEY = np.uint64(np.iinfo(np.uint64).max)  # padding: sorts after every candidate
+_SHIFT = np.uint64(32)
+_LOW_BITS = np.uint64(0xFFFFFFFF)
 
 
 def topk_sparse(matrix: sp.csr_matrix, k: int, rows: np.ndarray | None = None) -> Ranked:

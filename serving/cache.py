@@ -246,6 +246,16 @@ class CacheReader:
 
 
 # writing (publish, synchronous) ---------------------------------------------------------------------------
+def hset_command(key: bytes, fields: Sequence[str], values: Sequence[bytes]) -> bytes:
+    """``HSET key field value ...`` in the Redis protocol (RESP), fields encoded as UTF-8."""
+    head = b"*%d\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n" % (2 + 2 * len(fields), len(key), key)
+    body = [
+        b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(name), name, len(value), value)
+        for name, value in zip([field.encode() for field in fields], values, strict=True)
+    ]
+    return head + b"".join(body)
+
+
 class VersionWriter:
     """Writes one new version through pipelines, then activates it atomically."""
 
@@ -259,19 +269,33 @@ class VersionWriter:
         self.client.set(version_key(self.version, name), value)
 
     def put_hash(self, surface: str, keys: Sequence[str], values: Sequence[bytes]) -> int:
-        """Write ``keys[i] -> values[i]`` into the version's hash for ``surface``, ``chunk`` fields per HSET.
+        """Write ``keys[i] -> values[i]`` into the version's hash for ``surface``, ``chunk`` fields per HSET,
+        every HSET of the call sent in one round trip.
 
+        The commands are packed here (``hset_commands``, about 5x cheaper than redis-py's general packer,
+        which was a third of a publish's Redis time) and sent on one of the client's pooled connections.
         Returns the number of fields written (distinct ``keys`` are assumed, as publish gives them).
         """
         if len(keys) != len(values):
             raise ValueError(f"{len(keys)} keys for {len(values)} values")
-        key = version_key(self.version, surface)
-        for start in range(0, len(keys), self.chunk):
-            stop = min(start + self.chunk, len(keys))
-            args: list[str | bytes] = [b""] * (2 * (stop - start))
-            args[0::2] = keys[start:stop]
-            args[1::2] = values[start:stop]
-            self.client.execute_command("HSET", key, *args)
+        if not keys:
+            return 0
+        key = version_key(self.version, surface).encode()
+        commands = [
+            hset_command(key, keys[start : start + self.chunk], values[start : start + self.chunk])
+            for start in range(0, len(keys), self.chunk)
+        ]
+        pool = self.client.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command(commands)
+            for _ in commands:  # an error reply raises here (ResponseError), after the others were sent
+                connection.read_response()
+        except BaseException:
+            connection.disconnect()  # replies may be left unread: never hand this connection out again as is
+            raise
+        finally:
+            pool.release(connection)
         return len(keys)
 
     def activate(self, grace_seconds: int) -> str | None:

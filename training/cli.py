@@ -7,6 +7,7 @@ says what to fix, after the rejects file is written.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -338,7 +339,12 @@ _register_other_commands()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # what is left at exit (a bundle, MLflow's and rich's objects) is frozen out of the interpreter's
+        # last garbage collections: they reclaim nothing the OS does not, and took 0.8 s after a 2M publish
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ default, or the confidence ``1 + alpha * count`` of Hu, Koren and Volinsky, or r
 implicit's CPU ALS. The state is plain arrays: customer factors, item factors (float32), the customer
 x item bought pattern (CSR indptr / indices) and the item popularity used for customers with no
 history in the fitted data (their factors are zero, so a factor score would be arbitrary). Scoring
-is a blocked matrix product, masked and ranked with ``recommender.ranking``.
+is an exact top-k of the factor products that skips items whose factor norm rules them out
+(``recommender.inner_product_topk``), a block of customers at a time.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
+from recommender.inner_product_topk import NormTiers, top_inner_products
 from recommender.model_files import load_pattern, pattern_matrix, require_arrays, require_length
-from recommender.ranking import mask_sparse, rank_in_blocks, topk_dense
-
-# most cells of one dense (customers x items) score block
+from recommender.ranking import rank_in_blocks, topk_dense
 
 # floor of a BM25 confidence: a purchase is never read as a negative signal
 _MIN_CONFIDENCE = 1e-3
@@ -86,24 +86,27 @@ def fit_factors(weighted: sp.csr_matrix, config: CollaborativeConfig) -> tuple[n
 
 def score_block(
     user_factors: np.ndarray,
-    item_factors: np.ndarray,
+    tiers: NormTiers,
     bought: sp.csr_matrix,
     popularity: np.ndarray,
     exclude_bought: bool,
     k: int,
 ) -> Ranked:
-    """Top-k for one block of customers.
+    """Top-k for one block of customers (``user_factors`` and ``bought`` are the block's rows).
 
     Customers with no bought items (zero factors) are ranked by ``popularity`` instead, and only get
-    items someone bought.
+    items someone bought; the others by their factor scores (``inner_product_topk``: exact, pruned).
     """
-    scores = user_factors @ item_factors.T
+    out = Ranked.empty(len(user_factors), k)
     cold = np.diff(bought.indptr) == 0
-    if cold.any():
-        scores[cold] = np.where(popularity > 0, popularity, -np.inf)
-    if exclude_bought:
-        mask_sparse(scores, bought)
-    return topk_dense(scores, k)
+    warm = np.flatnonzero(~cold)
+    if len(warm):
+        excluded = bought[warm] if exclude_bought else None
+        out.items[warm], out.scores[warm] = top_inner_products(tiers, user_factors[warm], excluded, k)
+    if cold.any():  # one list, the same for every cold customer
+        ranked = topk_dense(np.where(popularity > 0, popularity, -np.inf)[None, :], k)
+        out.items[cold], out.scores[cold] = ranked.items[0], ranked.scores[0]
+    return out
 
 
 class CollaborativeModel(Recommender):
@@ -121,6 +124,7 @@ class CollaborativeModel(Recommender):
         self._popularity = np.zeros(0, dtype=np.float32)
         self._bought = sp.csr_matrix((0, 0), dtype=np.float32)
         self._blas: ThreadpoolController | None = None  # found once: threadpool_limits costs ~1 ms a call
+        self._tiers = NormTiers.build(self._item_factors)  # derived from the item factors, never saved
 
     @property
     def user_factors(self) -> np.ndarray:
@@ -147,12 +151,13 @@ class CollaborativeModel(Recommender):
             user_factors, item_factors = fit_factors(confidence_matrix(counts, self.config), self.config)
             user_factors[np.diff(counts.indptr) == 0] = 0.0
         self._user_factors, self._item_factors = user_factors, item_factors
+        self._tiers = NormTiers.build(item_factors)
 
     def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
         def block(rows: np.ndarray, k: int) -> Ranked:
             return score_block(
                 self._user_factors[rows],
-                self._item_factors,
+                self._tiers,
                 self._bought[rows],
                 self._popularity,
                 self.config.exclude_bought,
@@ -162,7 +167,9 @@ class CollaborativeModel(Recommender):
         if self._blas is None:
             self._blas = ThreadpoolController()
         with self._blas.limit(limits=1, user_api="blas"):
-            return rank_in_blocks(queries, k, self.n_items, block)
+            # blocks sized for the first set of columns scored (most customers need no other)
+            width = len(self._tiers.columns[self._tiers.first_tier(k)])
+            return rank_in_blocks(queries, k, width, block)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {
@@ -182,6 +189,7 @@ class CollaborativeModel(Recommender):
             raise ModelFileError(f"{self.name} model file: factor shapes do not match the saved sizes")
         self._user_factors = np.ascontiguousarray(user_factors, np.float32)
         self._item_factors = np.ascontiguousarray(item_factors, np.float32)
+        self._tiers = NormTiers.build(self._item_factors)
         require_length(self.name, "item_popularity", arrays["item_popularity"], self.n_items)
         self._popularity = arrays["item_popularity"].astype(np.float32)
         shape = (self.n_customers, self.n_items)

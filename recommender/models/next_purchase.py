@@ -570,17 +570,14 @@ class NextPurchaseModel(Recommender):
 
     def _entries(self, customers: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Index of each (customer, item) pair's stored entry, -1 when the customer never bought it
-        (both in range)."""
-        out = np.full(len(customers), -1, dtype=np.int64)
-        rows = np.unique(customers)
-        which, entry = gather_rows(self._indptr, rows)
-        # the entries of sorted customers, items sorted within each customer: keys ascend
-        keys = rows[which].astype(np.int64) * self.n_items + self._items[entry]
-        query = customers.astype(np.int64) * self.n_items + items
-        pos = np.minimum(np.searchsorted(keys, query), max(len(keys) - 1, 0))
-        hit = keys[pos] == query if len(keys) else np.zeros(len(query), dtype=bool)
-        out[hit] = entry[pos[hit]]
-        return out
+        (both in range): scipy's C lookup of each pair in its customer's sorted items."""
+        if len(customers) == 0:  # scipy answers an empty selection with a sparse array
+            return np.zeros(0, dtype=np.int64)
+        positions = sp.csr_array(
+            (np.arange(1, len(self._items) + 1, dtype=np.int64), self._items, self._indptr),
+            shape=(self.n_customers, self.n_items),
+        )
+        return np.asarray(positions[customers, items], dtype=np.int64).ravel() - 1
 
     def _formula_recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
         """Top-k by the hand-set formula of the module docstring (before any learned re-ordering)."""
@@ -795,20 +792,20 @@ class NextPurchaseModel(Recommender):
         check_csr(self.name, "customer items", own["indptr"], own["items"], shape)
         check_csr(self.name, "neighbour items", own["nb_indptr"], own["nb_items"], shape)
         self._end_time = int(own["end_time"][0])
-        self._indptr = own["indptr"].astype(np.int64)
-        self._items = own["items"].astype(np.int32)
-        self._count = own["count"].astype(np.int32)
-        self._last = own["last"].astype(np.int64)
-        self._weight = own["weight"].astype(np.float32)
-        self._own_interval = own["own_interval"].astype(np.float32)
-        self._interval = own["interval"].astype(np.float32)
-        self._propensity = own["propensity"].astype(np.float32)
-        self._repeatable = own["repeatable"].astype(bool)
-        self._item_interval = own["item_interval"].astype(np.float32)
+        self._indptr = own["indptr"].astype(np.int64, copy=False)
+        self._items = own["items"].astype(np.int32, copy=False)
+        self._count = own["count"].astype(np.int32, copy=False)
+        self._last = own["last"].astype(np.int64, copy=False)
+        self._weight = own["weight"].astype(np.float32, copy=False)
+        self._own_interval = own["own_interval"].astype(np.float32, copy=False)
+        self._interval = own["interval"].astype(np.float32, copy=False)
+        self._propensity = own["propensity"].astype(np.float32, copy=False)
+        self._repeatable = own["repeatable"].astype(bool, copy=False)
+        self._item_interval = own["item_interval"].astype(np.float32, copy=False)
         self._global_share = float(own["global_share"][0])
-        self._nb_indptr = own["nb_indptr"].astype(np.int64)
-        self._nb_items = own["nb_items"].astype(np.int32)
-        self._nb_scores = own["nb_scores"].astype(np.float32)
+        self._nb_indptr = own["nb_indptr"].astype(np.int64, copy=False)
+        self._nb_items = own["nb_items"].astype(np.int32, copy=False)
+        self._nb_scores = own["nb_scores"].astype(np.float32, copy=False)
         self._nb_done = np.ones(self.n_customers, dtype=bool)
         self._load_customer_lists(own)
         self._check_shapes()
@@ -839,13 +836,13 @@ class NextPurchaseModel(Recommender):
             shape = (self.n_customers, self.n_items)
             check_csr(self.name, "transition items", own["tr_indptr"], own["tr_items"], shape)
             require_length(self.name, "transition scores", own["tr_scores"], len(own["tr_items"]))
-            self._tr_indptr = own["tr_indptr"].astype(np.int64)
-            self._tr_items = own["tr_items"].astype(np.int32)
-            self._tr_scores = own["tr_scores"].astype(np.float32)
+            self._tr_indptr = own["tr_indptr"].astype(np.int64, copy=False)
+            self._tr_items = own["tr_items"].astype(np.int32, copy=False)
+            self._tr_scores = own["tr_scores"].astype(np.float32, copy=False)
         if self.config.explore_by_customer > 0:
             require_arrays(self.name, own, ["explore_factor"])
             require_length(self.name, "explore factors", own["explore_factor"], self.n_customers)
-            self._explore_factor = own["explore_factor"].astype(np.float32)
+            self._explore_factor = own["explore_factor"].astype(np.float32, copy=False)
 
     def _check_shapes(self) -> None:
         nnz = len(self._items)

@@ -303,3 +303,29 @@ def test_a_publish_killed_halfway_leaves_the_old_version_serving(
     assert redis_client.zscore(VERSIONS_KEY, partial) is None
     assert redis_client.get(ACTIVE_KEY) == new.version.encode()
     assert len(version_keys(redis_client, old.version)) == 8  # the replaced one stays for its grace
+
+
+def test_the_writer_packs_hset_as_redis_py_does_and_round_trips_every_field(redis_client: redis.Redis) -> None:
+    from redis.connection import Connection
+
+    from serving.cache import VersionWriter, hset_command
+
+    fields, values = ["c1", "kundé-2", "c3"], [b"\x00\x01", b"", b"\r\n$3"]
+    args: list[str | bytes] = [item for pair in zip(fields, values, strict=True) for item in pair]
+    assert hset_command(b"h", fields, values) == b"".join(Connection().pack_command("HSET", "h", *args))
+    writer = VersionWriter(redis_client, "v-test", chunk=2)  # two HSETs in one round trip
+    assert writer.put_hash("for_you", fields, values) == 3
+    stored = redis_client.hgetall(version_key("v-test", "for_you"))
+    assert stored == {name.encode(): value for name, value in zip(fields, values, strict=True)}
+
+
+def test_a_refused_write_raises_and_leaves_the_client_usable(redis_client: redis.Redis) -> None:
+    from serving.cache import VersionWriter
+
+    redis_client.set(version_key("v-test", "similar"), "a string, not a hash")
+    writer = VersionWriter(redis_client, "v-test", chunk=1)
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        writer.put_hash("similar", ["i1", "i2"], [b"x", b"y"])
+    assert redis_client.ping()
+    assert writer.put_hash("complements", ["i1"], [b"z"]) == 1
+    assert redis_client.hget(version_key("v-test", "complements"), "i1") == b"z"
