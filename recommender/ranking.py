@@ -102,7 +102,7 @@ def _top_columns_block(
     if widest == 0:
         return
     # one key per candidate, (descending value, ascending column), sorted within its row of a padded block
-    value_bits = _descending_bits(scores.ravel()[flat] + np.float32(0.0)).astype(np.uint64)  # -0.0 as 0.0
+    value_bits = descending_bits(scores.ravel()[flat] + np.float32(0.0)).astype(np.uint64)  # -0.0 as 0.0
     padded = np.full((n, widest), _NO_KEY, dtype=np.uint64)
     padded[rows, np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)] = (value_bits << _SHIFT) | (
         flat - rows * m
@@ -137,7 +137,7 @@ def topk_sparse(matrix: sp.csr_matrix, k: int, rows: np.ndarray | None = None) -
     # order; rows already come in order, which the stable (run-aware) sort exploits.
     if not m.has_sorted_indices:
         m = m.sorted_indices()
-    key = (row_of.astype(np.int64) << 32) | _descending_bits(m.data).astype(np.int64)
+    key = (row_of.astype(np.int64) << 32) | descending_bits(m.data).astype(np.int64)
     order = np.argsort(key, kind="stable")
     row_sorted = row_of[order]
     rank = np.arange(len(order)) - m.indptr[row_sorted]
@@ -147,7 +147,7 @@ def topk_sparse(matrix: sp.csr_matrix, k: int, rows: np.ndarray | None = None) -
     return out
 
 
-def _descending_bits(values: np.ndarray) -> np.ndarray:
+def descending_bits(values: np.ndarray) -> np.ndarray:
     """uint32 keys whose ascending order is the descending order of the float32 ``values``."""
     bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
     ascending = np.where(bits & np.uint32(0x80000000), ~bits, bits | np.uint32(0x80000000))

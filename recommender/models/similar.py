@@ -27,7 +27,7 @@ from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
 from recommender.model_files import check_csr, require_arrays
-from recommender.ranking import topk_sparse
+from recommender.ranking import descending_bits, topk_sparse
 
 # most co-purchase products (an upper bound of stored entries) computed in one block of item rows
 _BLOCK_WORK = 5_000_000
@@ -61,11 +61,17 @@ def item_blocks(buyers: sp.csr_matrix, budget: int) -> np.ndarray:
 
 
 def top_per_row(m: sp.csr_matrix, n: int) -> sp.csr_matrix:
-    """Keep the ``n`` largest stored entries of every row (ties: lower column first), rows sorted best first."""
+    """Keep the ``n`` largest stored entries of every row (ties: lower column first), rows sorted best first.
+
+    One stable sort of (row, descending value) keys over columns ascending within rows (``lexsort`` of the
+    three keys was 60% of a similar-items fit).
+    """
     m = m.tocsr()
+    if not m.has_sorted_indices:
+        m = m.sorted_indices()
     lengths = np.diff(m.indptr)
-    row_of = np.repeat(np.arange(m.shape[0]), lengths)
-    order = np.lexsort((m.indices, -m.data, row_of))
+    row_of = np.repeat(np.arange(m.shape[0], dtype=np.int64), lengths)
+    order = np.argsort((row_of << 32) | descending_bits(m.data).astype(np.int64), kind="stable")
     rank = np.arange(len(order)) - m.indptr[row_of[order]]
     keep = order[rank < n]
     counts = np.minimum(lengths, n)
