@@ -10,11 +10,12 @@ vectors, nearest-neighbour customers on those vectors, and the neighbours' mean 
   authors' code (which counts ``ago`` over the whole history, not within the group).
 - ``nearest_neighbours``: for every customer, the ``k`` most similar customers by cosine similarity (or
   negative Euclidean distance, as the authors' code does) of their vectors, the customer itself
-  included, computed in blocks of rows with sparse products (memory ``block x n_customers``); equally
-  similar customers are taken by the lower index.
+  included, through the reference rows' item posting lists; equally similar customers are taken by the
+  lower index.
 - ``neighbour_mean``: the mean of the neighbours' vectors, kept as each customer's best ``keep`` items.
 
-No loop per customer: everything is sparse matrix algebra, in blocks where a dense block is needed.
+No Python loop per customer: the vectors are sparse matrix algebra, the two searches compiled kernels
+(``tifu_kernels``, numba) run on blocks of rows in two threads.
 """
 
 from __future__ import annotations
@@ -28,17 +29,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.history import OrderHistory
-from recommender.ranking import top_columns
-
-try:  # scipy's own sparse x sparse kernel, called without the public product's counting pass
-    from scipy.sparse._sparsetools import csr_matmat as _csr_matmat
-except ImportError:  # pragma: no cover - another scipy layout: the public product
-    _csr_matmat = None
+from recommender.models.tifu_kernels import mean_top_items, neighbour_search
 
 Similarity = Literal["cosine", "euclidean"]
-_BLOCK_CELLS = 16_000_000  # dense cells per block (float32: 64 MB)
-_DENSE_REFERENCE_CELLS = 50_000_000  # reference customers x items held dense up to this (float32: 200 MB)
-_MAX_THREADS = 2  # blocks in flight at once (scipy's sparse kernels and numpy's selection release the GIL)
+_SEARCH_ROWS = 1_000  # query rows per compiled-kernel call (a block of the work for a thread)
+_MAX_THREADS = 2  # blocks in flight at once (the kernels release the GIL)
 
 
 def _each_block(work: Callable[[int, int], None], blocks: list[tuple[int, int]]) -> None:
@@ -117,42 +112,7 @@ def personal_vectors(
     return m
 
 
-def dense_product(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
-    """``(a @ b).toarray()`` as float32, for products dense enough that counting their entries first does not pay.
-
-    scipy's kernel (the same sums, in the same order, so the same bits) writes into buffers sized for a dense
-    result, skipping the counting pass of the public product: about twice as fast on the neighbour blocks.
-    """
-    a = sp.csr_matrix(a, dtype=np.float32)
-    b = sp.csr_matrix(b, dtype=np.float32)
-    n, m = a.shape[0], b.shape[1]
-    if _csr_matmat is None or n * m == 0:
-        return np.asarray((a @ b).toarray(), dtype=np.float32)
-    index = np.int32 if max(n * m, a.nnz, b.nnz) < np.iinfo(np.int32).max else np.int64
-    indptr, indices = np.empty(n + 1, dtype=index), np.empty(n * m, dtype=index)
-    data = np.empty(n * m, dtype=np.float32)
-    try:
-        _csr_matmat(
-            n,
-            m,
-            a.indptr.astype(index, copy=False),
-            a.indices.astype(index, copy=False),
-            a.data,
-            b.indptr.astype(index, copy=False),
-            b.indices.astype(index, copy=False),
-            b.data,
-            indptr,
-            indices,
-            data,
-        )
-    except (TypeError, ValueError):  # pragma: no cover - a private kernel whose signature changed
-        return np.asarray((a @ b).toarray(), dtype=np.float32)
-    nnz = int(indptr[-1])
-    return sp.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=(n, m)).toarray()
-
-
-def _row_blocks(n_rows: int, n_cols: int) -> list[tuple[int, int]]:
-    step = max(1, _BLOCK_CELLS // max(n_cols, 1))
+def _row_blocks(n_rows: int, step: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + step, n_rows)) for lo in range(0, n_rows, step)]
 
 
@@ -181,69 +141,68 @@ def nearest_neighbours(
     if similarity == "cosine":
         scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         v = sp.csr_matrix(sp.diags(scale) @ v)
-    # the reference vectors dense when they fit (sparse x dense is several times faster), else sparse
-    dense_ref = m * v.shape[1] <= _DENSE_REFERENCE_CELLS
-    vt = np.ascontiguousarray(v[ref].toarray().T) if dense_ref else v[ref].T.tocsr()
-    ref_norms = norms[ref]
+    ref_items = v[ref].T.tocsr()  # item -> the reference positions holding it: posting lists
     ref_pos = np.full(n, -1, dtype=np.int64)
     ref_pos[ref] = np.arange(m)
-    asked = None if queries is None else np.asarray(queries, dtype=np.int64).ravel()
-    n_asked = n if asked is None else len(asked)
-    indices = np.zeros((n_asked, k), dtype=np.int32)
-    sims = np.zeros((n_asked, k), dtype=np.float32)
-    squared_norms, squared_ref_norms = norms**2, ref_norms**2
+    asked = np.arange(n) if queries is None else np.asarray(queries, dtype=np.int64).ravel()
+    indices = np.zeros((len(asked), k), dtype=np.int32)
+    sims = np.zeros((len(asked), k), dtype=np.float32)
+    squared_norms, squared_ref_norms = norms**2, norms[ref] ** 2
+    index = np.int64
 
     def search(lo: int, hi: int) -> None:
-        which = np.arange(lo, hi) if asked is None else asked[lo:hi]
-        part = v[lo:hi] if asked is None else v[which]
-        block = np.asarray(part @ vt, dtype=np.float32) if dense_ref else dense_product(part, vt)
-        if similarity == "euclidean":  # -squared distance, 2 * dot - |a|^2 - |b|^2, in place
-            block *= 2.0
-            block -= squared_norms[which, None]
-            block -= squared_ref_norms[None, :]
-        rows = np.arange(hi - lo)
-        own = ref_pos[which]
-        is_ref = own >= 0
-        block[rows[is_ref], own[is_ref]] = np.inf  # a customer is its own nearest neighbour
-        best_columns, best = top_columns(block, k)  # ties: the lower reference position first
-        indices[lo:hi] = ref[best_columns]
-        best[is_ref, 0] = 1.0 if similarity == "cosine" else 0.0
+        which = asked[lo:hi]
+        part = v[which]
+        columns = np.empty((hi - lo, k), dtype=np.int64)
+        best = np.empty((hi - lo, k), dtype=np.float32)
+        neighbour_search(
+            part.indptr.astype(index, copy=False),
+            part.indices.astype(np.int32, copy=False),
+            part.data,
+            squared_norms[which],
+            ref_pos[which],
+            ref_items.indptr.astype(index, copy=False),
+            ref_items.indices.astype(np.int32, copy=False),
+            ref_items.data,
+            squared_ref_norms,
+            similarity == "euclidean",
+            columns,
+            best,
+        )  # ties: the lower reference position first; a reference row first of its own list (value inf)
+        indices[lo:hi] = ref[columns]
+        best[ref_pos[which] >= 0, 0] = 1.0 if similarity == "cosine" else 0.0
         sims[lo:hi] = best
 
-    _each_block(search, _row_blocks(n_asked, m))
+    _each_block(search, _row_blocks(len(asked), _SEARCH_ROWS))
     return indices, sims
 
 
 def neighbour_mean(vectors: sp.csr_matrix, neighbours: np.ndarray, keep: int) -> sp.csr_matrix:
-    """Mean of the neighbours' vectors for every row, only its ``keep`` largest entries (CSR float32)."""
+    """Mean of the neighbours' vectors for every row, only its ``keep`` largest positive entries (CSR
+    float32; ties: the lower item)."""
     v = sp.csr_matrix(vectors, dtype=np.float32)
-    n, k = neighbours.shape
+    n = len(neighbours)
     n_items = v.shape[1]
-    blocks = _row_blocks(n, n_items)
-    parts: dict[int, sp.csr_matrix] = {}
+    kk = max(0, min(keep, n_items))
+    items = np.zeros((n, kk), dtype=np.int64)
+    values = np.zeros((n, kk), dtype=np.float32)
+    counts = np.zeros(n, dtype=np.int64)
+    if n == 0 or kk == 0 or neighbours.shape[1] == 0:
+        return sp.csr_matrix((n, n_items), dtype=np.float32)
+    # only the rows that are someone's neighbour (a pool), compacted: their vectors stay in the cache
+    used = np.zeros(v.shape[0], dtype=bool)
+    used[neighbours.ravel()] = True
+    rows = np.flatnonzero(used)
+    position = np.zeros(v.shape[0], dtype=np.int64)
+    position[rows] = np.arange(len(rows))  # ascending, as the rows: the visiting order is kept
+    near = np.ascontiguousarray(position[neighbours])
+    pool = v[rows]
+    indptr, indices = pool.indptr.astype(np.int64, copy=False), pool.indices.astype(np.int32, copy=False)
 
     def mean_of(lo: int, hi: int) -> None:
-        rows = np.repeat(np.arange(hi - lo), k)
-        w = sp.csr_matrix(
-            (np.full(rows.size, 1.0 / k, dtype=np.float32), (rows, neighbours[lo:hi].ravel())),
-            shape=(hi - lo, v.shape[0]),
-        )
-        parts[lo] = _keep_top(dense_product(w, v), keep)
+        mean_top_items(near[lo:hi], indptr, indices, pool.data, n_items, items[lo:hi], values[lo:hi], counts[lo:hi])
 
-    _each_block(mean_of, blocks)
-    if not blocks:
-        return sp.csr_matrix((0, n_items), dtype=np.float32)
-    return sp.vstack([parts[lo] for lo, _ in blocks], format="csr")
-
-
-def _keep_top(dense: np.ndarray, keep: int) -> sp.csr_matrix:
-    """CSR of the ``keep`` largest positive entries of every row of ``dense`` (ties: the lower column)."""
-    n, m = dense.shape
-    kk = min(keep, m)
-    part, vals = top_columns(dense, kk, above=0.0)  # part -1 where a row has fewer positive entries
-    found = part >= 0
-    rows = np.repeat(np.arange(n), found.sum(axis=1))
-    out = sp.csr_matrix((vals[found], (rows, part[found])), shape=(n, m), dtype=np.float32)
-    out.eliminate_zeros()
-    out.sort_indices()
-    return out
+    _each_block(mean_of, _row_blocks(n, _SEARCH_ROWS))
+    found = np.arange(kk)[None, :] < counts[:, None]
+    out_indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_matrix((values[found], items[found], out_indptr), shape=(n, n_items))

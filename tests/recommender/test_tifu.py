@@ -45,7 +45,7 @@ def test_personal_vectors_count_an_item_once_per_order() -> None:
 
 @pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
 def test_neighbours_in_blocks_match_brute_force(similarity: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tifu, "_BLOCK_CELLS", 200)  # many small blocks
+    monkeypatch.setattr(tifu, "_SEARCH_ROWS", 7)  # many small blocks, in two threads
     rng = np.random.default_rng(3)
     dense = rng.random((60, 15)) * (rng.random((60, 15)) < 0.3)
     idx, sims = nearest_neighbours(sp.csr_matrix(dense), 5, similarity)  # type: ignore[arg-type]
@@ -64,7 +64,7 @@ def test_neighbours_in_blocks_match_brute_force(similarity: str, monkeypatch: py
 
 
 def test_neighbour_mean_keeps_the_largest_entries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tifu, "_BLOCK_CELLS", 30)
+    monkeypatch.setattr(tifu, "_SEARCH_ROWS", 3)
     rng = np.random.default_rng(4)
     dense = rng.random((20, 10)) * (rng.random((20, 10)) < 0.4)
     neighbours = rng.integers(0, 20, size=(20, 4))
@@ -88,14 +88,20 @@ def test_a_reference_pool_bounds_the_neighbour_search() -> None:
     assert (idx[pool, 0] == pool).all()  # a pool member is its own nearest neighbour
 
 
-def test_dense_and_sparse_reference_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_euclidean_similarities_are_the_scipy_float32_numbers_bit_for_bit() -> None:
     rng = np.random.default_rng(9)
     vectors = sp.csr_matrix(rng.random((40, 15)) * (rng.random((40, 15)) < 0.3), dtype=np.float32)
-    dense_idx, dense_sims = nearest_neighbours(vectors, 5, "euclidean")
-    monkeypatch.setattr(tifu, "_DENSE_REFERENCE_CELLS", 0)  # force the sparse path
-    sparse_idx, sparse_sims = nearest_neighbours(vectors, 5, "euclidean")
-    np.testing.assert_allclose(dense_sims, sparse_sims, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(dense_idx[:, 0], sparse_idx[:, 0])
+    pool = np.arange(0, 40, 2)
+    idx, sims = nearest_neighbours(vectors, 5, "euclidean", reference=pool)
+    squared = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()).astype(np.float32) ** 2  # as fit
+    product = (vectors @ vectors[pool].T.tocsr()).toarray()  # float32, scipy's accumulation order
+    full = product * 2 - squared[:, None] - squared[pool][None, :]
+    assert full.dtype == np.float32
+    outside = np.setdiff1d(np.arange(40), pool)  # a pool member's first neighbour is itself (similarity 0)
+    position = np.searchsorted(pool, idx[outside])
+    np.testing.assert_array_equal(sims[outside], np.take_along_axis(full[outside], position, axis=1))
+    order = np.lexsort((np.arange(len(pool))[None, :].repeat(len(outside), 0), -full[outside]), axis=1)
+    np.testing.assert_array_equal(position, order[:, :5])
 
 
 @pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
@@ -112,15 +118,25 @@ def test_neighbour_mean_breaks_ties_by_the_lower_item() -> None:
     np.testing.assert_array_equal(mean, [[0.0, 2.0, 2.0, 0.0, 0.0], [0.0] * 5])
 
 
-@pytest.mark.parametrize("shape", [(7, 11, 5), (0, 4, 3), (5, 6, 0), (30, 40, 25)])
-def test_dense_product_is_the_public_product_bit_for_bit(shape: tuple[int, int, int]) -> None:
-    n, inner, m = shape
-    rng = np.random.default_rng(n + inner + m)
-    a = sp.csr_matrix(rng.random((n, inner)) * (rng.random((n, inner)) < 0.3), dtype=np.float32)
-    b = sp.csr_matrix(rng.random((inner, m)) * (rng.random((inner, m)) < 0.3), dtype=np.float32)
-    got = tifu.dense_product(a, b)
-    assert got.dtype == np.float32 and got.shape == (n, m)
-    np.testing.assert_array_equal(got, (a @ b).toarray())
+@pytest.mark.parametrize("shape", [(7, 11, 3), (1, 4, 1), (30, 40, 6)])
+def test_neighbour_mean_is_the_scipy_product_of_the_weights_bit_for_bit(shape: tuple[int, int, int]) -> None:
+    n, n_items, k = shape
+    rng = np.random.default_rng(n + n_items + k)
+    vectors = sp.csr_matrix(rng.random((n, n_items)) * (rng.random((n, n_items)) < 0.4), dtype=np.float32)
+    neighbours = np.stack([rng.permutation(n)[:k] for _ in range(n)])  # distinct, in any order
+    weights = sp.csr_matrix(
+        (np.full(n * k, 1.0 / k, dtype=np.float32), (np.repeat(np.arange(n), k), neighbours.ravel())), shape=(n, n)
+    )
+    expected = (weights @ vectors).toarray()
+    keep = 4
+    got = neighbour_mean(vectors, neighbours, keep)
+    assert got.dtype == np.float32
+    dense = got.toarray()
+    for r in range(n):
+        ranked = np.lexsort((np.arange(n_items), -expected[r]))[:keep]
+        ranked = ranked[expected[r, ranked] > 0]
+        np.testing.assert_array_equal(np.flatnonzero(dense[r]), np.sort(ranked))
+        np.testing.assert_array_equal(dense[r, ranked], expected[r, ranked])
 
 
 @pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
