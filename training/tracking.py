@@ -17,6 +17,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import mlflow
 from mlflow import MlflowClient
@@ -24,7 +26,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-from recommender.bundle import ModelBundle
+from recommender.bundle import MANIFEST, ModelBundle
 from recommender.errors import ModelFileError
 from training.settings import TrainingSettings
 
@@ -177,21 +179,39 @@ def resolve_model_version(client: MlflowClient, model_uri: str) -> tuple[str, st
         raise LookupError(f"no registered model version at {model_uri}") from exc
 
 
+def local_bundle_path(client: MlflowClient, model_uri: str) -> Path | None:
+    """The bundle folder of a registered version when its artifacts are files on this machine, else None.
+
+    A local artifact store (the default sqlite setup) needs no download: ``ModelBundle.load`` only reads,
+    and checks every file against the manifest's sha256 as it would after a copy.
+    """
+    name, version = resolve_model_version(client, model_uri)
+    try:
+        location = urlparse(client.get_model_version_download_uri(name, version))
+    except MlflowException:
+        return None
+    if location.scheme != "file" or location.netloc not in ("", "localhost"):
+        return None
+    folder = Path(url2pathname(location.path)) / "artifacts" / "bundle"
+    return folder if (folder / MANIFEST).is_file() else None
+
+
 def download_bundle(client: MlflowClient, model_uri: str, destination: Path) -> ModelBundle:
-    """Fetch the bundle of a registered model (``models:/name@alias`` or ``models:/name/version``).
+    """Fetch the bundle of a registered model (``models:/name@alias`` or ``models:/name/version``): read
+    in place from a local artifact store, downloaded into ``destination`` from any other.
 
     Raises ``ModelFileError`` when its artifacts cannot be fetched, or when a file is missing, damaged or
     changed since training (``ModelBundle.load`` checks every file against the manifest's sha256).
     """
     try:
-        local = mlflow.artifacts.download_artifacts(
+        local = local_bundle_path(client, model_uri) or mlflow.artifacts.download_artifacts(
             artifact_uri=f"{model_uri.rstrip('/')}/artifacts/bundle", dst_path=str(destination)
         )
     except (MlflowException, OSError) as exc:
         raise ModelFileError(f"cannot fetch the bundle of {model_uri}: {exc}") from exc
     try:
         return ModelBundle.load(Path(local))
-    except ModelFileError as exc:  # name the registered model, not only the temporary download directory
+    except ModelFileError as exc:  # name the registered model, not only its folder
         raise type(exc)(f"the bundle of {model_uri} is refused: {exc}") from exc
 
 

@@ -29,7 +29,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.history import OrderHistory
-from recommender.models.tifu_kernels import mean_top_items, neighbour_search
 
 Similarity = Literal["cosine", "euclidean"]
 _SEARCH_ROWS = 1_000  # query rows per compiled-kernel call (a block of the work for a thread)
@@ -132,6 +131,8 @@ def nearest_neighbours(
     instead of n x n for large shops. Rows with an empty vector get arbitrary neighbours with similarity 0
     (cosine) - callers weigh them by similarity or ignore them. ``k`` is capped at the reference count.
     """
+    from recommender.models.tifu_kernels import neighbour_search  # numba: imported where it runs
+
     v = sp.csr_matrix(vectors, dtype=np.float32)
     n = v.shape[0]
     ref = np.arange(n) if reference is None else np.asarray(reference, dtype=np.int64)
@@ -180,6 +181,8 @@ def nearest_neighbours(
 def neighbour_mean(vectors: sp.csr_matrix, neighbours: np.ndarray, keep: int) -> sp.csr_matrix:
     """Mean of the neighbours' vectors for every row, only its ``keep`` largest positive entries (CSR
     float32; ties: the lower item)."""
+    from recommender.models.tifu_kernels import mean_top_items  # numba: imported where it runs
+
     v = sp.csr_matrix(vectors, dtype=np.float32)
     n = len(neighbours)
     n_items = v.shape[1]

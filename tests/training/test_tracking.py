@@ -131,3 +131,20 @@ def test_pyfunc_item_surfaces_take_item_ids(recs_home: Path, trained) -> None:
     out = model.predict(pd.DataFrame({"item_id": [item]}), params={"k": 3, "surface": "similar"})
     assert 1 <= len(out) <= 3
     assert item not in set(out["item_id"])
+
+
+def test_a_local_artifact_store_is_read_in_place_not_copied(recs_home: Path, trained, tmp_path: Path) -> None:
+    settings = TrainingSettings()
+    registered = _log(settings, trained)
+    client = tracking.connect(settings)
+    uri = f"models:/{settings.model_name}/{registered.version}"
+    folder = tracking.local_bundle_path(client, uri)
+    assert folder is not None and folder.is_relative_to((recs_home / "mlartifacts").resolve())
+    destination = tmp_path / "download"
+    destination.mkdir()
+    bundle = tracking.download_bundle(client, uri, destination)
+    assert list(destination.iterdir()) == [], "nothing copied"
+    np.testing.assert_array_equal(bundle.customers.ids, trained.bundle.customers.ids)
+    np.testing.assert_array_equal(bundle.items.ids, trained.bundle.items.ids)
+    with pytest.raises(LookupError):
+        tracking.local_bundle_path(client, f"models:/{settings.model_name}/99")
