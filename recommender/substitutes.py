@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.distinct import unique_counts, unique_values
 from recommender.history import OrderHistory
 
 
@@ -33,9 +34,14 @@ class CategoryOwnership:
         line_cat = category[history.item] if history.n_lines else np.zeros(0, dtype=np.int32)
         known = line_cat >= 0
         cust, cat, order = history.customer[known], line_cat[known], history.order[known]
-        # distinct (customer, category, order), then orders per (customer, category)
-        key = np.unique(np.stack([cust.astype(np.int64), cat.astype(np.int64), order.astype(np.int64)]), axis=1)
-        pair, orders_per_pair = np.unique(key[:2], axis=1, return_counts=True)
+        # distinct (order, category), then orders per (customer, category); every order has one customer,
+        # and each pair packs into one int64 key (1-d sorts: unique(axis=1) took 4.1 s at 2M lines, this 0.1 s)
+        width = np.int64(max(n_cat, 1))
+        order_cat = unique_values(order.astype(np.int64) * width + cat)
+        customer_of_order = np.zeros(history.n_orders, dtype=np.int64)
+        customer_of_order[order] = cust
+        keys, orders_per_pair = unique_counts(customer_of_order[order_cat // width] * width + order_cat % width)
+        pair = np.stack([keys // width, keys % width])
         buyers = np.bincount(pair[1], minlength=n_cat).astype(np.float64)
         repeaters = np.bincount(pair[1][orders_per_pair >= 2], minlength=n_cat).astype(np.float64)
         overall = repeaters.sum() / max(buyers.sum(), 1.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.distinct import unique_values
 from recommender.history import DAY, OrderHistory
 
 
@@ -40,29 +41,6 @@ def pattern_member(rows: np.ndarray, items: np.ndarray, pattern: sp.csr_matrix) 
         return np.zeros(query.shape, dtype=bool)
     pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
     return (keys[pos] == query) & (items_b >= 0)
-
-
-def unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct values of a 1-d int array and, for every value, the position of its distinct value.
-
-    Sort based: numpy 2's hash-based ``np.unique`` is several times slower on large int64 keys.
-    """
-    keys = np.asarray(keys)
-    order = np.argsort(keys, kind="stable")
-    srt = keys[order]
-    new = np.ones(len(srt), dtype=bool)
-    new[1:] = srt[1:] != srt[:-1]
-    inverse = np.empty(len(srt), dtype=np.int64)
-    inverse[order] = np.cumsum(new) - 1
-    return srt[new], inverse
-
-
-def unique_values(keys: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of a 1-d array (sort based, see ``unique_inverse``)."""
-    srt = np.sort(np.asarray(keys))
-    new = np.ones(len(srt), dtype=bool)
-    new[1:] = srt[1:] != srt[:-1]
-    return srt[new]
 
 
 def has_repeated_items(ranked_items: np.ndarray) -> bool:
@@ -109,7 +87,18 @@ def window_seconds(window_days: float) -> int:
 
 
 def distinct_events(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (customer, item, time) purchases, sorted by (customer, time, item): three arrays."""
+    """Distinct (customer, item, time) purchases, sorted by (customer, time, item): three arrays.
+
+    The three columns pack into one int64 key (customer, rank of the time, item) when they fit, and one
+    sort of that key is 3x faster than a three-key lexsort; otherwise the lexsort.
+    """
+    times = unique_values(history.ordered_at)
+    n_items, n_times = np.int64(max(history.n_items, 1)), np.int64(max(len(times), 1))
+    if history.n_lines and (history.n_customers + 1) * int(n_times) * int(n_items) < np.iinfo(np.int64).max:
+        rank = np.searchsorted(times, history.ordered_at).astype(np.int64)
+        keys = unique_values((history.customer.astype(np.int64) * n_times + rank) * n_items + history.item)
+        rest = keys // n_items
+        return rest // n_times, keys % n_items, times[rest % n_times].astype(np.int64)
     order = np.lexsort((history.item, history.ordered_at, history.customer))
     c, i, t = history.customer[order], history.item[order], history.ordered_at[order]
     new = np.ones(len(order), dtype=bool)

@@ -16,13 +16,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.base import Ranked
+from recommender.distinct import unique_inverse, unique_values
 from recommender.evaluation._common import (
     binary_csr,
     expand_ranges,
     fill_rows,
     pattern_member,
-    unique_inverse,
-    unique_values,
 )
 from recommender.history import OrderHistory
 from recommender.ranking import topk_dense

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.base import Ranked
+from recommender.distinct import unique_values
 from recommender.evaluation._common import (
     binary_csr,
     customer_time_key,
@@ -33,7 +34,6 @@ from recommender.evaluation._common import (
     has_repeated_items,
     mean_or_nan,
     pattern_member,
-    unique_values,
     window_seconds,
 )
 from recommender.history import OrderHistory

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.distinct import unique_inverse
 from recommender.errors import DataError
-from recommender.evaluation._common import unique_inverse
 from recommender.history import OrderHistory
 
 

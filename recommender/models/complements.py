@@ -51,6 +51,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
+from recommender.distinct import unique_values
 from recommender.errors import DataError, ModelFileError, RecommenderError
 from recommender.history import DAY, OrderHistory
 from recommender.model_files import check_csr
@@ -201,7 +202,7 @@ def backward_pairs(keys: np.ndarray, counts: np.ndarray, n_items: int, min_direc
     first, then = keys // n, keys % n  # each counted entry: ``then`` bought after ``first``
     reverse = then * n + first  # the pair then -> first
     share = direction_share(lookup(keys, counts, reverse), counts)
-    return np.unique(reverse[share < min_direction])
+    return unique_values(reverse[share < min_direction])
 
 
 def direction_share(n_ab: np.ndarray, n_ba: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from recommender.base import ModelConfig
+from recommender.distinct import unique_values
 from recommender.errors import ModelFileError
 from recommender.history import DAY, OrderHistory
 
@@ -79,7 +80,7 @@ class HistoryStats:
     def of(cls, history: OrderHistory) -> HistoryStats:
         n_items, n_customers = history.n_items, history.n_customers
         end = history.end_time
-        pairs = np.unique(history.customer.astype(np.int64) * max(n_items, 1) + history.item)
+        pairs = unique_values(history.customer.astype(np.int64) * max(n_items, 1) + history.item)
         buyers = np.bincount(pairs % max(n_items, 1), minlength=n_items)
         recent14 = np.bincount(history.item[history.ordered_at >= end - 14 * DAY], minlength=n_items)
         recent30 = np.bincount(history.item[history.ordered_at >= end - 30 * DAY], minlength=n_items)
