@@ -38,6 +38,7 @@ from recommender.evaluation._common import (
 )
 from recommender.history import OrderHistory
 from recommender.ranking import topk_dense, topk_sparse
+from recommender.sparse_sum import sum_sparse
 
 _PAIR_BUDGET = 4_000_000  # event pairs expanded at once in symmetric_cooccurrence
 
@@ -163,10 +164,8 @@ def symmetric_cooccurrence(train: OrderHistory, window_days: float, k: int) -> R
     key = customer_time_key(c, t, train.start_time, span)
     lo = np.arange(len(key)) + 1
     hi = np.searchsorted(key, key + window, side="right")
-    counts = sp.csr_matrix((train.n_items, train.n_items), dtype=np.float32)
-    for events in _customer_batches(c, hi - lo):
-        counts = counts + _cooccurrence_counts(c, i, lo[events], hi[events], events, train.n_items)
-    return topk_sparse(counts.tocsr(), k)
+    batches = (_cooccurrence_counts(c, i, lo[ev], hi[ev], ev, train.n_items) for ev in _customer_batches(c, hi - lo))
+    return topk_sparse(sum_sparse(batches, (train.n_items, train.n_items), np.float32), k)
 
 
 def _customer_batches(c: np.ndarray, n_pairs: np.ndarray) -> list[np.ndarray]:

@@ -56,6 +56,7 @@ from recommender.errors import DataError, ModelFileError, RecommenderError
 from recommender.history import DAY, OrderHistory
 from recommender.model_files import check_csr
 from recommender.ranking import topk_sparse
+from recommender.sparse_sum import sum_sparse
 
 _INT64_SAFE = 2**62
 
@@ -164,20 +165,18 @@ def followed_counts(history: OrderHistory, follow: sp.csr_matrix, max_chunk_trip
     # worst-case size of each pair's row of P @ F @ O: items in the orders that follow its orders
     order_cost = follow @ np.asarray(basket.sum(axis=1)).ravel()
     pair_cost = incidence @ order_cost
-    counts = sp.csr_matrix((n_items, n_items), dtype=np.float32)
-    bounds = chunk_bounds(pair_cost, max_chunk_triples)
-    for lo, hi in itertools.pairwise(bounds):
-        if pair_cost[lo:hi].sum() == 0:
-            continue
+
+    def chunk_counts(lo: int, hi: int) -> sp.csr_matrix:
         followed = (incidence[lo:hi] @ follow) @ basket
         followed.data[:] = 1.0  # distinct customers: each (customer, anchor) counts a candidate once
         by_anchor = sp.csr_matrix(
             (np.ones(hi - lo, dtype=np.float32), (pair_item[lo:hi], np.arange(hi - lo))), shape=(n_items, hi - lo)
         )
-        counts = counts + by_anchor @ followed
-    counts = counts.tocsr()
-    counts.sum_duplicates()  # canonical: sorted indices, one entry per pair
-    return counts
+        return by_anchor @ followed
+
+    bounds = chunk_bounds(pair_cost, max_chunk_triples)
+    chunks = (chunk_counts(lo, hi) for lo, hi in itertools.pairwise(bounds) if pair_cost[lo:hi].sum() > 0)
+    return sum_sparse(chunks, (n_items, n_items), np.float32)  # canonical: sorted indices, one entry per pair
 
 
 def window_popularity(history: OrderHistory, follow: sp.csr_matrix) -> np.ndarray:
@@ -195,14 +194,29 @@ def lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarra
     return np.where(keys[pos] == query, values[pos], 0)
 
 
-def backward_pairs(keys: np.ndarray, counts: np.ndarray, n_items: int, min_direction: float) -> np.ndarray:
+def reverse_counts(counts: sp.csr_matrix) -> np.ndarray:
+    """For every stored entry ``(a, b)`` of a canonical square CSR, the value stored at ``(b, a)`` (0 if none).
+
+    The transpose's keys are looked up with the entries' own keys, which are sorted: a merge that walks both
+    arrays in order (33M pairs of the Complete Journey: 1 s, against 24 s for the same lookups in pair order).
+    """
+    transposed = counts.T.tocsr()
+    transposed.sum_duplicates()  # canonical: sorted indices
+    return lookup(entry_keys(transposed), transposed.data, entry_keys(counts))
+
+
+def backward_pairs(
+    keys: np.ndarray, counts: np.ndarray, reverse: np.ndarray, n_items: int, min_direction: float
+) -> np.ndarray:
     """Sorted keys ``b * n_items + a`` of every pair b -> a seen mostly the other way round (a then b), at
-    any support: a sleeping bag -> the tent it follows. Short lists are never padded with those."""
+    any support: a sleeping bag -> the tent it follows. Short lists are never padded with those.
+
+    ``keys`` / ``counts``: the counted entries (``then`` bought after ``first``), ``reverse`` their
+    ``reverse_counts``."""
     n = max(n_items, 1)
-    first, then = keys // n, keys % n  # each counted entry: ``then`` bought after ``first``
-    reverse = then * n + first  # the pair then -> first
-    share = direction_share(lookup(keys, counts, reverse), counts)
-    return unique_values(reverse[share < min_direction])
+    first, then = keys // n, keys % n
+    share = direction_share(reverse, counts)  # of the pair then -> first
+    return unique_values((then * n + first)[share < min_direction])
 
 
 def direction_share(n_ab: np.ndarray, n_ba: np.ndarray) -> np.ndarray:
@@ -254,10 +268,10 @@ class ComplementsModel(Recommender):
         counts = followed_counts(history, follow, cfg.max_chunk_triples)
         keys = entry_keys(counts)
         anchor, cand, n_ab = keys // max(n, 1), keys % max(n, 1), counts.data.astype(np.int64)
-        self._backward = backward_pairs(keys, counts.data.astype(np.int64), n, cfg.min_direction)
+        reverse = reverse_counts(counts).astype(np.int64)  # n_BA of every counted pair
+        self._backward = backward_pairs(keys, n_ab, reverse, n, cfg.min_direction)
         keep = (n_ab >= cfg.min_support) & (anchor != cand) & ~self._same_category(anchor, cand)
-        anchor, cand, n_ab = anchor[keep], cand[keep], n_ab[keep]
-        n_ba = lookup(keys, counts.data, cand * n + anchor).astype(np.int64)
+        anchor, cand, n_ab, n_ba = anchor[keep], cand[keep], n_ab[keep], reverse[keep]
         share = direction_share(n_ab, n_ba)
         keep = share >= cfg.min_direction
         anchor, cand, n_ab, share = anchor[keep], cand[keep], n_ab[keep], share[keep]

@@ -3,8 +3,9 @@
 Two items are similar when the same customers buy both: cosine similarity between the item columns
 of the binary customer x item matrix, shrunk towards zero for rarely bought pairs,
 ``sim(a, b) = co(a, b) / (sqrt(n_a * n_b) + shrinkage)``. Only the best ``neighbours`` of every item
-are kept, as a CSR matrix (rows sorted best first, self excluded). The item x item product is
-computed in blocks of rows sized by their cost, so memory stays bounded on large catalogs.
+are kept, as a CSR matrix (rows sorted best first, self excluded). The item x item product never
+exists whole: a compiled kernel (``similar_kernels``) computes a block of its rows at a time, in two
+threads, keeping each row's best entries only, so memory stays n_items x neighbours on large catalogs.
 
 With ``same_category_only`` (alternatives, not complements), items people buy once and never two of
 (tents) have no co-purchased neighbour in their own category. They get second-order similarity: two
@@ -16,7 +17,6 @@ sleeping bags.
 
 from __future__ import annotations
 
-import itertools
 from typing import ClassVar
 
 import numpy as np
@@ -28,9 +28,10 @@ from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
 from recommender.model_files import check_csr, require_arrays
 from recommender.ranking import descending_bits, topk_sparse
+from recommender.row_blocks import each_block, row_blocks
 
-# most co-purchase products (an upper bound of stored entries) computed in one block of item rows
-_BLOCK_WORK = 5_000_000
+# item rows per compiled-kernel call (a block of the work for a thread)
+_KERNEL_ROWS = 1_000
 
 
 class SimilarConfig(ModelConfig):
@@ -41,23 +42,6 @@ class SimilarConfig(ModelConfig):
     shrinkage: float = Field(default=5.0, ge=0)
     same_category_only: bool = True  # "items like this one": alternatives in its category, not complements
     profile_weight: float = Field(default=0.1, ge=0)  # second-order (shared co-purchases) similarity, see above
-
-
-def item_blocks(buyers: sp.csr_matrix, budget: int) -> np.ndarray:
-    """Boundaries of consecutive item blocks whose co-purchase products stay within ``budget``.
-
-    The cost of item a is the number of (customer, item) pairs reached through its buyers, an upper
-    bound of the stored entries of its co-purchase row. A single item above the budget is its own block.
-    """
-    n_items = buyers.shape[1]
-    basket = np.diff(buyers.indptr).astype(np.float64)
-    cum = np.cumsum(buyers.T @ basket)
-    bounds = [0]
-    while bounds[-1] < n_items:
-        done = cum[bounds[-1] - 1] if bounds[-1] > 0 else 0.0
-        stop = int(np.searchsorted(cum, done + budget, side="right"))
-        bounds.append(min(max(stop, bounds[-1] + 1), n_items))
-    return np.asarray(bounds, dtype=np.int64)
 
 
 def top_per_row(m: sp.csr_matrix, n: int) -> sp.csr_matrix:
@@ -79,28 +63,6 @@ def top_per_row(m: sp.csr_matrix, n: int) -> sp.csr_matrix:
     return sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)
 
 
-def similarity_block(
-    item_buyers: sp.csr_matrix,
-    buyers: sp.csr_matrix,
-    n_buyers: np.ndarray,
-    start: int,
-    stop: int,
-    config: SimilarConfig,
-    category: np.ndarray,
-) -> sp.csr_matrix:
-    """Shrunk cosine similarities of items ``start:stop`` to every item, top ``neighbours`` per row."""
-    co = (item_buyers[start:stop] @ buyers).tocoo()
-    rows = co.row + start
-    keep = rows != co.col
-    if config.same_category_only:
-        anchor = category[rows]
-        keep &= (anchor < 0) | (category[co.col] == anchor)
-    rows, cols, together = rows[keep], co.col[keep], co.data[keep]
-    sims = together / (np.sqrt(n_buyers[rows] * n_buyers[cols]) + config.shrinkage)
-    block = sp.csr_matrix((sims.astype(np.float32), (rows - start, cols)), shape=(stop - start, buyers.shape[1]))
-    return top_per_row(block, config.neighbours)
-
-
 def neighbour_matrix(buyers: sp.csr_matrix, config: SimilarConfig, category: np.ndarray) -> sp.csr_matrix:
     """Item x item CSR of the best ``neighbours`` per item, from a binary customer x item matrix."""
     first = co_purchase_matrix(buyers, config, category)
@@ -111,36 +73,62 @@ def neighbour_matrix(buyers: sp.csr_matrix, config: SimilarConfig, category: np.
     return top_per_row((first + config.profile_weight * second).tocsr(), config.neighbours)
 
 
+def product_top_rows(
+    a: sp.csr_matrix,
+    b: sp.csr_matrix,
+    k: int,
+    category: np.ndarray,
+    same_category: bool,
+    unknown_keeps_all: bool = True,
+    count: np.ndarray | None = None,
+    shrinkage: float = 0.0,
+) -> sp.csr_matrix:
+    """The best ``k`` entries of every row of the square item x item product ``a @ b``, rows sorted best
+    first, the diagonal dropped; with ``same_category`` only columns of the row's known category (a row of
+    unknown category keeps all with ``unknown_keeps_all``, none without); with ``count``, entries are the
+    shrunk cosine ``co / (sqrt(count_a * count_b) + shrinkage)``. Compiled, in row blocks on two threads."""
+    from recommender.models.similar_kernels import product_top  # numba: imported where it runs
+
+    n = a.shape[0]
+    kk = max(0, min(k, n))
+    columns = np.zeros((n, kk), dtype=np.int64)
+    values = np.zeros((n, kk), dtype=np.float32)
+    counts = np.zeros(n, dtype=np.int64)
+    if n == 0 or kk == 0:
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    a, b = a.tocsr(), b.tocsr()
+    dtype = np.result_type(a.dtype, b.dtype)  # scipy's product accumulates in this type: so does the kernel
+    a_ptr, a_idx, a_val = a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data.astype(dtype)
+    b_ptr, b_idx, b_val = b.indptr.astype(np.int64), b.indices.astype(np.int64), b.data.astype(dtype)
+    weights = np.zeros(n) if count is None else np.asarray(count, dtype=np.float64)
+    cats = np.asarray(category, dtype=np.int64)
+
+    def block(lo: int, hi: int) -> None:
+        product_top(
+            a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, lo, weights, float(shrinkage), count is not None,
+            cats, same_category, unknown_keeps_all, columns[lo:hi], values[lo:hi], counts[lo:hi],
+        )  # fmt: skip
+
+    each_block(block, row_blocks(n, _KERNEL_ROWS), "similar-items")
+    found = np.arange(kk)[None, :] < counts[:, None]
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_matrix((values[found], columns[found].astype(np.int32), indptr), shape=(n, n))
+
+
 def profile_similarity(profiles: sp.csr_matrix, category: np.ndarray, neighbours: int) -> sp.csr_matrix:
     """Cosine between items' co-purchase profiles, same (known) category only, self excluded, top per row."""
     norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1)).ravel())
     unit = sp.csr_matrix(sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ profiles)
-    unit_t = unit.T.tocsr()
-    n = profiles.shape[0]
-    step = max(1, _BLOCK_WORK // max(int(unit.nnz / max(n, 1)) ** 2 * 4, 1))
-    blocks = []
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        co = (unit[lo:hi] @ unit_t).tocoo()
-        rows = co.row + lo
-        keep = (rows != co.col) & (category[rows] >= 0) & (category[co.col] == category[rows])
-        block = sp.csr_matrix((co.data[keep].astype(np.float32), (co.row[keep], co.col[keep])), shape=(hi - lo, n))
-        blocks.append(top_per_row(block, neighbours))
-    return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((n, n), dtype=np.float32)
+    return product_top_rows(unit, unit.T.tocsr(), neighbours, category, same_category=True, unknown_keeps_all=False)
 
 
 def co_purchase_matrix(buyers: sp.csr_matrix, config: SimilarConfig, category: np.ndarray) -> sp.csr_matrix:
     """First-order similarity: shrunk co-purchase cosine, the best ``neighbours`` per item."""
     item_buyers = buyers.T.tocsr()
     n_buyers = np.diff(item_buyers.indptr).astype(np.float64)
-    bounds = item_blocks(buyers, _BLOCK_WORK)
-    blocks = [
-        similarity_block(item_buyers, buyers, n_buyers, int(a), int(b), config, category)
-        for a, b in itertools.pairwise(bounds)
-    ]
-    if not blocks:
-        return sp.csr_matrix((buyers.shape[1], buyers.shape[1]), dtype=np.float32)
-    return sp.vstack(blocks, format="csr")
+    return product_top_rows(
+        item_buyers, buyers, config.neighbours, category, config.same_category_only, True, n_buyers, config.shrinkage
+    )
 
 
 class SimilarItemsModel(Recommender):

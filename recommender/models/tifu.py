@@ -20,31 +20,16 @@ No Python loop per customer: the vectors are sparse matrix algebra, the two sear
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from recommender.history import OrderHistory
+from recommender.row_blocks import each_block, row_blocks
 
 Similarity = Literal["cosine", "euclidean"]
 _SEARCH_ROWS = 1_000  # query rows per compiled-kernel call (a block of the work for a thread)
-_MAX_THREADS = 2  # blocks in flight at once (the kernels release the GIL)
-
-
-def _each_block(work: Callable[[int, int], None], blocks: list[tuple[int, int]]) -> None:
-    """``work(lo, hi)`` for every block, in up to ``_MAX_THREADS`` threads (each block writes its own rows)."""
-    threads = min(_MAX_THREADS, os.cpu_count() or 1, len(blocks))
-    if threads <= 1:
-        for lo, hi in blocks:
-            work(lo, hi)
-        return
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tifu-block") as pool:
-        for future in [pool.submit(work, lo, hi) for lo, hi in blocks]:
-            future.result()
 
 
 def order_positions(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,10 +96,6 @@ def personal_vectors(
     return m
 
 
-def _row_blocks(n_rows: int, step: int) -> list[tuple[int, int]]:
-    return [(lo, min(lo + step, n_rows)) for lo in range(0, n_rows, step)]
-
-
 def nearest_neighbours(
     vectors: sp.csr_matrix,
     k: int,
@@ -174,7 +155,7 @@ def nearest_neighbours(
         best[ref_pos[which] >= 0, 0] = 1.0 if similarity == "cosine" else 0.0
         sims[lo:hi] = best
 
-    _each_block(search, _row_blocks(len(asked), _SEARCH_ROWS))
+    each_block(search, row_blocks(len(asked), _SEARCH_ROWS), "tifu-search")
     return indices, sims
 
 
@@ -205,7 +186,7 @@ def neighbour_mean(vectors: sp.csr_matrix, neighbours: np.ndarray, keep: int) ->
     def mean_of(lo: int, hi: int) -> None:
         mean_top_items(near[lo:hi], indptr, indices, pool.data, n_items, items[lo:hi], values[lo:hi], counts[lo:hi])
 
-    _each_block(mean_of, _row_blocks(n, _SEARCH_ROWS))
+    each_block(mean_of, row_blocks(n, _SEARCH_ROWS), "tifu-mean")
     found = np.arange(kk)[None, :] < counts[:, None]
     out_indptr = np.concatenate([[0], np.cumsum(counts)])
     return sp.csr_matrix((values[found], items[found], out_indptr), shape=(n, n_items))

@@ -19,59 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-
-@njit(cache=True, nogil=True, inline="always")
-def _worse(v1: float, c1: int, v2: float, c2: int) -> bool:
-    """(v1, c1) ranks after (v2, c2): lower value, or the same value at a higher column."""
-    return v1 < v2 or (v1 == v2 and c1 > c2)
-
-
-@njit(cache=True, nogil=True)
-def _sift_down(values: np.ndarray, columns: np.ndarray, size: int, at: int) -> None:
-    """Restore the heap (worst entry at the root) below ``at``."""
-    while True:
-        child = 2 * at + 1
-        if child >= size:
-            return
-        if child + 1 < size and _worse(values[child + 1], columns[child + 1], values[child], columns[child]):
-            child += 1
-        if not _worse(values[child], columns[child], values[at], columns[at]):
-            return
-        values[at], values[child] = values[child], values[at]
-        columns[at], columns[child] = columns[child], columns[at]
-        at = child
-
-
-@njit(cache=True, nogil=True)
-def _offer(values: np.ndarray, columns: np.ndarray, size: int, value: float, column: int) -> int:
-    """Keep ``(value, column)`` among the best ``len(values)`` seen so far; returns the new heap size."""
-    capacity = len(values)
-    if size < capacity:
-        at = size
-        values[at], columns[at] = value, column
-        while at > 0:  # sift up
-            parent = (at - 1) // 2
-            if not _worse(values[at], columns[at], values[parent], columns[parent]):
-                break
-            values[at], values[parent] = values[parent], values[at]
-            columns[at], columns[parent] = columns[parent], columns[at]
-            at = parent
-        return size + 1
-    if not _worse(values[0], columns[0], value, column):  # no better than the worst kept
-        return size
-    values[0], columns[0] = value, column
-    _sift_down(values, columns, size, 0)
-    return size
-
-
-@njit(cache=True, nogil=True)
-def _drain_best_first(values: np.ndarray, columns: np.ndarray, size: int, out_v: np.ndarray, out_c: np.ndarray) -> None:
-    """Empty the heap into ``out_v`` / ``out_c`` [0:size], best first."""
-    for slot in range(size - 1, -1, -1):
-        out_v[slot], out_c[slot] = values[0], columns[0]
-        last = slot  # the heap now has ``slot`` entries: move its last one to the root
-        values[0], columns[0] = values[last], columns[last]
-        _sift_down(values, columns, last, 0)
+from recommender.heap_kernels import drain_best_first, offer, worse
 
 
 @njit(cache=True, nogil=True)
@@ -120,10 +68,10 @@ def neighbour_search(
                 value = acc[col]
             if value != value or (size == k and value <= heap_v[0]):  # NaN, or no better than the worst kept
                 continue  # (columns ascend: an equal value comes at a higher column, so it ranks after)
-            size = _offer(heap_v, heap_c, size, value, col)
+            size = offer(heap_v, heap_c, size, value, col)
         out_columns[row, :] = -1
         out_values[row, :] = -np.inf
-        _drain_best_first(heap_v, heap_c, size, out_values[row], out_columns[row])
+        drain_best_first(heap_v, heap_c, size, out_values[row], out_columns[row])
 
 
 @njit(cache=True, nogil=True)
@@ -167,11 +115,11 @@ def mean_top_items(
         for t in range(n_touched):
             item = touched[t]
             value = acc[item]
-            if value > 0 and (size < keep or _worse(heap_v[0], heap_c[0], value, item)):
-                size = _offer(heap_v, heap_c, size, value, item)
+            if value > 0 and (size < keep or worse(heap_v[0], heap_c[0], value, item)):
+                size = offer(heap_v, heap_c, size, value, item)
             acc[item] = 0.0
             seen[item] = False
-        _drain_best_first(heap_v, heap_c, size, best_v, best_c)
+        drain_best_first(heap_v, heap_c, size, best_v, best_c)
         order = np.argsort(best_c[:size])
         for slot in range(size):
             out_items[row, slot] = best_c[order[slot]]

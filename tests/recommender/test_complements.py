@@ -6,11 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from recommender.errors import NotFittedError
 from recommender.history import DAY, Catalog, OrderHistory
 from recommender.ids import IdMap
-from recommender.models.complements import ComplementsConfig, ComplementsModel, UnknownPairError, window_matrix
+from recommender.models.complements import (
+    ComplementsConfig,
+    ComplementsModel,
+    UnknownPairError,
+    reverse_counts,
+    window_matrix,
+)
 
 T0 = 1_700_000_000
 ITEMS = ["lantern", "milk", "sleeping_bag", "stove", "tent", "tent_xl"]
@@ -202,6 +209,15 @@ def test_window_links_later_orders_of_the_same_customer_only() -> None:
     f = window_matrix(history, 14).tocoo()
     links = sorted((int(day_of[r]), int(day_of[c])) for r, c in zip(f.row, f.col, strict=True))
     assert links == [(0, 5), (0, 5), (5, 19)]
+
+
+def test_reverse_counts_read_the_transposed_entry() -> None:
+    rng = np.random.default_rng(5)
+    dense = rng.integers(0, 4, size=(40, 40)) * (rng.random((40, 40)) < 0.3)
+    counts = sp.csr_matrix(dense.astype(np.float32))
+    rows = np.repeat(np.arange(40), np.diff(counts.indptr))
+    assert counts.nnz > 100
+    np.testing.assert_array_equal(reverse_counts(counts), dense.T[rows, counts.indices])
 
 
 def test_chunked_counting_gives_the_same_model(shop: OrderHistory, model: ComplementsModel) -> None:

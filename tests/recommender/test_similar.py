@@ -62,12 +62,57 @@ def test_an_item_is_never_its_own_neighbour(history: OrderHistory) -> None:
 
 
 def test_blocked_computation_equals_one_block(history: OrderHistory, monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = SimilarItemsModel(SimilarConfig(same_category_only=False, neighbours=8)).fit(history).neighbours
-    monkeypatch.setattr(similar, "_BLOCK_WORK", 50)  # many small blocks, some items alone above the budget
-    assert len(similar.item_blocks(history.customer_items("binary"), 50)) > 10
-    blocked = SimilarItemsModel(SimilarConfig(same_category_only=False, neighbours=8)).fit(history).neighbours
-    assert (whole != blocked).nnz == 0
-    assert np.array_equal(whole.indices, blocked.indices)
+    config = SimilarConfig(neighbours=8, profile_weight=0.5)
+    whole = SimilarItemsModel(config).fit(history).neighbours
+    monkeypatch.setattr(similar, "_KERNEL_ROWS", 3)  # many small blocks, run on two threads
+    blocked = SimilarItemsModel(config).fit(history).neighbours
+    assert np.array_equal(whole.indptr, blocked.indptr)
+    assert np.array_equal(whole.indices, blocked.indices) and np.array_equal(whole.data, blocked.data)
+
+
+def scipy_top_rows(product: sp.csr_matrix, n: int, keep: np.ndarray) -> sp.csr_matrix:
+    """Reference: the scipy product's stored entries where ``keep`` (a dense mask), top ``n`` per row by
+    (value descending, column ascending), rows best first."""
+    co = product.tocoo()
+    mask = keep[co.row, co.col]
+    rows, cols, vals = co.row[mask], co.col[mask], co.data[mask].astype(np.float32)
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    starts = np.searchsorted(rows, np.arange(product.shape[0]))
+    chosen = (np.arange(len(rows)) - starts[rows]) < n
+    counts = np.bincount(rows[chosen], minlength=product.shape[0])
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_matrix((vals[chosen], cols[chosen], indptr), shape=product.shape)
+
+
+@pytest.mark.parametrize("same_category_only", [True, False])
+def test_compiled_kernel_gives_the_scipy_numbers_bit_for_bit(history: OrderHistory, same_category_only: bool) -> None:
+    """The co-purchase kernel does scipy's float32 arithmetic in scipy's order: the same floats, ties by column."""
+    buyers = history.customer_items("binary")
+    category = history.catalog.category.astype(np.int32)
+    config = SimilarConfig(neighbours=7, shrinkage=2.0, same_category_only=same_category_only)
+    got = similar.co_purchase_matrix(buyers, config, category)
+    item_buyers = buyers.T.tocsr()
+    co = (item_buyers @ buyers).tocsr()
+    n = np.diff(item_buyers.indptr).astype(np.float64)
+    co.data = (co.data / (np.sqrt(n[co.tocoo().row] * n[co.indices]) + config.shrinkage)).astype(np.float32)
+    keep = ~np.eye(history.n_items, dtype=bool)
+    if same_category_only:
+        known = category[:, None] >= 0
+        keep &= ~known | (category[:, None] == category[None, :])
+    expected = scipy_top_rows(co, config.neighbours, keep)
+    assert got.nnz > history.n_items
+    assert np.array_equal(got.indptr, expected.indptr)
+    assert np.array_equal(got.indices, expected.indices) and np.array_equal(got.data, expected.data)
+    # second order: cosine of the profiles (float32 products), same known category only
+    profiles = similar.co_purchase_matrix(buyers, config.model_copy(update={"same_category_only": False}), category)
+    norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1)).ravel())
+    unit = sp.csr_matrix(sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ profiles)
+    same = (category[:, None] >= 0) & (category[:, None] == category[None, :]) & ~np.eye(history.n_items, dtype=bool)
+    expected_second = scipy_top_rows((unit @ unit.T.tocsr()).tocsr(), 5, same)
+    second = similar.profile_similarity(profiles, category, 5)
+    assert np.array_equal(second.indptr, expected_second.indptr)
+    assert np.array_equal(second.indices, expected_second.indices) and np.array_equal(second.data, expected_second.data)
 
 
 def test_shrinkage_prefers_pairs_with_more_support(make_history: MakeHistory) -> None:
