@@ -165,7 +165,8 @@ def symmetric_cooccurrence(train: OrderHistory, window_days: float, k: int) -> R
     lo = np.arange(len(key)) + 1
     hi = np.searchsorted(key, key + window, side="right")
     batches = (_cooccurrence_counts(c, i, lo[ev], hi[ev], ev, train.n_items) for ev in _customer_batches(c, hi - lo))
-    return topk_sparse(sum_sparse(batches, (train.n_items, train.n_items), np.float32), k)
+    upper = sum_sparse(batches, (train.n_items, train.n_items), np.float32)  # pairs (a < b): mirrored once here
+    return topk_sparse((upper + upper.T).tocsr(), k)
 
 
 def _customer_batches(c: np.ndarray, n_pairs: np.ndarray) -> list[np.ndarray]:
@@ -183,7 +184,8 @@ def _customer_batches(c: np.ndarray, n_pairs: np.ndarray) -> list[np.ndarray]:
 def _cooccurrence_counts(
     c: np.ndarray, i: np.ndarray, lo: np.ndarray, hi: np.ndarray, events: np.ndarray, n_items: int
 ) -> sp.csr_matrix:
-    """Distinct-customer counts of (a, b) item pairs within the window, both directions, for these events."""
+    """Distinct-customer counts of unordered item pairs within the window for these events, stored once at
+    (min, max): the caller mirrors the sum."""
     owner, other = expand_ranges(lo, hi)
     a, b, who = i[events[owner]], i[other], c[events[owner]]
     differ = a != b
@@ -193,7 +195,7 @@ def _cooccurrence_counts(
     pair = _distinct_per_customer(who[differ], first * n + second, n * n)
     m = sp.csr_matrix((np.ones(len(pair), dtype=np.float32), (pair // n, pair % n)), shape=(n_items, n_items))
     m.sum_duplicates()
-    return (m + m.T).tocsr()
+    return m
 
 
 def _distinct_per_customer(who: np.ndarray, pair: np.ndarray, n_pairs: int) -> np.ndarray:
