@@ -24,6 +24,6 @@ def sum_sparse(matrices: Iterable[sp.spmatrix], shape: tuple[int, int], dtype: t
     result = sp.csr_matrix(shape, dtype=dtype)
     for _, partial in reversed(stack):  # smallest first
         result = result + partial
-    result = sp.csr_matrix(result, dtype=dtype)
-    result.sum_duplicates()
+    result = result.astype(dtype, copy=False)
+    result.sum_duplicates()  # canonical: sorted indices, one entry per position
     return result

@@ -91,11 +91,11 @@ def product_top_rows(
 
     n = a.shape[0]
     kk = max(0, min(k, n))
+    if n == 0 or kk == 0:
+        return sp.csr_matrix((n, n), dtype=np.float32)
     columns = np.zeros((n, kk), dtype=np.int64)
     values = np.zeros((n, kk), dtype=np.float32)
     counts = np.zeros(n, dtype=np.int64)
-    if n == 0 or kk == 0:
-        return sp.csr_matrix((n, n), dtype=np.float32)
     a, b = a.tocsr(), b.tocsr()
     dtype = np.result_type(a.dtype, b.dtype)  # scipy's product accumulates in this type: so does the kernel
     a_ptr, a_idx, a_val = a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data.astype(dtype)
@@ -127,7 +127,13 @@ def co_purchase_matrix(buyers: sp.csr_matrix, config: SimilarConfig, category: n
     item_buyers = buyers.T.tocsr()
     n_buyers = np.diff(item_buyers.indptr).astype(np.float64)
     return product_top_rows(
-        item_buyers, buyers, config.neighbours, category, config.same_category_only, True, n_buyers, config.shrinkage
+        item_buyers,
+        buyers,
+        config.neighbours,
+        category,
+        same_category=config.same_category_only,
+        count=n_buyers,
+        shrinkage=config.shrinkage,
     )
 
 
