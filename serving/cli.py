@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,6 +26,8 @@ from serving.embedded_redis import shared_embedded_redis
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from serving.publish import PublishReport
 
 EXIT_NO_MODEL = 3
@@ -136,14 +139,42 @@ def serve_command(
 ) -> None:
     """Run the v1 HTTP API (OpenAPI at /docs)."""
     settings = TrainingSettings()
+    console = Console()
     with redis_url(settings) as url:
-        run_server(url, host, port, workers, log_level=log_level.value, access_log=access_log)
+        run_server(
+            url,
+            host,
+            port,
+            workers,
+            log_level=log_level.value,
+            access_log=access_log,
+            on_ready=lambda: console.print(serving_line(host, port, workers), soft_wrap=True),
+        )
+
+
+def serving_line(host: str, port: int, workers: int = 1) -> str:
+    """The line printed once the port accepts connections."""
+    many = f" with {workers} workers" if workers > 1 else ""
+    return f"serving on http://{host}:{port}{many} (docs: /docs); Ctrl+C stops"
 
 
 def run_server(
-    url: str, host: str, port: int, workers: int, *, log_level: str = "warning", access_log: bool = False
+    url: str,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    log_level: str = "warning",
+    access_log: bool = False,
+    on_ready: Callable[[], None] | None = None,
 ) -> None:
+    """Serve the app with uvicorn; ``on_ready`` runs once the port accepts connections.
+
+    With several workers the parent binds the socket and the workers start on their own, so
+    ``on_ready`` runs once the socket is bound, before the workers have loaded the app.
+    """
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
     settings = TrainingSettings()
     os.environ["RECS_REDIS_URL"] = url  # the app factory reads it in every worker
@@ -153,7 +184,7 @@ def run_server(
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit through Python so the embedded
     # Redis server (a context manager around this call) is stopped too
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    uvicorn.run(
+    config = uvicorn.Config(
         "serving.app:create_app",
         factory=True,
         host=host,
@@ -162,6 +193,32 @@ def run_server(
         log_level=log_level,
         access_log=access_log,
     )
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        sock = config.bind_socket()
+        if on_ready is not None:
+            on_ready()
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    server = _ready_server(config, on_ready)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)  # as uvicorn.run does
+
+
+def _ready_server(config: uvicorn.Config, on_ready: Callable[[], None] | None) -> uvicorn.Server:
+    """A ``uvicorn.Server`` that calls ``on_ready`` once its sockets listen."""
+    import uvicorn
+
+    class ReadyServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and on_ready is not None:
+                on_ready()
+
+    return ReadyServer(config)
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -196,8 +253,9 @@ def demo_command(
         console.print(f"ready in {time.perf_counter() - t0:.0f}s")
         print_examples(console, paths, port)
         if serve:
-            console.print(f"[bold]4/4 serving[/bold] on http://127.0.0.1:{port} (docs: /docs); Ctrl+C stops")
-            run_server(url, "127.0.0.1", port, 1)
+            console.print("[bold]4/4 starting the server[/bold]")
+            ready_line = serving_line("127.0.0.1", port)
+            run_server(url, "127.0.0.1", port, 1, on_ready=lambda: console.print(ready_line, soft_wrap=True))
 
 
 def print_examples(console: Console, paths: dict[str, Path], port: int) -> None:

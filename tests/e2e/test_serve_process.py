@@ -51,15 +51,12 @@ def server(redis_server, trained, tmp_path_factory: pytest.TempPathFactory) -> I
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+        # the ready line is printed once the port accepts connections, so the first request must succeed
+        while f"serving on {base} (docs: /docs)" not in log.read_text():
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"recs serve did not become ready:\n{log.read_text()}")
-            time.sleep(0.2)
+                pytest.fail(f"recs serve did not print its ready line:\n{log.read_text()}")
+            time.sleep(0.05)
+        assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
         yield base
     finally:
         proc.terminate()
