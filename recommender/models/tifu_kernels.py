@@ -33,20 +33,25 @@ def neighbour_search(
     ref_rows: np.ndarray,
     ref_data: np.ndarray,
     ref_squared: np.ndarray,
+    ref_column: np.ndarray,
     euclidean: bool,
     out_columns: np.ndarray,
     out_values: np.ndarray,
 ) -> None:
-    """Best ``k`` reference positions of every query row (``k = out_columns.shape[1]``).
+    """Best ``k`` reference columns of every query row (``k = out_columns.shape[1]``).
 
-    Queries: CSR rows (``q_*``) with their squared norms; ``own[i]``: the query's own reference position
-    or -1 (it then ranks first, with value +inf). References: the item x reference-position CSR
-    (``ref_*``, each item's posting list) and their squared norms. Similarity: the dot product, or with
+    Queries: CSR rows (``q_*``) with their squared norms; ``own[i]``: the query's own visiting position
+    or -1 (it then ranks first, with value +inf). References, in visiting positions: the item x position
+    CSR (``ref_*``, each item's posting list), their squared norms, and ``ref_column[pos]``, the column
+    that a position stands for (what is ranked and returned). Similarity: the dot product, or with
     ``euclidean`` the negative squared distance ``2 * dot - |q|^2 - |r|^2``, each step rounded to float32.
+    The visiting order changes only how many candidates displace a kept one, never the result: ties are
+    broken by the column, whatever the order they come in.
     """
     n_ref = len(ref_squared)
     k = out_columns.shape[1]
     acc = np.zeros(n_ref, dtype=np.float32)
+    values = np.empty(n_ref, dtype=np.float32)
     heap_v = np.empty(k, dtype=np.float32)
     heap_c = np.empty(k, dtype=np.int64)
     two = np.float32(2.0)
@@ -57,18 +62,23 @@ def neighbour_search(
             item = q_indices[jj]
             for pp in range(ref_indptr[item], ref_indptr[item + 1]):
                 acc[ref_rows[pp]] += weight * ref_data[pp]
-        size = 0
-        mine = own[row]
-        for col in range(n_ref):
-            if col == mine:
-                value = np.float32(np.inf)
-            elif euclidean:
-                value = acc[col] * two - q_squared[row] - ref_squared[col]
-            else:
-                value = acc[col]
-            if value != value or (size == k and value <= heap_v[0]):  # NaN, or no better than the worst kept
-                continue  # (columns ascend: an equal value comes at a higher column, so it ranks after)
-            size = offer(heap_v, heap_c, size, value, col)
+        if euclidean:
+            squared = q_squared[row]
+            for pos in range(n_ref):  # a loop the compiler vectorizes
+                values[pos] = acc[pos] * two - squared - ref_squared[pos]
+        else:
+            values[:] = acc
+        if own[row] >= 0:
+            values[own[row]] = np.float32(np.inf)
+        size, pos = 0, 0
+        while pos < n_ref and size < k:  # fill the heap with the first k that are numbers
+            if values[pos] == values[pos]:
+                size = offer(heap_v, heap_c, size, values[pos], ref_column[pos])
+            pos += 1
+        while pos < n_ref:
+            if values[pos] >= heap_v[0]:  # at least the worst kept (False for NaN): offer decides ties
+                offer(heap_v, heap_c, size, values[pos], ref_column[pos])
+            pos += 1
         out_columns[row, :] = -1
         out_values[row, :] = -np.inf
         drain_best_first(heap_v, heap_c, size, out_values[row], out_columns[row])
