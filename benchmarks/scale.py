@@ -21,7 +21,8 @@ launcher process, so that the RSS is the command's own):
 The targets of issue 5, at 2M: ``recs train`` at most 1.5x the bare ALS fit, ``recs publish`` at most 1.5x
 the bare recommend-all. ``--quick`` runs 0.1M and 0.2M (under 3 minutes); ``--completejourney`` adds the
 Complete Journey transactions (``python -m benchmarks.datasets completejourney``). ``--profile`` runs
-``recs train`` and ``recs publish`` once more under pyinstrument (when installed) and prints the top frames.
+``recs train`` once more under py-spy (every thread; CPU seconds per function, ``benchmarks.cpu_profile``),
+then ``recs train`` and ``recs publish`` under pyinstrument (the main thread), and prints the top frames.
 Results go to ``benchmarks/results/scale.json``; the machine's load average is recorded with each size.
 """
 
@@ -43,6 +44,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads BLAS, a
 
 import numpy as np
 
+from benchmarks import cpu_profile
+
 REPO = Path(__file__).resolve().parent.parent
 RECS = str(Path(sys.executable).with_name("recs"))
 RESULTS = REPO / "benchmarks" / "results" / "scale.json"
@@ -51,6 +54,7 @@ CUSTOMERS_PER_MILLION = 50_000
 DEFAULT_SIZES = (0.5, 1.0, 2.0, 4.0)
 QUICK_SIZES = (0.1, 0.2)
 PUBLISH_K = 100
+CPU_PROFILE_HZ = 100  # py-spy samples per second and thread
 BARE_BATCH = 10_000
 BARE_RUNS = 3  # the bare steps vary by up to 2x from run to run on this machine: the median of 3 is reported
 TRAIN_RATIO_TARGET = 1.5
@@ -306,12 +310,20 @@ def redis_memory_mb(url: str) -> float:
 
 # profiling -----------------------------------------------------------------------------------------------
 def profiled(train_cmd: list[str], publish_cmd: list[str], data: Dataset, folder: Path, env: dict[str, str]) -> None:
-    """``recs train`` and ``recs publish`` once more under pyinstrument: a text tree beside scale.json, and
-    the top frames printed (from the same session, rendered as pstats)."""
+    """``recs train`` once more under py-spy (all threads, CPU seconds), then ``recs train`` and ``recs publish``
+    under pyinstrument (the main thread's call tree): a text tree beside scale.json, and the top frames
+    printed (from the same session, rendered as pstats)."""
+    label = data.label.replace(" ", "-")
+    if cpu_profile.py_spy() is None:
+        print("--profile: py-spy is not installed (pip install -e '.[bench]'); the all-threads profile skipped")
+    else:  # every thread: the final fit runs beside the evaluation
+        folded = RESULTS.with_name(f"profile-train-{label}.folded")
+        cpu_profile.record([sys.executable, *train_cmd], folded, env, CPU_PROFILE_HZ)
+        print(f"\nrecs train on {data.label} under py-spy: {folded}\n")
+        print(cpu_profile.summarize(folded, CPU_PROFILE_HZ))
     if importlib.util.find_spec("pyinstrument") is None:
         print("--profile: pyinstrument is not installed (pip install pyinstrument); skipped")
         return
-    label = data.label.replace(" ", "-")
     pyinstrument = [sys.executable, "-m", "pyinstrument"]
     for name, cmd in (("train", train_cmd), ("publish", publish_cmd)):
         session = folder / f"{name}.pyisession"
