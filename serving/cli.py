@@ -139,23 +139,8 @@ def serve_command(
 ) -> None:
     """Run the v1 HTTP API (OpenAPI at /docs)."""
     settings = TrainingSettings()
-    console = Console()
     with redis_url(settings) as url:
-        run_server(
-            url,
-            host,
-            port,
-            workers,
-            log_level=log_level.value,
-            access_log=access_log,
-            on_ready=lambda: console.print(serving_line(host, port, workers), soft_wrap=True),
-        )
-
-
-def serving_line(host: str, port: int, workers: int = 1) -> str:
-    """The line printed once the port accepts connections."""
-    many = f" with {workers} workers" if workers > 1 else ""
-    return f"serving on http://{host}:{port}{many} (docs: /docs); Ctrl+C stops"
+        run_server(url, host, port, workers, Console(), log_level=log_level.value, access_log=access_log)
 
 
 def run_server(
@@ -163,16 +148,22 @@ def run_server(
     host: str,
     port: int,
     workers: int,
+    console: Console,
     *,
     log_level: str = "warning",
     access_log: bool = False,
-    on_ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve the app with uvicorn; ``on_ready`` runs once the port accepts connections.
+    """Serve the app with uvicorn; "serving on http://HOST:PORT" is printed once the port accepts connections.
 
-    With several workers the parent binds the socket and the workers start on their own, so
-    ``on_ready`` runs once the socket is bound, before the workers have loaded the app.
+    With several workers the parent binds the socket and the workers start on their own, so the line is
+    printed once the socket is bound, before the workers have loaded the app.
     """
+    many = f" with {workers} workers" if workers > 1 else ""
+    line = f"serving on http://{host}:{port}{many} (docs: /docs); Ctrl+C stops"
+
+    def on_ready() -> None:
+        console.print(line, soft_wrap=True)
+
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
 
@@ -197,8 +188,7 @@ def run_server(
         from uvicorn.supervisors import Multiprocess
 
         sock = config.bind_socket()
-        if on_ready is not None:
-            on_ready()
+        on_ready()
         Multiprocess(config, sockets=[sock]).run()
         return
     server = _ready_server(config, on_ready)
@@ -208,14 +198,14 @@ def run_server(
         raise SystemExit(STARTUP_FAILURE)  # as uvicorn.run does
 
 
-def _ready_server(config: uvicorn.Config, on_ready: Callable[[], None] | None) -> uvicorn.Server:
+def _ready_server(config: uvicorn.Config, on_ready: Callable[[], None]) -> uvicorn.Server:
     """A ``uvicorn.Server`` that calls ``on_ready`` once its sockets listen."""
     import uvicorn
 
     class ReadyServer(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
-            if self.started and on_ready is not None:
+            if self.started:
                 on_ready()
 
     return ReadyServer(config)
@@ -254,8 +244,7 @@ def demo_command(
         print_examples(console, paths, port)
         if serve:
             console.print("[bold]4/4 starting the server[/bold]")
-            ready_line = serving_line("127.0.0.1", port)
-            run_server(url, "127.0.0.1", port, 1, on_ready=lambda: console.print(ready_line, soft_wrap=True))
+            run_server(url, "127.0.0.1", port, 1, console)
 
 
 def print_examples(console: Console, paths: dict[str, Path], port: int) -> None:
