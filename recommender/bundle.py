@@ -43,7 +43,7 @@ from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseMod
 from recommender.models.popular import PopularConfig, PopularModel
 from recommender.models.similar import SimilarConfig, SimilarItemsModel
 
-FORMAT_VERSION = 2  # 2: manifest.json holds the sha256 of every file
+FORMAT_VERSION = 3  # 2: manifest.json holds the sha256 of every file; 3: complements as follow-up probabilities
 Surface = Literal["next_purchase", "for_you", "similar", "complements", "popular"]
 SURFACE_MODEL: dict[str, str] = {
     "next_purchase": "next_purchase",
@@ -235,7 +235,10 @@ class ModelBundle:
         directory = Path(directory)
         manifest = read_json_object(directory / MANIFEST)
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise ModelFileError(f"{directory}: bundle format {manifest.get('format_version')!r} is not supported")
+            raise ModelFileError(
+                f"{directory}: bundle format {manifest.get('format_version')!r} is not supported (this version reads "
+                f"{FORMAT_VERSION}): retrain it with recs train"
+            )
         names = _model_names(directory, manifest.get("models"))
         verify_digests(directory, manifest.get("files"), bundle_files(names))
         customers = _load_ids(directory / "customers.json")

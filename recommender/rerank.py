@@ -31,6 +31,7 @@ import numpy as np
 
 from recommender.errors import RecommenderError
 from recommender.history import DAY
+from recommender.substitutes import MIN_REPEAT_RATE
 
 EventType = Literal["purchase", "add_to_cart", "view"]
 EVENT_TYPES: tuple[str, ...] = ("purchase", "add_to_cart", "view")
@@ -39,7 +40,6 @@ REASON_KINDS: tuple[str, ...] = ("for_you", "repeat", "complement", "complement_
 # one precomputed entry, as serving.cache packs it (kept equal to serving.cache.ENTRY; any structured array
 # with fields item, score and reason is accepted)
 ENTRY = np.dtype([("item", "<i4"), ("score", "<f4"), ("reason", "<f4")])
-MIN_REPEAT_RATE = 0.05  # a just-bought item's category below this repeat rate offers no other item of it
 DUE_SHARE = 0.5  # a repeat row scoring at least this share of the list's top score counts as due
 # next purchase: a complement of a just-bought item goes ahead of the customer's own non-due items only when
 # at least this share of the item's buyers bought it within the window. On raw Ta-Feng (benchmarks.quality,
@@ -590,13 +590,11 @@ def item_list(
         None,
     )
     source = -1 if exclude_item is None else int(exclude_item)
-    if kind == "complement":
-        # rows without pair evidence (reason < 0) pad a short list with what is bought after any purchase:
-        # they are the fallback, so a list made only of them is marked as one
-        padded = base["reason"] < 0
-        if padded.any():
-            fallback = Fallback(base["item"][padded], base["score"][padded])
-            base = base[~padded]
-    return assemble(
+    answer = assemble(
         [Candidates.from_entries(base, kind, source=source)], filters, k=k, offset=offset, fallback=fallback
     )
+    if kind == "complement" and not (base["reason"] >= 0).any():
+        # complements rows without pair evidence (reason < 0) are what sells after any purchase, kept in the
+        # model's order; a list made only of them says nothing about this item, so it is marked a fallback
+        return Reranked(answer.candidates, fallback=True)
+    return answer

@@ -17,6 +17,9 @@ import scipy.sparse as sp
 from recommender.distinct import unique_counts, unique_values
 from recommender.history import OrderHistory
 
+# a category whose repeat rate is below this is a one-off kind (tents): a buyer is offered no other item of it
+MIN_REPEAT_RATE = 0.05
+
 
 @dataclass(frozen=True)
 class CategoryOwnership:

@@ -197,11 +197,11 @@ DEFAULT_SPACE: dict[str, Param] = {
     "next_purchase.ranker.rounds": Choice((0, 100)),
     # complements
     "complements.window_days": Choice((7, 14, 21, 30)),
-    "complements.min_support": Choice((1, 2, 3, 5)),
-    "complements.shrinkage": LogUniform(1.0, 100.0),
+    "complements.half_life_days": LogUniform(14.0, 365.0),
+    "complements.shrinkage": LogUniform(5.0, 300.0),
+    "complements.category_shrinkage": LogUniform(5.0, 1000.0),
     "complements.popularity_exponent": Uniform(0.0, 1.0),
-    "complements.min_direction": Uniform(0.2, 0.6),
-    "complements.min_lift": Uniform(1.0, 2.0),
+    "complements.min_direction": Uniform(0.0, 0.4),
 }
 
 

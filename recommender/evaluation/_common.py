@@ -1,7 +1,8 @@
 """Small vectorized helpers shared by the evaluation modules (not public API).
 
 Membership of (row, item) pairs in a sparse pattern, expansion of index ranges, the "fill a row
-with the first candidates not excluded" step of the baselines, and customer/time sort keys.
+with the first candidates not excluded" step of the baselines (distinct purchase events and customer/time
+sort keys live in ``recommender.distinct``).
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.distinct import unique_values
-from recommender.history import DAY, OrderHistory
+from recommender.history import DAY
 
 
 def binary_csr(matrix: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
@@ -84,32 +84,6 @@ def window_seconds(window_days: float) -> int:
     if not window_days > 0:
         raise ValueError(f"window_days must be positive, got {window_days}")
     return round(window_days * DAY)
-
-
-def distinct_events(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (customer, item, time) purchases, sorted by (customer, time, item): three arrays.
-
-    The three columns pack into one int64 key (customer, rank of the time, item) when they fit, and one
-    sort of that key is 3x faster than a three-key lexsort; otherwise the lexsort.
-    """
-    times = unique_values(history.ordered_at)
-    n_items, n_times = np.int64(max(history.n_items, 1)), np.int64(max(len(times), 1))
-    if history.n_lines and (history.n_customers + 1) * int(n_times) * int(n_items) < np.iinfo(np.int64).max:
-        rank = np.searchsorted(times, history.ordered_at).astype(np.int64)
-        keys = unique_values((history.customer.astype(np.int64) * n_times + rank) * n_items + history.item)
-        rest = keys // n_items
-        return rest // n_times, keys % n_items, times[rest % n_times].astype(np.int64)
-    order = np.lexsort((history.item, history.ordered_at, history.customer))
-    c, i, t = history.customer[order], history.item[order], history.ordered_at[order]
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = (c[1:] != c[:-1]) | (t[1:] != t[:-1]) | (i[1:] != i[:-1])
-    return c[new].astype(np.int64), i[new].astype(np.int64), t[new].astype(np.int64)
-
-
-def customer_time_key(customer: np.ndarray, time: np.ndarray, origin: int, span: int) -> np.ndarray:
-    """An int64 key that sorts like (customer, time) for times in [origin - span, origin + 2 * span]."""
-    stride = np.int64(3 * span + 3)
-    return np.asarray(customer, dtype=np.int64) * stride + (np.asarray(time, dtype=np.int64) - origin + span + 1)
 
 
 def mean_or_nan(values: np.ndarray) -> float:

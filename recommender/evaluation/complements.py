@@ -24,11 +24,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.base import Ranked
-from recommender.distinct import unique_values
+from recommender.distinct import customer_time_key, distinct_events, unique_values
 from recommender.evaluation._common import (
     binary_csr,
-    customer_time_key,
-    distinct_events,
     expand_ranges,
     fill_rows,
     has_repeated_items,

@@ -1,246 +1,218 @@
-"""Directional complements: "bought a tent, offer a sleeping bag within days, never another tent".
+"""Complements: what sells within days after a purchase ("bought a tent: offer the sleeping bag").
 
-For an anchor item A and a candidate B, counted over distinct customers of the fitted history:
+Every purchase of an item A whose window ``(t, t + window_days]`` lies inside the fitted history is an
+*anchor event*; what its customer bought in that window (other than A, each item once) are its
+follow-ups. Anchor events weigh ``0.5 ** (age / half_life_days)``, ``age`` counted back from the last
+anchor event, so the shop's recent weeks count most. Per anchor A and candidate B:
 
-- ``n_AB``: customers who bought B in a strictly later order within ``(0, window_days]`` after an
-  order containing A (the same customer; orders at the same moment do not count);
-- ``n_BA``: the same the other way round;
-- ``n_A``: customers who bought A at all;
-- ``m_B``: customers who bought B within the window after *any* earlier order of theirs (B's
-  popularity in a follow-up window, the "popularity-in-window" baseline of the evaluation protocol);
-- ``N``: customers with at least one order.
+- ``w_AB``: the weighted number of A's anchor events followed by B; ``w_A``: A's weighted anchor events;
+- ``base_B``: the weighted share of all anchor events followed by B (B's popularity in a follow-up window);
+- ``n_AB`` / ``n_A``: the same counts without weights, for the reason ("bought by 23% of Tent buyers
+  within 14 days").
 
-With ``base_B = m_B / N`` (B's base rate of being bought in a follow-up window), the score is::
+The score is the chance that an offer of B after a purchase of A is bought within the window, shrunk
+towards B's base rate, with an optional lift::
 
-    confidence(A -> B) = (n_AB + shrinkage * base_B) / (n_A + shrinkage)   # shrunk towards base_B
-    share(A -> B)      = (n_AB + 1) / (n_AB + n_BA + 2)                  # direction, smoothed: ~1 = after A
-    score(A -> B)      = confidence * base_B ** -popularity_exponent * share
+    score(A -> B) = (w_AB + shrinkage * base_B) / (w_A + shrinkage) * base_B ** -popularity_exponent
 
-The confidence is shrunk towards B's base rate, so an anchor with few buyers ranks its candidates
-mostly by popularity-in-window and a well-observed anchor by its own evidence; dividing by
-``base_B ** popularity_exponent`` (0: none, 1: the full lift) keeps an item everyone buys from
-outranking the real complement; the share (add-one smoothed) makes the score directional.
+With ``popularity_exponent`` 0 (the default) the list is what A's buyers most often buy next, which is
+what maximises the hit rate on real shops (raw Ta-Feng and the Complete Journey; the lift that older
+versions used lost a third of the hits there); 1 ranks by the full lift (items everybody buys drop).
+``recs train`` picks the shrinkage and the exponent per shop on a validation window
+(``training.self_tune``). A well-observed anchor ranks by its own evidence; an anchor with few anchor
+events, or none, by ``base_B``: every list also considers the ``prior_items`` items most often bought after
+any purchase, so no list is short while the shop sells anything (``pad_with_popular``).
 
-A pair is kept when ``n_AB >= min_support``, ``B != A``, the raw lift ``(n_AB / n_A) / base_B`` is
-above ``min_lift`` (1: B follows A more often than it follows any order), the share is at least ``min_direction``
-(so a sleeping bag never offers the tent it usually follows), and, when the catalog has categories
-and ``exclude_same_category`` is set, B is not in A's category (a substitute). Each anchor keeps its
-best ``neighbours`` candidates, with ``n_AB`` and ``n_A`` for a human reason.
+Rules on top of the score:
 
-Defaults were picked on the synthetic shop (10k customers, anchors after an 80% time cut, HitRate@5):
-planted anchors (tents, cameras, printers) .85 against .30 for popularity-in-window and .80 for
-symmetric co-occurrence; over all anchors .37 against .40 and .40 (same-category exclusion and the
-popularity normalization trade some hits on background items for real complements).
+- direction: a pair seen mostly the other way round (``(n_AB + 1) / (n_AB + n_BA + 2) < min_direction``)
+  is dropped at any support: a sleeping bag never offers the tent it usually follows;
+- substitutes (with a catalog): with ``exclude_same_category = "one_off"`` (the default) a candidate of
+  the anchor's own category is dropped when that category is a one-off kind (its buyers rarely buy from
+  it again: ``recommender.substitutes``, repeat rate below ``MIN_REPEAT_RATE``): no second tent, while a
+  grocery's next yoghurt stays; ``"always"`` drops every same-category candidate, ``"never"`` none;
+- a pair seen fewer than ``min_support`` times claims no share in its reason (``shares`` gives -1: "often
+  bought after a purchase"), and without ``pad_with_popular`` it is not offered at all.
 
-Counting is sparse and vectorized, never an explosion of line pairs: F (orders x orders) links an
-order to the same customer's later orders within the window (orders sorted by customer and time,
-``searchsorted`` for the window end); P ((customer, item) pairs x orders) marks the orders holding
-each pair; O (orders x items) is binary. ``binarize(P @ F @ O)`` says which candidates followed each
-(customer, anchor) pair, and summing its rows by anchor gives ``n_AB``. P's rows are processed in
-chunks whose worst-case product size is bounded by ``max_chunk_triples``, so memory stays flat as the
-history grows.
+Each anchor keeps its best ``neighbours`` candidates with ``n_AB`` and ``n_A``. The counting and scoring
+run in compiled kernels (``complements_kernels``), two threads over blocks of anchor items.
 """
 
 from __future__ import annotations
 
-import itertools
-from typing import ClassVar
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
-from recommender.distinct import unique_values
-from recommender.errors import DataError, ModelFileError, RecommenderError
+from recommender.distinct import customer_time_key, distinct_events
+from recommender.errors import ModelFileError, RecommenderError
 from recommender.history import DAY, OrderHistory
 from recommender.model_files import check_csr
+from recommender.models import complements_kernels as kernels
 from recommender.ranking import topk_sparse
-from recommender.sparse_sum import sum_sparse
+from recommender.row_blocks import each_block, row_blocks
+from recommender.substitutes import MIN_REPEAT_RATE, CategoryOwnership
 
-_INT64_SAFE = 2**62
+ROWS_PER_BLOCK = 2048  # anchor items per kernel call (two calls in flight)
+DIRECTION_ROOM = 2  # each row first keeps this many times ``neighbours`` candidates, then drops wrong directions
 
 
 class UnknownPairError(RecommenderError, LookupError):
     """The (anchor, item) pair is not among the kept complements of the anchor."""
 
 
-PAD_SCALE = 1e-3  # padded (popular-in-window) items score this times their base rate: below any complement
-
-
 class ComplementsConfig(ModelConfig):
-    """Hyperparameters of the directional complements model (see the module docstring for the formula).
-
-    ``max_chunk_triples`` is a memory knob only (how many (customer, anchor, candidate) triples may be
-    materialized at once); it never changes the result.
-    """
+    """Hyperparameters of the complements model (see the module docstring for the formula)."""
 
     window_days: int = Field(default=14, ge=1)
+    half_life_days: float = Field(default=60.0, gt=0)
+    shrinkage: float = Field(default=50.0, ge=0)
+    category_shrinkage: float = Field(default=20.0, ge=0)
+    popularity_exponent: float = Field(default=0.0, ge=0, le=1)
     min_support: int = Field(default=2, ge=1)
+    min_direction: float = Field(default=0.2, ge=0, le=1)
     neighbours: int = Field(default=50, ge=1)
-    shrinkage: float = Field(default=20.0, ge=0)
-    popularity_exponent: float = Field(default=0.25, ge=0, le=1)
-    min_direction: float = Field(default=0.3, ge=0, le=1)
-    min_lift: float = Field(default=1.0, ge=0)
-    pad_with_popular: bool = True  # fill short lists with what is bought after any order (see _recommend)
-    exclude_same_category: bool = True
-    max_chunk_triples: int = Field(default=4_000_000, ge=1)
+    prior_items: int = Field(default=100, ge=0)
+    pad_with_popular: bool = True
+    exclude_same_category: Literal["one_off", "always", "never"] = "one_off"
 
 
-# sparse building blocks ------------------------------------------------------------------------------
-def window_matrix(history: OrderHistory, window_days: int) -> sp.csr_matrix:
-    """Orders x orders: ``F[o, p] = 1`` when ``p`` is the same customer's order ``(0, window]`` after ``o``."""
-    table = history.orders_table()
-    n_orders = history.n_orders
-    if len(table["order"]) == 0:
-        return sp.csr_matrix((n_orders, n_orders), dtype=np.float32)
-    window = int(window_days) * DAY
-    t = table["ordered_at"] - table["ordered_at"].min()
-    stride = int(t.max()) + window + 1
-    if (int(table["customer"].max()) + 1) * stride >= _INT64_SAFE:
-        raise DataError("order timestamps span too long a period to index by customer and time")
-    key = table["customer"].astype(np.int64) * stride + t
-    perm = np.argsort(key, kind="stable")
-    key_sorted = key[perm]
-    start = np.searchsorted(key_sorted, key_sorted, side="right")  # first order strictly later
-    end = np.searchsorted(key_sorted, key_sorted + window, side="right")  # past the window end
-    counts = end - start
-    total = int(counts.sum())
-    rows = np.repeat(np.arange(len(perm)), counts)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    cols = np.repeat(start, counts) + offsets
-    order_of = table["order"][perm]
-    return sp.csr_matrix(
-        (np.ones(total, dtype=np.float32), (order_of[rows], order_of[cols])), shape=(n_orders, n_orders)
-    )
+class AnchorEvents:
+    """Distinct purchase events sorted by (customer, time) with the window after each, and the anchor events
+    (those whose window lies inside the history) grouped by item, with their recency weights."""
+
+    def __init__(self, history: OrderHistory, window_days: int, half_life_days: float) -> None:
+        customer, item, at = distinct_events(history)
+        window = int(window_days) * DAY
+        span = max(history.end_time - history.start_time, 0) + window
+        key = customer_time_key(customer, at, history.start_time, span)
+        self.n_items = history.n_items
+        self.item = item.astype(np.int32)
+        self.lo = np.searchsorted(key, key, side="right")  # the customer's first strictly later event
+        self.hi = np.searchsorted(key, key + window, side="right")  # past the window's end
+        anchors = np.flatnonzero(at + window <= history.end_time)
+        self.event = anchors[np.argsort(self.item[anchors], kind="stable")].astype(np.int64)  # by anchor item
+        self.count = np.bincount(self.item[self.event], minlength=self.n_items).astype(np.int32)
+        self.indptr = np.concatenate([[0], np.cumsum(self.count)]).astype(np.int64)
+        latest = int(at[anchors].max()) if len(anchors) else 0
+        # an anchor event followed by nothing in its window scores nothing (the hit rate it is judged by counts
+        # purchases followed by something); it still counts in ``count``, the reason's denominator
+        followed = kernels.followed_by_other(self.item, self.lo, self.hi, self.event)
+        weight = np.where(followed, np.power(0.5, (latest - at[self.event]) / DAY / half_life_days), 0.0)
+        # scaled to a mean of 1 per followed event: the shrinkage is then in events, whatever the history's span
+        self.weight = weight / weight[followed].mean() if followed.any() else weight
+
+    def item_weight(self) -> np.ndarray:
+        """Weighted anchor events per item."""
+        return np.bincount(self.item[self.event], weights=self.weight, minlength=self.n_items)
+
+    def base_rate(self) -> np.ndarray:
+        """Per item: the weighted share of all anchor events followed by it (each event counts it once)."""
+        total = float(self.weight.sum())
+        if total <= 0:
+            return np.zeros(self.n_items)
+        return kernels.followed_weight(self.item, self.lo, self.hi, self.event, self.weight, self.n_items) / total
+
+    def top_lists(self, width: int, rule: ScoreRule) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every anchor item's best ``width`` candidates: (anchor, candidate, score float32, n_AB int32) flat
+        arrays, best first within each anchor, anchors ascending."""
+        n = self.n_items
+        columns = np.full((n, width), -1, dtype=np.int64)
+        scores = np.zeros((n, width), dtype=np.float32)
+        counts = np.zeros((n, width), dtype=np.int64)
+        sizes = np.zeros(n, dtype=np.int64)
+        item_weight = self.item_weight()
+        group_indptr, group_items = rule.groups()
+
+        def work(lo: int, hi: int) -> None:
+            kernels.followup_top(
+                self.item, self.lo, self.hi, self.indptr, self.event, self.weight, item_weight, rule.base,
+                rule.prior, group_indptr, group_items, rule.n_categories, rule.blocked_category, rule.category,
+                rule.shrinkage, rule.category_shrinkage, rule.exponent, rule.min_support, rule.with_prior,
+                lo, hi, columns, scores, counts, sizes,
+            )  # fmt: skip
+
+        each_block(work, group_blocks(group_indptr, ROWS_PER_BLOCK), name="complements")
+        valid = np.arange(width)[None, :] < sizes[:, None]
+        anchor = np.repeat(np.arange(n, dtype=np.int64), sizes)
+        return anchor, columns[valid], scores[valid], counts[valid].astype(np.int32)
+
+    def reverse_counts(self, anchor: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+        """For each (anchor, candidate) pair (distinct pairs): how many of the candidate's anchor events were
+        followed by the anchor, i.e. the pair seen the other way round."""
+        order = np.argsort(candidate, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(candidate, minlength=self.n_items))]).astype(np.int64)
+        target = anchor[order].astype(np.int64)
+        out = np.zeros(len(order), dtype=np.int64)
+
+        def work(lo: int, hi: int) -> None:
+            kernels.reverse_counts(self.item, self.lo, self.hi, self.indptr, self.event, indptr, target, lo, hi, out)
+
+        each_block(work, row_blocks(self.n_items, ROWS_PER_BLOCK), name="complements-reverse")
+        reverse = np.empty(len(order), dtype=np.int64)
+        reverse[order] = out
+        return reverse
 
 
-def distinct_pairs(history: OrderHistory) -> sp.csr_matrix:
-    """Customers x items binary CSR in canonical form: one stored entry per distinct (customer, item)."""
-    bought = history.customer_items("binary")
-    bought.sort_indices()
-    return bought
+@dataclass(frozen=True)
+class ScoreRule:
+    """What ``followup_top`` needs to score and filter candidates (see the module docstring)."""
+
+    base: np.ndarray  # float64 per item
+    prior: np.ndarray  # int64 items every list may take
+    category: np.ndarray  # int32 per item, -1 unknown
+    n_categories: int
+    blocked_category: np.ndarray  # bool per category: no candidate of the anchor's own category
+    shrinkage: float
+    category_shrinkage: float
+    exponent: float
+    min_support: int
+    with_prior: bool
+
+    def groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """Items grouped by category (``indptr``, ``items``); the items without one follow, in groups of at
+        most ``ROWS_PER_BLOCK`` (they share no prior, so any split gives the same lists)."""
+        known = self.category >= 0
+        uncategorized = np.flatnonzero(~known)
+        group = np.where(known, self.category, self.n_categories).astype(np.int64)
+        group[uncategorized] += np.arange(len(uncategorized)) // ROWS_PER_BLOCK
+        n_groups = self.n_categories + -(-len(uncategorized) // ROWS_PER_BLOCK)
+        items = np.argsort(group, kind="stable").astype(np.int64)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=n_groups))]).astype(np.int64)
+        return indptr, items
 
 
-def entry_keys(matrix: sp.csr_matrix) -> np.ndarray:
-    """``row * n_cols + col`` of every stored entry of a canonical CSR matrix (sorted ascending)."""
-    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-    return rows * matrix.shape[1] + matrix.indices
+def group_blocks(indptr: np.ndarray, rows: int) -> list[tuple[int, int]]:
+    """Consecutive ``(lo, hi)`` group ranges of about ``rows`` items each (a group is never split)."""
+    n_groups = len(indptr) - 1
+    cuts = np.unique(np.searchsorted(indptr[1:], np.arange(rows, int(indptr[-1]), rows), side="left") + 1)
+    bounds = [0, *(int(c) for c in cuts if 0 < c < n_groups), n_groups]
+    return [(lo, hi) for lo, hi in pairwise(bounds) if hi > lo]
 
 
-def customer_item_pairs(history: OrderHistory) -> tuple[np.ndarray, sp.csr_matrix]:
-    """Distinct (customer, item) pairs (their item, sorted by customer) and the pairs x orders incidence."""
-    bought = distinct_pairs(history)
-    pair_item = bought.indices.astype(np.int32)
-    # position of every line's (customer, item) among the stored entries (sorted by row, then column)
-    pair = np.searchsorted(entry_keys(bought), history.customer.astype(np.int64) * bought.shape[1] + history.item)
-    incidence = sp.csr_matrix(
-        (np.ones(history.n_lines, dtype=np.float32), (pair, history.order)),
-        shape=(len(pair_item), history.n_orders),
-    )
-    incidence.sum_duplicates()
-    incidence.data[:] = 1.0
-    return pair_item, incidence
+def blocked_categories(history: OrderHistory, mode: str) -> np.ndarray:
+    """Per category: drop candidates of an anchor's own category? (``ComplementsConfig.exclude_same_category``)"""
+    n_categories = len(history.catalog.categories) if history.catalog.has_categories else 0
+    if mode == "never" or n_categories == 0:
+        return np.zeros(max(n_categories, 1), dtype=bool)
+    if mode == "always":
+        return np.ones(n_categories, dtype=bool)
+    return CategoryOwnership.fit(history).repeat_rate < MIN_REPEAT_RATE
 
 
-def chunk_bounds(costs: np.ndarray, budget: int) -> np.ndarray:
-    """Row boundaries ``[0, ..., n]`` so that each chunk's summed cost stays near ``budget`` (>= 1 row each)."""
-    n = len(costs)
-    if n == 0:
-        return np.array([0], dtype=np.int64)
-    cum = np.cumsum(costs, dtype=np.float64)
-    marks = np.arange(budget, cum[-1], budget, dtype=np.float64)
-    cuts = np.searchsorted(cum, marks, side="left") + 1
-    return np.unique(np.concatenate([[0], np.clip(cuts, 1, n), [n]])).astype(np.int64)
-
-
-def followed_counts(history: OrderHistory, follow: sp.csr_matrix, max_chunk_triples: int) -> sp.csr_matrix:
-    """Items x items ``n_AB`` counts (distinct customers), diagonal included, canonical CSR float32.
-
-    ``follow`` is ``window_matrix(history, window_days)``.
-    """
-    n_items = history.n_items
-    basket = history.order_items()
-    pair_item, incidence = customer_item_pairs(history)
-    # worst-case size of each pair's row of P @ F @ O: items in the orders that follow its orders
-    order_cost = follow @ np.asarray(basket.sum(axis=1)).ravel()
-    pair_cost = incidence @ order_cost
-
-    def chunk_counts(lo: int, hi: int) -> sp.csr_matrix:
-        followed = (incidence[lo:hi] @ follow) @ basket
-        followed.data[:] = 1.0  # distinct customers: each (customer, anchor) counts a candidate once
-        by_anchor = sp.csr_matrix(
-            (np.ones(hi - lo, dtype=np.float32), (pair_item[lo:hi], np.arange(hi - lo))), shape=(n_items, hi - lo)
-        )
-        return by_anchor @ followed
-
-    bounds = chunk_bounds(pair_cost, max_chunk_triples)
-    chunks = (chunk_counts(lo, hi) for lo, hi in itertools.pairwise(bounds) if pair_cost[lo:hi].sum() > 0)
-    return sum_sparse(chunks, (n_items, n_items), np.float32)  # canonical: sorted indices, one entry per pair
-
-
-def window_popularity(history: OrderHistory, follow: sp.csr_matrix) -> np.ndarray:
-    """Per item ``m_B``: distinct customers who bought it within the window after any earlier order of theirs."""
-    is_followup = np.asarray(follow.sum(axis=0)).ravel() > 0
-    followups = distinct_pairs(history.select(is_followup[history.order]))
-    return np.bincount(followups.indices, minlength=history.n_items).astype(np.int64)
-
-
-def lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """``values`` at the positions of ``query`` in the sorted ``keys``; 0 where a query key is absent."""
-    if len(keys) == 0:
-        return np.zeros(len(query), dtype=values.dtype)
-    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    return np.where(keys[pos] == query, values[pos], 0)
-
-
-def reverse_counts(counts: sp.csr_matrix) -> np.ndarray:
-    """For every stored entry ``(a, b)`` of a canonical square CSR, the value stored at ``(b, a)`` (0 if none).
-
-    The transpose's keys are looked up with the entries' own keys, which are sorted: a merge that walks both
-    arrays in order (33M pairs of the Complete Journey: 1 s, against 24 s for the same lookups in pair order).
-    """
-    transposed = counts.T.tocsr()
-    transposed.sum_duplicates()  # canonical: sorted indices
-    return lookup(entry_keys(transposed), transposed.data, entry_keys(counts))
-
-
-def backward_pairs(
-    keys: np.ndarray, counts: np.ndarray, reverse: np.ndarray, n_items: int, min_direction: float
-) -> np.ndarray:
-    """Sorted keys ``b * n_items + a`` of every pair b -> a seen mostly the other way round (a then b), at
-    any support: a sleeping bag -> the tent it follows. Short lists are never padded with those.
-
-    ``keys`` / ``counts``: the counted entries (``then`` bought after ``first``), ``reverse`` their
-    ``reverse_counts``."""
-    n = max(n_items, 1)
-    first, then = keys // n, keys % n
-    share = direction_share(reverse, counts)  # of the pair then -> first
-    return unique_values((then * n + first)[share < min_direction])
-
-
-def direction_share(n_ab: np.ndarray, n_ba: np.ndarray) -> np.ndarray:
-    """Smoothed share of the pair's customers who bought A first: ``(n_AB + 1) / (n_AB + n_BA + 2)``."""
-    return (n_ab + 1.0) / (n_ab + n_ba + 2.0)
-
-
-def pair_score(
-    n_ab: np.ndarray, n_a: np.ndarray, base: np.ndarray, share: np.ndarray, cfg: ComplementsConfig
-) -> np.ndarray:
-    """The complement score of kept pairs (see the module docstring); ``base`` is ``m_B / N``."""
-    confidence = (n_ab + cfg.shrinkage * base) / (n_a + cfg.shrinkage)
-    return confidence * base ** (-cfg.popularity_exponent) * share
-
-
-def rows_to_csr(rows: np.ndarray, cols: np.ndarray, n: int, *values: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Sort entries by (row, col) and return ``indptr``, ``indices`` and the values in that order."""
-    order = np.lexsort((cols, rows))
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).astype(np.int64)
-    return (indptr, cols[order].astype(np.int32), *(v[order] for v in values))
+def rank_within(rows: np.ndarray) -> np.ndarray:
+    """Position of every entry among the entries of its row, for entries grouped by row in order."""
+    first = np.searchsorted(rows, rows, side="left")
+    return np.arange(len(rows)) - first
 
 
 class ComplementsModel(Recommender):
-    """Item-to-item directional complements; ``recommend(anchor_items, k)`` gives what to offer next."""
+    """Item-to-item complements; ``recommend(anchor_items, k)`` gives what to offer after each anchor."""
 
     name: ClassVar[str] = "complements"
     query_kind: ClassVar[QueryKind] = "item"
@@ -255,64 +227,44 @@ class ComplementsModel(Recommender):
         self._n_ab = np.zeros(0, dtype=np.int32)
         self._n_a = np.zeros(0, dtype=np.int32)
         self._category = np.zeros(0, dtype=np.int32)
-        self._followed = np.zeros(0, dtype=np.float32)  # per item: share of customers buying it after any order
-        self._backward = np.zeros(0, dtype=np.int64)  # sorted anchor * n_items + item keys of wrong-direction pairs
+        self._blocked = np.zeros(1, dtype=bool)  # per category: same-category candidates dropped
 
     # fitting -------------------------------------------------------------------------------------------
     def _fit(self, history: OrderHistory) -> None:
         cfg = self.config
         n = history.n_items
-        self._category = self._item_categories(history)
-        self._n_a = self._buyers(history)
-        follow = window_matrix(history, cfg.window_days)
-        counts = followed_counts(history, follow, cfg.max_chunk_triples)
-        keys = entry_keys(counts)
-        anchor, cand, n_ab = keys // max(n, 1), keys % max(n, 1), counts.data.astype(np.int64)
-        reverse = reverse_counts(counts).astype(np.int64)  # n_BA of every counted pair
-        self._backward = backward_pairs(keys, n_ab, reverse, n, cfg.min_direction)
-        keep = (n_ab >= cfg.min_support) & (anchor != cand) & ~self._same_category(anchor, cand)
-        anchor, cand, n_ab, n_ba = anchor[keep], cand[keep], n_ab[keep], reverse[keep]
-        share = direction_share(n_ab, n_ba)
-        keep = share >= cfg.min_direction
-        anchor, cand, n_ab, share = anchor[keep], cand[keep], n_ab[keep], share[keep]
-        n_customers = max(int(np.count_nonzero(np.bincount(history.customer, minlength=1))), 1)
-        self._followed = (window_popularity(history, follow) / n_customers).astype(np.float32)
-        base = self._followed[cand].astype(np.float64)
-        # a complement is bought after A more often than after any order: coffee that 12% of tent
-        # buyers buy within the window, while 30% of all customers do, is no complement of a tent
-        lifted = n_ab > cfg.min_lift * base * self._n_a[anchor]
-        anchor, cand, n_ab, share, base = anchor[lifted], cand[lifted], n_ab[lifted], share[lifted], base[lifted]
-        score = pair_score(n_ab, self._n_a[anchor], base, share, cfg)
-        top = self._top_per_anchor(anchor, score, cfg.neighbours)
-        self._indptr, self._indices, self._score, self._n_ab = rows_to_csr(
-            anchor[top], cand[top], n, score[top].astype(np.float32), n_ab[top].astype(np.int32)
+        events = AnchorEvents(history, cfg.window_days, cfg.half_life_days)
+        base = events.base_rate()
+        followed = np.flatnonzero(base > 0)
+        prior = followed[np.argsort(-base[followed], kind="stable")][: cfg.prior_items].astype(np.int64)
+        self._category = (
+            history.catalog.category.astype(np.int32) if history.catalog.has_categories else np.full(n, -1, np.int32)
         )
-
-    @staticmethod
-    def _item_categories(history: OrderHistory) -> np.ndarray:
-        catalog = history.catalog
-        if not catalog.has_categories:
-            return np.full(history.n_items, -1, dtype=np.int32)
-        return np.asarray(catalog.category, dtype=np.int32).copy()
-
-    @staticmethod
-    def _buyers(history: OrderHistory) -> np.ndarray:
-        return np.bincount(distinct_pairs(history).indices, minlength=history.n_items).astype(np.int32)
-
-    def _same_category(self, anchor: np.ndarray, cand: np.ndarray) -> np.ndarray:
-        if not self.config.exclude_same_category:
-            return np.zeros(len(anchor), dtype=bool)
-        cat = self._category[anchor]
-        return (cat >= 0) & (cat == self._category[cand])
-
-    @staticmethod
-    def _top_per_anchor(anchor: np.ndarray, score: np.ndarray, neighbours: int) -> np.ndarray:
-        """Indices of the best ``neighbours`` entries of every anchor."""
-        order = np.lexsort((-score, anchor))
-        sorted_anchor = anchor[order]
-        first = np.searchsorted(sorted_anchor, sorted_anchor, side="left")
-        rank = np.arange(len(order)) - first
-        return order[rank < neighbours]
+        self._blocked = blocked_categories(history, cfg.exclude_same_category)
+        rule = ScoreRule(
+            base=base,
+            prior=prior,
+            category=self._category,
+            n_categories=len(history.catalog.categories) if history.catalog.has_categories else 0,
+            blocked_category=self._blocked,
+            shrinkage=cfg.shrinkage,
+            category_shrinkage=cfg.category_shrinkage,
+            exponent=cfg.popularity_exponent,
+            min_support=cfg.min_support,
+            with_prior=cfg.pad_with_popular,
+        )
+        anchor, cand, score, n_ab = events.top_lists(DIRECTION_ROOM * cfg.neighbours, rule)
+        n_ba = events.reverse_counts(anchor, cand)
+        forward = (n_ab + 1.0) / (n_ab + n_ba + 2.0) >= cfg.min_direction
+        anchor, cand, score, n_ab = anchor[forward], cand[forward], score[forward], n_ab[forward]
+        top = rank_within(anchor) < cfg.neighbours
+        anchor, cand, score, n_ab = anchor[top], cand[top], score[top], n_ab[top]
+        order = np.lexsort((cand, anchor))  # stored by (anchor, item): lookups by sorted keys
+        self._indptr = np.concatenate([[0], np.cumsum(np.bincount(anchor, minlength=n))]).astype(np.int64)
+        self._indices = cand[order].astype(np.int32)
+        self._score = score[order]
+        self._n_ab = n_ab[order]
+        self._n_a = events.count
 
     # the matrix ----------------------------------------------------------------------------------------
     @property
@@ -321,50 +273,14 @@ class ComplementsModel(Recommender):
         return sp.csr_matrix((self._score, self._indices, self._indptr), shape=(self.n_items, self.n_items))
 
     def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
-        ranked = topk_sparse(self.matrix, k, rows=queries)
-        if self.config.pad_with_popular:
-            self._pad(queries, ranked, k)
-        return ranked
-
-    def _pad(self, queries: np.ndarray, ranked: Ranked, k: int) -> None:
-        """In place: fill short rows with the items most often bought after any order (popularity in the
-        window), never the anchor, its category (when excluded) or an item already listed; their scores
-        (``PAD_SCALE * base rate``) stay below every real complement's."""
-        short = np.flatnonzero(ranked.items[:, -1] < 0)
-        if len(short) == 0 or not np.any(self._followed > 0):
-            return
-        n_pool = min(self.n_items, 2 * k + 20)
-        pool = np.argsort(-self._followed, kind="stable")[:n_pool]
-        pool = pool[self._followed[pool] > 0]
-        anchors = queries[short]
-        blocked = pool[None, :] == anchors[:, None]
-        if self.config.exclude_same_category:
-            cat = self._category
-            blocked |= (cat[pool][None, :] == cat[anchors][:, None]) & (cat[anchors][:, None] >= 0)
-        listed = ranked.items[short]
-        pool_position = np.full(max(self.n_items, 1), -1, dtype=np.int64)
-        pool_position[pool] = np.arange(len(pool))
-        at = np.where(listed >= 0, pool_position[np.maximum(listed, 0)], -1)  # listed items' places in the pool
-        listed_rows, listed_cols = np.nonzero(at >= 0)
-        blocked[listed_rows, at[listed_rows, listed_cols]] = True
-        if len(self._backward):
-            keys = anchors[:, None].astype(np.int64) * max(self.n_items, 1) + pool[None, :]
-            pos = np.minimum(np.searchsorted(self._backward, keys), len(self._backward) - 1)
-            blocked |= self._backward[pos] == keys
-        have = (listed >= 0).sum(axis=1)
-        free = ~blocked
-        slot = have[:, None] + np.cumsum(free, axis=1) - 1  # the position each free pool item would take
-        place = free & (slot < k)
-        rows, cols = np.nonzero(place)
-        ranked.items[short[rows], slot[rows, cols]] = pool[cols]
-        ranked.scores[short[rows], slot[rows, cols]] = PAD_SCALE * self._followed[pool[cols]]
+        return topk_sparse(self.matrix, k, rows=queries)
 
     def for_basket(self, items: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Complements of a set of items: scores summed over the anchors, best first.
 
-        The anchors themselves are excluded, and so are their categories when ``exclude_same_category``
-        is set. Unknown (out-of-range) item indices are ignored. Returns ``(items int32, scores float32)``
-        of at most ``k`` entries, without padding.
+        The anchors themselves are excluded, and so are their categories where same-category candidates
+        are dropped (see ``exclude_same_category``). Unknown (out-of-range) item indices are ignored.
+        Returns ``(items int32, scores float32)`` of at most ``k`` entries.
         """
         self._check_fitted()
         if k < 1:
@@ -376,55 +292,62 @@ class ComplementsModel(Recommender):
         summed = np.asarray(self.matrix[basket].sum(axis=0)).ravel()
         excluded = np.zeros(self.n_items, dtype=bool)
         excluded[basket] = True
-        if self.config.exclude_same_category:
-            cats = self._category[basket]
-            cats = cats[cats >= 0]
-            excluded |= np.isin(self._category, cats) & (self._category >= 0)
+        cats = self._category[basket]
+        cats = cats[cats >= 0]
+        cats = cats[self._blocked[cats]]
+        excluded |= np.isin(self._category, cats) & (self._category >= 0)
         candidates = np.flatnonzero((summed > 0) & ~excluded)
         best = candidates[np.lexsort((candidates, -summed[candidates]))][:k]
         return best.astype(np.int32), summed[best].astype(np.float32)
 
     # reasons -------------------------------------------------------------------------------------------
-    def pair_stats(self, anchor: int, item: int) -> tuple[int, int]:
-        """``(n_AB, n_A)`` of a kept pair: customers who bought ``item`` within the window after ``anchor``,
-        and customers who bought ``anchor``. Raises ``UnknownPairError`` for a pair that was not kept."""
-        self._check_fitted()
-        if not (0 <= anchor < self.n_items and 0 <= item < self.n_items):
-            raise UnknownPairError(f"item index out of range: anchor {anchor}, item {item}")
-        lo, hi = int(self._indptr[anchor]), int(self._indptr[anchor + 1])
-        pos = lo + int(np.searchsorted(self._indices[lo:hi], item))
-        if pos >= hi or self._indices[pos] != item:
-            raise UnknownPairError(f"item {item} is not a kept complement of anchor {anchor}")
-        return int(self._n_ab[pos]), int(self._n_a[anchor])
+    def _positions(self, anchor: np.ndarray, item: np.ndarray) -> np.ndarray:
+        """Position of every (anchor, item) pair among the kept pairs, -1 where it is not kept (or out of range)."""
+        out = np.full(len(anchor), -1, dtype=np.int64)
+        valid = (anchor >= 0) & (anchor < self.n_items) & (item >= 0) & (item < self.n_items)
+        if not len(self._indices) or not valid.any():
+            return out
+        rows = np.repeat(np.arange(self.n_items, dtype=np.int64), np.diff(self._indptr))
+        keys = rows * self.n_items + self._indices  # sorted: pairs are stored by (anchor, item)
+        query = anchor[valid] * self.n_items + item[valid]
+        pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+        out[valid] = np.where(keys[pos] == query, pos, -1)
+        return out
 
     def shares(self, anchors: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """``n_AB / n_A`` of every (anchor, item) pair, vectorized (float32, in (0, 1]).
-
-        The share of the anchor's buyers who bought the item within the window after it: the number
-        ``reason`` states. Pairs that were not kept (or hold an out-of-range index) get -1.
-        """
+        """``n_AB / n_A`` of every (anchor, item) pair, vectorized (float32, in (0, 1]): the share of the
+        anchor's purchases followed by the item within the window, the number ``reason`` states. Pairs that
+        are not kept, or kept with fewer than ``min_support`` observations (offered for their base rate),
+        get -1."""
         self._check_fitted()
         anchor = np.asarray(anchors, dtype=np.int64).ravel()
         item = np.asarray(items, dtype=np.int64).ravel()
         if len(anchor) != len(item):
             raise ValueError(f"{len(anchor)} anchors for {len(item)} items")
         out = np.full(len(anchor), -1.0, dtype=np.float32)
-        valid = (anchor >= 0) & (anchor < self.n_items) & (item >= 0) & (item < self.n_items)
-        # kept pairs are stored sorted by (anchor, item), so their keys are sorted ascending; lookup gives
-        # position + 1 of a found key, 0 for a missing one
-        positions = np.arange(1, len(self._indices) + 1, dtype=np.int64)
-        found = lookup(entry_keys(self.matrix), positions, anchor[valid] * self.n_items + item[valid]) - 1
-        hit = np.flatnonzero(valid)[found >= 0]
-        n_ab = self._n_ab[found[found >= 0]].astype(np.float64)
-        out[hit] = n_ab / np.maximum(self._n_a[anchor[hit]], 1)
+        pos = self._positions(anchor, item)
+        found = np.flatnonzero(pos >= 0)
+        n_ab = self._n_ab[pos[found]]
+        evidence = n_ab >= self.config.min_support
+        hit = found[evidence]
+        out[hit] = n_ab[evidence] / np.maximum(self._n_a[anchor[hit]], 1)
         return out
+
+    def pair_stats(self, anchor: int, item: int) -> tuple[int, int]:
+        """``(n_AB, n_A)`` of a kept pair with evidence: purchases of ``anchor`` followed by ``item`` within the
+        window, and purchases of ``anchor``. ``UnknownPairError`` for any other pair."""
+        self._check_fitted()
+        pos = int(self._positions(np.array([anchor], dtype=np.int64), np.array([item], dtype=np.int64))[0])
+        if pos < 0 or self._n_ab[pos] < self.config.min_support:
+            raise UnknownPairError(f"item {item} is not a complement of anchor {anchor} with evidence")
+        return int(self._n_ab[pos]), int(self._n_a[anchor])
 
     def reason(self, anchor: int, item: int, anchor_label: str) -> str:
         """A short human reason, e.g. "bought by 23% of Tent buyers within 14 days"."""
+        from recommender.reasons import complement_text
+
         n_ab, n_a = self.pair_stats(anchor, item)
-        pct = 100.0 * n_ab / n_a
-        share = f"{pct:.0f}%" if pct >= 1 else "<1%"
-        return f"bought by {share} of {anchor_label} buyers within {self.config.window_days} days"
+        return complement_text(n_ab / n_a, anchor_label, self.config.window_days)
 
     # state ---------------------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
@@ -435,8 +358,7 @@ class ComplementsModel(Recommender):
             "n_ab": self._n_ab,
             "n_a": self._n_a,
             "category": self._category,
-            "followed": self._followed,
-            "backward": self._backward,
+            "blocked_category": self._blocked.astype(bool),
         }
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
@@ -447,21 +369,16 @@ class ComplementsModel(Recommender):
             n_ab = arrays["n_ab"].astype(np.int32)
             n_a = arrays["n_a"].astype(np.int32)
             category = arrays["category"].astype(np.int32)
-            self._followed = arrays["followed"].astype(np.float32)
-            self._backward = np.sort(arrays["backward"].astype(np.int64))
+            blocked = arrays["blocked_category"].astype(bool)
         except KeyError as exc:
             raise ModelFileError(f"complements model file lacks array {exc}") from exc
         check_csr(self.name, "pairs", arrays["indptr"], arrays["indices"], (self.n_items, self.n_items))
         nnz = len(indices)
         if len(indptr) != self.n_items + 1 or indptr[-1] != nnz or len(score) != nnz or len(n_ab) != nnz:
             raise ModelFileError("complements model arrays are inconsistent with each other")
-        if len(n_a) != self.n_items or len(category) != self.n_items or len(self._followed) != self.n_items:
+        if len(n_a) != self.n_items or len(category) != self.n_items:
             raise ModelFileError("complements model per-item arrays do not match the item count")
-        self._indptr, self._indices, self._score, self._n_ab, self._n_a, self._category = (
-            indptr,
-            indices,
-            score,
-            n_ab,
-            n_a,
-            category,
-        )
+        if len(blocked) == 0 or int(category.max(initial=-1)) >= len(blocked):
+            raise ModelFileError("complements model blocked_category does not cover every category")
+        self._indptr, self._indices, self._score, self._n_ab, self._n_a = indptr, indices, score, n_ab, n_a
+        self._category, self._blocked = category, blocked

@@ -42,18 +42,19 @@ ItemSurface = Literal["complements", "similar"]
 ROW_KIND: dict[str, Literal["complement", "similar"]] = {"complements": "complement", "similar": "similar"}
 
 
-def padding(
-    active: Active, surface: ItemSurface, category: int, *, has_list: bool
-) -> tuple[Fallback, np.ndarray | None]:
-    """(the popular list to pad or replace the item's list with, the allowed mask).
+def padding(active: Active, surface: ItemSurface, category: int, *, has_list: bool) -> Fallback:
+    """The popular list to pad or replace the item's list with.
 
     Without a list: popular in the item's category (overall for an item of no known category). A short
-    complements list is padded from popular items of other categories (complements are never substitutes);
-    a short similar list from popular items of the item's own category.
+    complements list is padded from popular items of other categories (padding never brings a substitute;
+    the list itself is the model's, whose substitute rule is per category), a short similar list from
+    popular items of the item's own category.
     """
     if surface == "complements" and has_list and category >= 0:
-        return popular_fallback(active), active.tables.category != category
-    return popular_fallback(active, category), None
+        pad = popular_fallback(active)
+        other = active.tables.category[pad.items] != category
+        return Fallback(pad.items[other], pad.scores[other], pad.category)
+    return popular_fallback(active, category)
 
 
 async def item_answer(state: ServingState, surface: ItemSurface, item_id: str, *, k: int) -> dict[str, Any]:
@@ -103,14 +104,12 @@ async def compute_answer(
             redis_failed(state, surface, exc)
             cause = "redis"
     category = int(active.tables.category[index]) if index >= 0 else -1
-    fallback, allowed = padding(active, surface, category, has_list=len(base) > 0)
     answer = item_list(
         base,
         k=k,
         exclude_item=index if index >= 0 else None,
-        fallback=fallback,
+        fallback=padding(active, surface, category, has_list=len(base) > 0),
         kind=ROW_KIND[surface],
-        allowed=allowed,
     )
     if cause is None and answer.fallback:
         cause = "unknown_item" if index < 0 else "no_list"

@@ -197,17 +197,19 @@ async def test_unknown_item_gets_popular_and_a_known_one_its_category(
     unknown = (await api.get("/v1/items/not-in-the-catalog/complements")).json()
     assert unknown["fallback"] is True and unknown["item_id"] == "not-in-the-catalog"
     assert ids_of(unknown) == ids_of((await api.get("/v1/popular")).json())
-    # a catalog item without complement pairs: the list is padding (bought after any purchase), marked as a
-    # fallback, never the item itself nor a substitute from its own category
-    matrix = bundle.models["complements"].matrix
-    lonely = np.flatnonzero((np.diff(matrix.indptr) == 0) & (bundle.catalog.category >= 0))
+    # a catalog item without complement evidence (none of its rows claims a share): its list is what sells
+    # after any purchase, in the model's order, marked as a fallback, never the item itself
+    model = bundle.models["complements"]
+    ranked = model.recommend(np.arange(len(bundle.items)), 10)
+    rows = np.repeat(np.arange(len(bundle.items)), 10)
+    shares = model.shares(rows, ranked.items.ravel()).reshape(ranked.items.shape)
+    lonely = np.flatnonzero(((shares < 0) | (ranked.items < 0)).all(axis=1) & (ranked.items[:, 0] >= 0))
     item = str(bundle.items.ids[lonely[0]])
-    category = category_of(bundle, [item])[0]
     body = (await api.get(f"/v1/items/{item}/complements")).json()
     assert body["fallback"] is True
-    assert body["items"] and item not in ids_of(body)
-    assert category not in set(category_of(bundle, ids_of(body)))
-    assert {row["reason"] for row in body["items"]} == {"popular right now"}
+    assert ids_of(body) == list(bundle.items.external(ranked.items[lonely[0]][ranked.items[lonely[0]] >= 0]))
+    assert item not in ids_of(body)
+    assert {row["reason"] for row in body["items"]} == {"often bought within 14 days after a purchase"}
 
 
 async def test_popular_per_category(api: httpx.AsyncClient, bundle: ModelBundle) -> None:

@@ -134,11 +134,14 @@ def test_only_items_with_a_list_are_stored(trained, published: PublishReport, re
     with_list = set(bundle.items.external(np.flatnonzero(ranked.items[:, 0] >= 0)).tolist())
     stored = {key.decode() for key in redis_client.hkeys(version_key(published.version, "complements"))}
     assert stored == with_list
-    # items without pair evidence are stored padded (reason -1 on every row), so serving can mark them
-    matrix = bundle.models["complements"].matrix
-    no_pairs = bundle.items.external(np.flatnonzero(np.diff(matrix.indptr) == 0))
-    raw = redis_client.hmget(version_key(published.version, "complements"), list(no_pairs[:20]))
-    assert raw and all(value is None or (unpack_entries(value)["reason"] == -1).all() for value in raw)
+    # rows without pair evidence are stored with reason -1, so serving can say so (and mark a list of only those)
+    model = bundle.models["complements"]
+    top = model.recommend(np.arange(len(bundle.items)), 100)
+    rows = np.repeat(np.arange(len(bundle.items)), 100)
+    shares = model.shares(rows, top.items.ravel()).reshape(top.items.shape)
+    no_pairs = np.flatnonzero(((shares < 0) | (top.items < 0)).all(axis=1) & (top.items[:, 0] >= 0))
+    raw = redis_client.hmget(version_key(published.version, "complements"), list(bundle.items.external(no_pairs[:20])))
+    assert len(no_pairs) and all((unpack_entries(value)["reason"] == -1).all() for value in raw)
 
 
 def test_next_purchase_reasons_are_repeat_intervals(trained, planted, published: PublishReport, redis_client) -> None:
