@@ -475,7 +475,8 @@ def rerank_next_purchase(
     due_share: float = DUE_SHARE,
     min_complement_share: float = MIN_COMPLEMENT_SHARE,
 ) -> Reranked:
-    """The "next purchase" answer: due repeat items, then strong complements of recent purchases, then the rest.
+    """The "next purchase" answer: the published list as the model ranked it; after a purchase event, due
+    repeat items, then strong complements of recent purchases, then the rest.
 
     ``base`` rows with ``reason >= 0`` are repeat items (reason = interval in days). A repeat item purchased
     in the events comes back once its interval has passed since that purchase (it then counts as due);
@@ -484,14 +485,14 @@ def rerank_next_purchase(
     at least ``min_complement_share`` of the anchor's buyers within the window are mixed in (weaker pairs
     would push out the customer's own staples). Other parameters as in ``rerank_for_you``.
     """
+    if not len(events.purchased) and allowed is None and category is None:
+        # nothing bought since publish: the published list as the model ranked it (due-ness included)
+        page = plain_page(base, None, None, k=k, offset=offset)
+        if page is not None:
+            return page
     repeat = base["reason"] >= 0
     top = float(base["score"].max()) if len(base) else 0.0
     strong = repeat & (base["score"] >= due_share * top)
-    if not len(events.purchased) and allowed is None and category is None:
-        # nothing bought since publish: due repeat items first, then the rest, each in published order
-        page = plain_page(base, np.argsort(~strong, kind="stable"), None, k=k, offset=offset)
-        if page is not None:
-            return page
     last = events.last_purchase(base["item"])
     bought = last >= 0
     # only an item with a rhythm of its own (interval > 0) comes back after being bought in the events
@@ -508,6 +509,8 @@ def rerank_next_purchase(
         min_repeat_rate=min_repeat_rate,
     )
     rows = Candidates.from_entries(base, kinds)
+    if not len(events.purchased):  # nothing bought since publish: the model's order
+        return assemble([rows], filters, k=k, offset=offset, fallback=fallback)
     sections = [
         rows.take(due),
         event_complements(events, complements_of, now=now, window_days=window_days, min_share=min_complement_share),

@@ -23,8 +23,10 @@ from rich.table import Table
 from recommender.bundle import BundleConfig
 from recommender.data import LoadResult
 from recommender.errors import DataError, TooManyRejectsError
-from training.pipeline import EVALUATION_CUSTOMERS, EvaluationReport, TrainingOutcome, train
+from training.pipeline import EvaluationReport, TrainingOutcome, train
+from training.self_tune import Candidate
 from training.settings import TrainingSettings
+from training.tuning_report import candidate_line, tuning_table
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -70,17 +72,31 @@ def train_command(
         int | None,
         typer.Option(min=0, help="Customers the evaluation scores, a seeded sample (0: all; RECS_EVAL_CUSTOMERS)."),
     ] = None,
+    tune: Annotated[
+        bool, typer.Option("--tune/--no-tune", help="Pick next purchase's and complements' configs on validation data.")
+    ] = True,
+    tune_budget: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Seconds the tuning may take (default auto: grows with the data; RECS_TUNE_BUDGET)"),
+    ] = None,
 ) -> None:
-    """Train every model, evaluate on a time-ordered split against baselines, log to MLflow and register."""
+    """Train every model, evaluate on a time-ordered split against baselines, log to MLflow and register.
+
+    By default the next-purchase and complements configs are first picked on validation data carved from the
+    orders (each customer's second-to-last order, a window before the evaluation's cutoff), within a time
+    budget; every candidate is an MLflow child run. --no-tune keeps the given config as it is."""
     console = Console()
     settings = TrainingSettings()
+    updates: dict[str, object] = {"tune": tune}
     if experiment:
-        settings = settings.model_copy(update={"experiment": experiment})
+        updates["experiment"] = experiment
     if eval_customers is not None:
-        settings = settings.model_copy(update={"eval_customers": eval_customers})
+        updates["eval_customers"] = eval_customers
+    if tune_budget is not None:
+        updates["tune_budget_seconds"] = tune_budget
     train_and_register(
         console,
-        settings,
+        settings.model_copy(update=updates),
         orders,
         catalog,
         promote=promote,
@@ -121,10 +137,12 @@ def train_and_register(
             connecting.append(pool.submit(_connect_tracking, settings))
 
         outcome = _run_with_progress(
-            console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded, settings.eval_customers
+            console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded, settings
         )
         for line in outcome.load.summary.lines():
             console.print(line)
+        if outcome.tuning is not None:
+            console.print(tuning_table(outcome.tuning))
         for table in _metrics_tables(outcome.report):
             console.print(table)
 
@@ -145,6 +163,7 @@ def train_and_register(
             "model_name": registered.model_name,
             "version": registered.version,
             "promoted": registered.promoted,
+            "tuning": outcome.tuning.summary() if outcome.tuning is not None else None,
         }
         metrics_json.parent.mkdir(parents=True, exist_ok=True)
         metrics_json.write_text(json.dumps(payload, indent=2))
@@ -169,20 +188,35 @@ def _log_training(
 ) -> RegisteredRun:
     from training import tracking
 
-    return tracking.log_training(
+    tuning = outcome.tuning
+    texts = {
+        "evaluation/metrics_table.md": _metrics_markdown(outcome.report),
+        "evaluation/metrics.json": json.dumps(outcome.report.rows, indent=2),
+    }
+    tune_params: dict[str, object] = {"enabled": tuning is not None}
+    tune_metrics: dict[str, float] = {}
+    if tuning is not None:
+        texts["tuning/candidates.json"] = json.dumps(tuning.summary(), indent=2)
+        tune_params["budget_seconds"] = round(tuning.budget_seconds, 1)
+        tune_metrics = {"tune.candidates": float(len(tuning.candidates)), "tune.seconds": tuning.seconds}
+    registered = tracking.log_training(
         client,
         settings,
-        params={**outcome.config.model_dump(mode="json"), "evaluation": {"max_customers": outcome.eval_customers}},
-        metrics={**outcome.report.metrics, **_data_metrics(outcome), **_timing_metrics(outcome)},
+        params={
+            **outcome.config.model_dump(mode="json"),
+            "evaluation": {"max_customers": outcome.eval_customers},
+            "tune": tune_params,
+        },
+        metrics={**outcome.report.metrics, **_data_metrics(outcome), **_timing_metrics(outcome), **tune_metrics},
         bundle=outcome.bundle,
         artifacts={"data": rejects_path},
-        texts={
-            "evaluation/metrics_table.md": _metrics_markdown(outcome.report),
-            "evaluation/metrics.json": json.dumps(outcome.report.rows, indent=2),
-        },
+        texts=texts,
         tags={"orders": str(orders), "catalog": str(catalog or "")},
         promote=promote,
     )
+    if tuning is not None:
+        tracking.log_candidates(client, settings, registered.run_id, tuning)
+    return registered
 
 
 def _print_registered(console: Console, settings: TrainingSettings, registered: RegisteredRun, promote: bool) -> None:
@@ -222,8 +256,8 @@ def _run_with_progress(
     config: BundleConfig,
     max_reject_ratio: float,
     rejects_path: Path,
-    on_loaded: Callable[[LoadResult], None] | None = None,
-    eval_customers: int = EVALUATION_CUSTOMERS,
+    on_loaded: Callable[[LoadResult], None] | None,
+    settings: TrainingSettings,
 ) -> TrainingOutcome:
     """``training.pipeline.train`` with progress; bad input data prints what to fix and exits 2."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -237,6 +271,9 @@ def _run_with_progress(
                 progress.update(current[stream], completed=1, total=1)
             current[stream] = progress.add_task(name, total=None)
 
+        def on_candidate(candidate: Candidate) -> None:
+            progress.console.print(f"  tuning {candidate_line(candidate)}")
+
         try:
             outcome = train(
                 orders,
@@ -246,7 +283,10 @@ def _run_with_progress(
                 rejects_path,
                 on_step=on_step,
                 on_loaded=on_loaded,
-                eval_customers=eval_customers,
+                eval_customers=settings.eval_customers,
+                tune=settings.tune,
+                tune_budget=settings.tune_budget_seconds,
+                on_candidate=on_candidate,
             )
         except TooManyRejectsError as exc:
             console.print(f"[red]error:[/red] {exc}. Rejected rows and reasons: {rejects_path}")

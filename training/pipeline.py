@@ -33,24 +33,26 @@ from recommender.evaluation import (
     most_pop,
     p_topfreq,
     popularity_in_window,
+    sample_customers,
     split_by_time,
     split_last_order,
     symmetric_cooccurrence,
     topn_metrics,
 )
-from recommender.history import DAY, OrderHistory
+from recommender.history import OrderHistory
 from recommender.models.complements import ComplementsModel
+from training.protocol import (
+    COMPLEMENTS_K,
+    EVALUATION_CUSTOMERS,
+    FOR_YOU_K,
+    NEXT_PURCHASE_KS,
+    complements_cutoff,
+)
+from training.self_tune import CandidateHook, TuneOutcome, self_tune
 
 StepHook = Callable[[str], None]
 EVALUATED_MODELS = ("collaborative", "for_you", "next_purchase")  # what ``score_models`` scores
 T = TypeVar("T")
-NEXT_PURCHASE_KS = (10, 20)
-FOR_YOU_K = 10
-COMPLEMENTS_K = 5
-COMPLEMENTS_TEST_SHARE = 0.25  # the last quarter of the time range holds the complement anchors
-# next purchase and for you are scored on at most this many customers (a seeded sample; 0: everyone): the
-# metrics' standard error is already small, and the evaluation's neighbour search then costs 20,000 x pool
-EVALUATION_CUSTOMERS = 20_000
 
 
 @dataclass
@@ -93,6 +95,7 @@ class TrainingOutcome:
     bundle: ModelBundle
     seconds: dict[str, float]
     eval_customers: int = EVALUATION_CUSTOMERS
+    tuning: TuneOutcome | None = None  # None: ``recs train --no-tune``
 
 
 def check_load(result: LoadResult, max_reject_ratio: float) -> None:
@@ -127,16 +130,6 @@ class EvaluationData:
         }
 
 
-def sample_customers(split: NextBasketSplit, max_customers: int, seed: int = 0) -> NextBasketSplit:
-    """At most ``max_customers`` of the split's evaluated customers (a seeded sample, ascending; 0: all).
-    The training side is unchanged: the others' last orders stay held out, they are just not scored."""
-    n = len(split.customers)
-    if max_customers <= 0 or n <= max_customers:
-        return split
-    rows = np.sort(np.random.default_rng(seed).choice(n, size=max_customers, replace=False))
-    return NextBasketSplit(split.train, split.customers[rows], split.targets[rows], split.at[rows])
-
-
 def prepare_evaluation(
     history: OrderHistory, config: BundleConfig, max_customers: int = EVALUATION_CUSTOMERS
 ) -> EvaluationData:
@@ -152,8 +145,7 @@ def prepare_evaluation(
     new_items.eliminate_zeros()
     has_new = np.diff(new_items.indptr) > 0
     window = config.complements.window_days
-    start, end = history.start_time, history.end_time
-    cutoff = int(end - max((end - start) * COMPLEMENTS_TEST_SHARE, 2 * window * DAY))
+    cutoff = complements_cutoff(history, window)
     before, _after = split_by_time(history, cutoff)
     return EvaluationData(
         split=split,
@@ -305,10 +297,16 @@ def train(
     on_step: StepHook | None = None,
     on_loaded: Callable[[LoadResult], None] | None = None,
     eval_customers: int = EVALUATION_CUSTOMERS,
+    tune: bool = True,
+    tune_budget: float | None = None,
+    on_candidate: CandidateHook | None = None,
 ) -> TrainingOutcome:
-    """Load, validate, then evaluate on the time-ordered splits while every model is refitted on all the data.
+    """Load, validate, pick the tuned surfaces' configs on validation data (``training.self_tune``; ``tune``
+    False keeps ``config``), then evaluate on the time-ordered splits while every model is refitted on all the
+    data with the picked config.
 
-    ``eval_customers`` caps the customers scored (``sample_customers``; 0: everyone).
+    ``eval_customers`` caps the customers scored (``sample_customers``; 0: everyone); ``tune_budget`` is the
+    tuning's time budget in seconds (None: auto); ``on_candidate`` hears of every tuning candidate.
 
     ``on_loaded`` is called once the data passed its checks, before any fitting (the CLI starts connecting
     to MLflow then, in the background, so that the store is ready when the models are).
@@ -326,6 +324,12 @@ def train(
     if on_loaded is not None:
         on_loaded(result)
 
+    tuning = None
+    if tune:
+        step("tuning on validation data")
+        tuning = self_tune(result.history, cfg, tune_budget, on_candidate, max_customers=eval_customers)
+        cfg, seconds["tune"] = tuning.config, tuning.seconds
+
     # evaluation and the final fit are independent and mostly run in numpy, scipy and implicit, which
     # release the GIL: the final fit runs in a second thread, so a 2-core machine is not half idle
     t0 = time.perf_counter()
@@ -334,5 +338,11 @@ def train(
     bundle, seconds["fit"] = final()
     seconds["evaluate_and_fit"] = time.perf_counter() - t0
     return TrainingOutcome(
-        load=result, config=cfg, report=report, bundle=bundle, seconds=seconds, eval_customers=eval_customers
+        load=result,
+        config=cfg,
+        report=report,
+        bundle=bundle,
+        seconds=seconds,
+        eval_customers=eval_customers,
+        tuning=tuning,
     )

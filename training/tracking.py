@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from recommender.bundle import MANIFEST, ModelBundle
 from recommender.errors import ModelFileError
+from training.self_tune import SURFACES, TuneOutcome
 from training.settings import TrainingSettings
 
 PROMOTION_METRIC = "next_purchase.ndcg_at_10"
@@ -133,6 +136,35 @@ def log_training(
         promoted, previous = promote_if_better(client, settings.model_name, version, metrics)
         champion = version if promoted else champion
     return RegisteredRun(run_id, settings.model_name, version, promoted, champion, previous)
+
+
+def log_candidates(client: MlflowClient, settings: TrainingSettings, parent_run_id: str, tuning: TuneOutcome) -> None:
+    """Every candidate of ``recs train``'s own tuning as a child run of the training run: its section's config
+    as params, its validation metrics (``recs tune``'s names), its overrides and whether it was picked."""
+    from mlflow.entities import Metric, Param
+
+    experiment = client.get_experiment_by_name(settings.experiment)
+    assert experiment is not None
+    picked = {id(best) for s in SURFACES if (best := tuning.picked(s)) is not None}
+    now = int(time.time() * 1000)
+    for candidate in tuning.candidates:
+        tags = {
+            MLFLOW_PARENT_RUN_ID: parent_run_id,
+            "recs.kind": "train-candidate",
+            "recs.surface": candidate.surface,
+            "recs.overrides": json.dumps(candidate.overrides, sort_keys=True),
+            "recs.picked": str(id(candidate) in picked).lower(),
+            "recs.split": "validation",
+        }
+        if candidate.error is not None:
+            tags["recs.error"] = candidate.error[:5000]
+        run = client.create_run(experiment.experiment_id, run_name=f"candidate-{candidate.number:02d}", tags=tags)
+        section = {candidate.surface: getattr(candidate.config, candidate.surface).model_dump(mode="json")}
+        params = [Param(key, value) for key, value in flatten_params(section).items()]
+        values = {**candidate.metrics, "seconds.candidate": candidate.seconds}
+        metrics = [Metric(key, float(value), now, 0) for key, value in values.items()]
+        client.log_batch(run.info.run_id, metrics=metrics, params=params)
+        client.set_terminated(run.info.run_id, status="FAILED" if candidate.error is not None else "FINISHED")
 
 
 def current_champion(client: MlflowClient, model_name: str) -> str | None:

@@ -63,7 +63,6 @@ from recommender.evaluation import (
 )
 from recommender.history import OrderHistory
 from training.pipeline import (
-    COMPLEMENTS_K,
     EvaluationData,
     EvaluationReport,
     check_load,
@@ -71,6 +70,7 @@ from training.pipeline import (
     score_baselines,
     score_models,
 )
+from training.protocol import COMPLEMENTS_K
 from training.settings import TrainingSettings
 
 EXIT_BAD_DATA = 2

@@ -9,15 +9,17 @@ from recommender.evaluation.baselines import g_topfreq, gp_topfreq, most_pop, p_
 from recommender.evaluation.complements import (
     ComplementEvents,
     complement_events,
+    complement_hits,
     complement_metrics,
     popularity_in_window,
     symmetric_cooccurrence,
 )
-from recommender.evaluation.metrics import basket_metrics, evaluate_next_basket, topn_metrics
+from recommender.evaluation.metrics import basket_metrics, evaluate_next_basket, ndcg_per_customer, topn_metrics
 from recommender.evaluation.splits import (
     CustomerSplit,
     NextBasketSplit,
     NothingToEvaluateError,
+    sample_customers,
     split_by_time,
     split_customers_last_order,
     split_last_order,
@@ -32,13 +34,16 @@ __all__ = [
     "NothingToEvaluateError",
     "basket_metrics",
     "complement_events",
+    "complement_hits",
     "complement_metrics",
     "evaluate_next_basket",
     "g_topfreq",
     "gp_topfreq",
     "most_pop",
+    "ndcg_per_customer",
     "p_topfreq",
     "popularity_in_window",
+    "sample_customers",
     "split_by_time",
     "split_customers_last_order",
     "split_last_order",

@@ -85,12 +85,11 @@ def complement_events(history: OrderHistory, start: int, window_days: float) -> 
     )
 
 
-def complement_metrics(
+def complement_hits(
     anchor_items: np.ndarray, followups: sp.spmatrix | sp.sparray, ranked_for_items: Ranked, k: int
-) -> dict[str, float]:
-    """``hit_rate_at_k``: share of anchors where any of the anchor item's top-k was bought in the window;
-    ``precision_at_k``: hits / k, averaged over anchors; ``n_anchors``. Row ``a`` of ``ranked_for_items``
-    is the list offered for item ``a`` (padding -1 never hits)."""
+) -> np.ndarray:
+    """Per anchor, how many of the anchor item's top-k were bought in its window (int64; see
+    ``complement_metrics``). Paired comparisons of two lists (``training.self_tune``) need the values."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     anchors = np.asarray(anchor_items, dtype=np.int64).ravel()
@@ -103,7 +102,17 @@ def complement_metrics(
     offered = ranked_for_items.items[anchors, :k]
     if has_repeated_items(offered):
         raise ValueError("a ranked list repeats an item")
-    hits = pattern_member(np.arange(len(anchors))[:, None], offered, f).sum(axis=1)
+    return pattern_member(np.arange(len(anchors))[:, None], offered, f).sum(axis=1).astype(np.int64)
+
+
+def complement_metrics(
+    anchor_items: np.ndarray, followups: sp.spmatrix | sp.sparray, ranked_for_items: Ranked, k: int
+) -> dict[str, float]:
+    """``hit_rate_at_k``: share of anchors where any of the anchor item's top-k was bought in the window;
+    ``precision_at_k``: hits / k, averaged over anchors; ``n_anchors``. Row ``a`` of ``ranked_for_items``
+    is the list offered for item ``a`` (padding -1 never hits)."""
+    hits = complement_hits(anchor_items, followups, ranked_for_items, k)
+    anchors = np.asarray(anchor_items).ravel()
     return {
         "n_anchors": float(len(anchors)),
         f"hit_rate_at_{k}": mean_or_nan((hits > 0).astype(np.float64)),

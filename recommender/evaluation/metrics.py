@@ -65,6 +65,16 @@ def _dcg(hits: np.ndarray, k: int) -> np.ndarray:
     return (h * _discounts(h.shape[1])).sum(axis=1)
 
 
+def ndcg_per_customer(ranked_items: np.ndarray, targets: sp.spmatrix | sp.sparray, k: int) -> np.ndarray:
+    """NDCG@k of every row (whole-basket ideal DCG, as ``basket_metrics``); NaN where the target is empty.
+    Paired comparisons of two rankings (``training.self_tune``) need the values, not their mean."""
+    t = binary_csr(targets)
+    ranked = _check_ranked(ranked_items, t.shape[0], t.shape[1])
+    size = np.diff(t.indptr)
+    values = _dcg(_hits(ranked, t), k) / np.maximum(_ideal_dcg(size), 1e-12)
+    return np.where(size > 0, values, np.nan)
+
+
 def basket_metrics(
     ranked_items: np.ndarray,
     targets: sp.spmatrix | sp.sparray,

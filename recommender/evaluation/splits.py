@@ -90,6 +90,16 @@ def split_last_order(history: OrderHistory) -> NextBasketSplit:
     return NextBasketSplit(train=history.select(~target_line), customers=customers, targets=targets, at=at)
 
 
+def sample_customers(split: NextBasketSplit, max_customers: int, seed: int = 0) -> NextBasketSplit:
+    """At most ``max_customers`` of the split's evaluated customers (a seeded sample, ascending; 0: all).
+    The training side is unchanged: the others' last orders stay held out, they are just not scored."""
+    n = len(split.customers)
+    if max_customers <= 0 or n <= max_customers:
+        return split
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=max_customers, replace=False))
+    return NextBasketSplit(split.train, split.customers[rows], split.targets[rows], split.at[rows])
+
+
 def split_by_time(history: OrderHistory, cutoff: int) -> tuple[OrderHistory, OrderHistory]:
     """Lines ordered strictly before ``cutoff`` (Unix seconds), and lines at or after it.
 

@@ -62,6 +62,8 @@ class RankerConfig(ModelConfig):
     learning_rate: float = Field(default=0.05, gt=0, le=1)
     leaves: int = Field(default=31, ge=2)
     min_leaf: int = Field(default=100, ge=1)  # fewest training pairs in a leaf
+    # customers whose held-out order it learns from, a seeded sample (0: all): bounds the cost on large shops
+    max_customers: int = Field(default=20_000, ge=0)
     seed: int = 0
 
 

@@ -81,7 +81,7 @@ def _assert_list_contract(body: dict, key: str, value: str, k: int) -> None:
     assert all(set(row) == {"item_id", "score", "reason"} for row in body["items"])
     assert all(isinstance(row["reason"], str) and row["reason"] for row in body["items"])
     assert len({row["item_id"] for row in body["items"]}) == len(body["items"])
-    assert scores == sorted(scores, reverse=True), "items come best first, scores never increase"
+    assert scores == sorted(scores, reverse=True), f"items come best first, scores never increase: {body}"
 
 
 def test_every_endpoint_answers_its_contract(server: str, trained, truth: Shop) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from recommender.base import ARRAYS_FILE
 from recommender.history import DAY, OrderHistory
+from recommender.models import next_purchase as next_purchase_module
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.next_purchase import (
     NextPurchaseConfig,
@@ -23,7 +24,8 @@ from recommender.models.next_purchase import (
 from tests.recommender.conftest import START, Line, history_from_lines
 
 SMALL_ALS = CollaborativeConfig(factors=8, iterations=3)
-CONFIG = NextPurchaseConfig(explore_weight=0.1, collaborative=SMALL_ALS)  # neighbours and ALS both on
+# neighbours and ALS both on; a low due floor (the default .8 suits real shops) makes due-ness easy to see
+CONFIG = NextPurchaseConfig(explore_weight=0.1, collaborative=SMALL_ALS, due_floor=0.3, own_weight=0.3)
 DURABLES = ("tent", "stove")
 ALICE_LAST_COFFEE = 70.0
 
@@ -256,6 +258,16 @@ def test_transitions_offer_what_others_bought_next() -> None:
     assert "salsa" not in listed(
         NextPurchaseModel(cfg.model_copy(update={"transition_weight": 0.0})).fit(history), history, "carol", k=3
     )
+
+
+def test_transition_lists_do_not_depend_on_the_customer_blocks(
+    shop: OrderHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = transition_lists(shop, shrinkage=1.0, keep=4)
+    monkeypatch.setattr(next_purchase_module, "TRANSITION_BLOCK", 3)
+    blocked = transition_lists(shop, shrinkage=1.0, keep=4)
+    assert whole.nnz > 40
+    assert (whole != blocked).nnz == 0
 
 
 def test_new_item_odds_tell_explorers_from_repeaters() -> None:

@@ -33,9 +33,10 @@ def test_evaluation_models_score_exactly_as_the_whole_bundle(shop: dict[str, Pat
 
 
 def test_final_fit_beside_the_evaluation_is_the_plain_fit(shop: dict[str, Path], tmp_path: Path) -> None:
-    """The bundle fitted in its own thread while the evaluation runs is byte for byte the sequential one."""
+    """The bundle fitted in its own thread while the evaluation runs is byte for byte the sequential one (with
+    the config the tuning picked)."""
     outcome = train(shop["orders"], shop["catalog"])
-    alone = ModelBundle.fit(load_orders(shop["orders"], catalog_path=shop["catalog"]).history, BundleConfig())
+    alone = ModelBundle.fit(load_orders(shop["orders"], catalog_path=shop["catalog"]).history, outcome.config)
     manifests = [
         json.loads((bundle.save(tmp_path / name) / "manifest.json").read_text())
         for name, bundle in (("threaded", outcome.bundle), ("alone", alone))
@@ -76,7 +77,7 @@ def test_metrics_json_reports_every_phase(shop: dict[str, Path], tmp_path: Path)
     result = _recs(args, tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     seconds = json.loads(metrics.read_text())["seconds"]
-    assert set(seconds) == {"load", "evaluate", "fit", "evaluate_and_fit", "mlflow"}
+    assert set(seconds) == {"load", "tune", "evaluate", "fit", "evaluate_and_fit", "mlflow"}
     assert all(value > 0 for value in seconds.values())
     # evaluation and the final fit overlap: together they take no longer than the two one after the other
     assert seconds["evaluate_and_fit"] <= seconds["evaluate"] + seconds["fit"] + 0.5
