@@ -14,7 +14,9 @@ launcher process, so that the RSS is the command's own):
   filter_already_liked_items=True)`` for every customer, 10,000 a batch; run 3 times, each step's median
   reported (one run's ALS fit took 4.7 s, another's 8.3 s on the same 2M data);
 - ``recs train --orders --catalog --metrics-json --promote`` in a temp ``RECS_HOME`` (sqlite MLflow store),
-  with the job's own phase timings from its metrics JSON (load, evaluate, final fit, MLflow);
+  with the job's own phase timings from its metrics JSON (load, its own tuning, evaluate, final fit,
+  MLflow); then ``recs train --no-tune`` on the same data in another ``RECS_HOME``: what the job cost
+  before it tuned itself, for the ratio "self-tuning / untuned" (issue 21: about 2x at most);
 - ``recs publish --model-uri models:/<name>/<version>`` into a real redis-server started for the run
   (``serving.embedded_redis.EmbeddedRedis``, temp dir, no persistence).
 
@@ -98,6 +100,8 @@ class Row:
     train_seconds: float = 0.0
     train_phases: dict[str, float] = field(default_factory=dict)
     train_peak_rss_mb: float = 0.0
+    untuned_train_seconds: float = 0.0  # recs train --no-tune
+    untuned_train_peak_rss_mb: float = 0.0
     publish_seconds: float = 0.0
     publish_inner_seconds: float = 0.0
     publish_peak_rss_mb: float = 0.0
@@ -108,6 +112,11 @@ class Row:
     @property
     def train_ratio(self) -> float:
         return self.train_seconds / self.bare["fit_s"]
+
+    @property
+    def tuning_ratio(self) -> float:
+        """``recs train`` (self-tuning) over ``recs train --no-tune``."""
+        return self.train_seconds / self.untuned_train_seconds
 
     @property
     def publish_ratio(self) -> float:
@@ -275,6 +284,13 @@ def measure(data: Dataset, work: Path, profile: bool) -> Row:
     row.train_seconds, row.train_peak_rss_mb = train.seconds, train.peak_rss_mb
     row.train_phases = {**payload["seconds"], "other": train.seconds - wall_seconds(payload["seconds"])}
     model_uri = f"models:/{payload['model_name']}/{payload['version']}"
+    untuned_cmd = [RECS, "train", "--orders", str(data.orders), "--no-tune"]
+    untuned_cmd += ["--catalog", str(data.catalog)] if data.catalog else []
+    untuned = checked(
+        run_measured(untuned_cmd, job_env(folder / "home-untuned"), folder / "train-untuned.log"),
+        "recs train --no-tune",
+    )
+    row.untuned_train_seconds, row.untuned_train_peak_rss_mb = untuned.seconds, untuned.peak_rss_mb
 
     with EmbeddedRedis(folder / "redis", persist=False) as server:
         publish_cmd = [RECS, "publish", "--model-uri", model_uri, "--k", str(PUBLISH_K)]
@@ -367,14 +383,16 @@ def print_tables(rows: list[Row]) -> None:
     )
     print(
         "| data | lines | customers | items | bare ALS fit s | recs train s (x bare) | bare recommend-all s "
-        "| recs publish s (x bare) | train peak RSS MB | publish peak RSS MB | load avg |"
+        "| recs publish s (x bare) | recs train --no-tune s (self-tuning x) | train peak RSS MB (--no-tune) "
+        "| publish peak RSS MB | load avg |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r.label} | {r.lines:,} | {r.customers:,} | {r.items:,} | {r.bare['fit_s']:.2f} "
             f"| {r.train_seconds:.1f} ({r.train_ratio:.1f}x) | {r.bare['recommend_s']:.2f} "
-            f"| {r.publish_seconds:.1f} ({r.publish_ratio:.1f}x) | {r.train_peak_rss_mb:,.0f} "
+            f"| {r.publish_seconds:.1f} ({r.publish_ratio:.1f}x) | {r.untuned_train_seconds:.1f} "
+            f"({r.tuning_ratio:.2f}x) | {r.train_peak_rss_mb:,.0f} ({r.untuned_train_peak_rss_mb:,.0f}) "
             f"| {r.publish_peak_rss_mb:,.0f} | {r.load_before[0]:.1f} |"
         )
     phases = list(dict.fromkeys(p for r in rows for p in r.train_phases))
@@ -405,7 +423,15 @@ def write_results(rows: list[Row], path: Path) -> None:
         "items_generated": ITEMS,
         "customers_per_million_lines": CUSTOMERS_PER_MILLION,
         "publish_k": PUBLISH_K,
-        "rows": [{**asdict(r), "train_ratio": r.train_ratio, "publish_ratio": r.publish_ratio} for r in rows],
+        "rows": [
+            {
+                **asdict(r),
+                "train_ratio": r.train_ratio,
+                "publish_ratio": r.publish_ratio,
+                "tuning_ratio": r.tuning_ratio,
+            }
+            for r in rows
+        ],
     }
     path.write_text(json.dumps(payload, indent=2))
     print(f"\nwrote {path}")
@@ -449,7 +475,8 @@ def main() -> None:
             rows.append(measure(data, work, args.profile))
             r = rows[-1]
             print(
-                f"  bare ALS {r.bare['fit_s']:.1f}s, recs train {r.train_seconds:.1f}s ({r.train_ratio:.1f}x); "
+                f"  bare ALS {r.bare['fit_s']:.1f}s, recs train {r.train_seconds:.1f}s ({r.train_ratio:.1f}x; "
+                f"--no-tune {r.untuned_train_seconds:.1f}s); "
                 f"bare recommend-all {r.bare['recommend_s']:.1f}s, recs publish {r.publish_seconds:.1f}s "
                 f"({r.publish_ratio:.1f}x); load {r.load_before[0]:.1f} -> {r.load_after[0]:.1f}",
                 flush=True,
