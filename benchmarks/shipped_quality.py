@@ -83,7 +83,9 @@ def write_orders(history: OrderHistory, path: Path) -> Path:
             "customer_id": history.customers.external(history.customer),
             "item_id": history.items.external(history.item),
             "ordered_at": history.ordered_at,
-            "order_id": history.order.astype(str),
+            # the loader breaks ties between orders at one time by order id (the higher id first): ids counting
+            # down keep the order indices, so the orders held out on equal times are the same after a reload
+            "order_id": np.char.zfill((history.n_orders - history.order).astype(str), 10),
             "quantity": history.quantity.astype(np.float64),
             "price": pl.Series(price.tolist(), dtype=pl.Float64),
         }

@@ -296,6 +296,21 @@ def transition_lists(history: OrderHistory, shrinkage: float, keep: int) -> sp.c
     return out
 
 
+def below_reordered(
+    head_items: np.ndarray, head_scores: np.ndarray, formula: Ranked, n: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The re-ordered first ``n`` of each row, then the formula's items ``n .. k - 1`` in the formula's order,
+    scored below the row's last re-ordered score (in proportion to their formula scores)."""
+    tail_items = formula.items[:, n:k]
+    last = np.where(np.isfinite(head_scores), head_scores, np.inf).min(axis=1, initial=np.inf)
+    anchor = formula.scores[:, n - 1 : n].astype(np.float64)
+    ratio = np.where(anchor > 0, formula.scores[:, n:k] / np.where(anchor > 0, anchor, 1.0), 0.0)
+    below = np.where(np.isfinite(last), last, 0.0)[:, None] * np.clip(ratio, 0, 1)
+    tail_scores = np.where(tail_items >= 0, below, -np.inf)
+    items = np.hstack([head_items, tail_items]).astype(np.int32)
+    return items, np.hstack([head_scores, tail_scores]).astype(np.float32)
+
+
 def new_item_odds(history: OrderHistory, prior: float) -> np.ndarray:
     """Per customer: the odds that a purchase after their first order is of an item new to them, shrunk
     towards everyone's share with ``prior`` purchases, relative to everyone's odds (1 = average; float64)."""
@@ -553,10 +568,17 @@ class NextPurchaseModel(Recommender):
     def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
         if self._booster is None:
             return self._formula_recommend(queries, k, now)
-        candidates = self._formula_recommend(queries, max(k, self.config.ranker.candidates), now)
-        rows, items, features = self._candidate_features(queries, candidates, now)
+        # the ranker re-orders the formula's top ``candidates`` (what it learned on); a longer list goes on with
+        # the formula's order below them, so any k gives the first k of a longer list (publish asks for 100)
+        n = self.config.ranker.candidates
+        formula = self._formula_recommend(queries, max(k, n), now)
+        top = Ranked(formula.items[:, :n], formula.scores[:, :n])
+        rows, items, features = self._candidate_features(queries, top, now)
         odds = self._booster.predict(features) if len(rows) else np.zeros(0)
-        return Ranked(*reorder(rows, items, np.asarray(odds, dtype=np.float64), len(queries), k))
+        head_items, head_scores = reorder(rows, items, np.asarray(odds, dtype=np.float64), len(queries), min(k, n))
+        if k <= n:
+            return Ranked(head_items, head_scores)
+        return Ranked(*below_reordered(head_items, head_scores, formula, n, k))
 
     def _candidate_features(
         self, queries: np.ndarray, candidates: Ranked, now: int | np.ndarray | None

@@ -60,6 +60,23 @@ def test_the_ranker_only_reorders_the_formulas_candidates(rotation: OrderHistory
     assert (ranked.scores[:, :-1] >= ranked.scores[:, 1:]).all() and (ranked.scores > 0).all()
 
 
+def test_a_longer_list_starts_with_the_shorter_one(rotation: OrderHistory) -> None:
+    """Publish asks for 100 items, the evaluation for 20: the ranker re-orders the same candidates for both."""
+    config = RANKED.model_copy(update={"ranker": RANKED.ranker.model_copy(update={"candidates": 2})})
+    model = NextPurchaseModel(config).fit(rotation)
+    customers = np.arange(rotation.n_customers)
+    long = model.recommend(customers, k=4)
+    for k in (1, 2, 3):
+        short = model.recommend(customers, k=k)
+        np.testing.assert_array_equal(short.items, long.items[:, :k])
+        np.testing.assert_array_equal(short.scores, long.scores[:, :k])
+    valid = long.items >= 0
+    assert valid[:, 3].all()  # every customer's four items: two re-ordered, two after them
+    assert (long.scores[:, :-1] >= long.scores[:, 1:]).all()  # best first across the seam
+    formula = NextPurchaseModel(config.model_copy(update={"ranker": RankerConfig()})).fit(rotation)
+    np.testing.assert_array_equal(long.items[:, 2:], formula.recommend(customers, k=4).items[:, 2:])
+
+
 def test_save_and_load_keep_the_learned_order(rotation: OrderHistory, tmp_path: Path) -> None:
     model = NextPurchaseModel(RANKED).fit(rotation)
     model.save(tmp_path)
