@@ -91,23 +91,20 @@ MOVIELENS_TARGETS = {
     "stratified": {"ndcg_at_10": 0.48},
 }
 # next-purchase configs tried on validation (the default first): the production section's second-to-last
-# baskets and the Reality Check's validation customers
+# baskets and the Reality Check's validation customers. Overrides of the defaults (own weight .1, due floor .8);
+# the last entry is the defaults before issue 21 (picked on the generated shop alone)
 RC_GRID: tuple[dict[str, Any], ...] = (
     {},
-    {"own_weight": 0.1},
     {"own_weight": 0.05},
-    {"own_weight": 0.1, "neighbours": 100},
-    {"own_weight": 0.1, "due_floor": 0.8},
-    {"own_weight": 0.05, "due_floor": 0.8, "recency_decay": 0.8},
-    {"own_weight": 0.1, "due_floor": 0.8, "neighbour_explore_scale": 1.5},
+    {"neighbours": 100},
+    {"own_weight": 0.05, "recency_decay": 0.8},
+    {"neighbour_explore_scale": 1.5},
     # every bought item a repeat candidate, weighed by its shrunk propensity only (no repeater gate)
-    {"own_weight": 0.1, "due_floor": 0.8, "neighbour_explore_scale": 1.5, "min_repeat_share": 0.0, "min_repeaters": 0},
+    {"neighbour_explore_scale": 1.5, "min_repeat_share": 0.0, "min_repeaters": 0},
     # plus what customers bought next after an order like the customer's last one, and new items weighed by
-    # how often the customer buys new items
+    # how often the customer buys new items (training.self_tune.SPARSE_CATALOG with transitions .1)
     *(
         {
-            "own_weight": 0.1,
-            "due_floor": 0.8,
             "neighbour_explore_scale": 1.5,
             "min_repeat_share": 0.0,
             "min_repeaters": 0,
@@ -118,8 +115,6 @@ RC_GRID: tuple[dict[str, Any], ...] = (
     ),
     # plus the learned re-ordering of the top 50 (trained inside fit on each customer's last order)
     {
-        "own_weight": 0.1,
-        "due_floor": 0.8,
         "neighbour_explore_scale": 1.5,
         "min_repeat_share": 0.0,
         "min_repeaters": 0,
@@ -127,6 +122,7 @@ RC_GRID: tuple[dict[str, Any], ...] = (
         "explore_by_customer": 0.5,
         "ranker": {"rounds": 100},
     },
+    {"own_weight": 0.3, "due_floor": 0.3},
 )
 # "for you" configs tuned on validation hold-outs carved from the training part (a random 20% of the training
 # interactions, 5 seeds): EASE lambda, ALS factors / confidence / regularization, EASE weight in the blend. The

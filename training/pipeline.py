@@ -1,6 +1,6 @@
 """The offline job without its tracking: load -> split by time -> fit -> evaluate against baselines -> refit.
 
-``evaluate`` follows DESIGN.md's protocols: each customer's last order is the target for next purchase
+``evaluate`` follows the protocols of docs/quality.md: each customer's last order is the target for next purchase
 (Recall/NDCG/PHR at 10 and 20, repeat/explore split, against G-, P- and GP-TopFreq) and for "for you"
 (the new items of that order, already-bought excluded, against MostPop); complements are fitted on the
 history before a time cutoff and scored on purchases after it (HitRate/Precision within the window,

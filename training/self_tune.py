@@ -4,7 +4,7 @@ training data, within a time budget, before the evaluation and the final fit use
 What is tuned, and on what (never on what ``recs train`` then reports):
 
 - next purchase: the candidates of ``NEXT_PURCHASE_CANDIDATES`` (and the learned ranker on top of the best
-  of them, ``RANKERS``) are fitted on the history without each customer's last two orders and scored, by
+  of them, ``RANKER``) are fitted on the history without each customer's last two orders and scored, by
   NDCG@10, on each customer's second-to-last order (at most ``EVALUATION_CUSTOMERS`` of them, a seeded
   sample). The evaluation then scores the last orders;
 - complements: the candidates of ``COMPLEMENTS_CANDIDATES`` are fitted on the history before a validation
@@ -21,8 +21,8 @@ only in how the signals are weighed share the next-purchase neighbour lists
 The budget: trials run in ``_order`` (next purchase's start, complements' start, then the most promising
 first) while the next one's estimated time fits what is left. ``auto`` gives ``AUTO_BUDGET_TRIALS`` times
 the first trial's time (at least ``MIN_AUTO_BUDGET_SECONDS``): the first trial fits next purchase on almost
-all the data, so the budget grows with the data and with the machine's speed; on the measured shops it
-keeps ``recs train`` within about twice its untuned time (docs/quality.md). ``recs tune`` searches wider.
+all the data, so the budget grows with the data and with the machine's speed. With it, ``recs train`` took
+1.7-2.3x its untuned time on the measured shops (docs/benchmarks.md). ``recs tune`` searches wider.
 """
 
 from __future__ import annotations
@@ -74,9 +74,15 @@ NEXT_PURCHASE_CANDIDATES: tuple[dict[str, Any], ...] = (
     {"own_weight": 0.3, "due_floor": 0.3},  # strong personal repeat cycles (the generated shop)
     {"own_weight": 0.05},
 )
-# the learned re-ordering, tried on top of the best candidate so far: of its top 50, then of its top 100
-RANKERS: tuple[dict[str, Any], ...] = ({"ranker": {"rounds": 100}}, {"ranker": {"rounds": 100, "candidates": 100}})
-RANKER_COST = 6.0  # its fit: about this many times the first next-purchase trial (measured: 5.8 on Ta-Feng)
+# the learned re-ordering of the top 50, tried on top of the best candidate so far (re-ordering the top 100 as
+# well scored the same on validation, +.0001 NDCG@10 on the Complete Journey and -.0007 on Ta-Feng, and cost
+# twice as much in every later fit)
+RANKER: dict[str, Any] = {"ranker": {"rounds": 100}}
+# the ranker's trial: an inner fit, an outer fit and LightGBM, estimated as this many times the trial of the
+# candidate it goes on top of, plus RANKER_EXTRA_SECONDS (measured: 12.2 s on 4.4 s for Ta-Feng, 3.3 s on 1.9 s
+# for the Complete Journey)
+RANKER_COST = 2.5
+RANKER_EXTRA_SECONDS = 1.0
 COMPLEMENTS_CANDIDATES: tuple[dict[str, Any], ...] = (
     {},
     {"category_shrinkage": 1000.0},  # the anchor's category says little about what follows it
@@ -87,8 +93,8 @@ COMPLEMENTS_CANDIDATES: tuple[dict[str, Any], ...] = (
     {"half_life_days": 365.0},
 )
 GAIN_Z = 2.0  # a candidate replaces the start only when its paired validation gain exceeds this many SEs
-AUTO_BUDGET_TRIALS = 8.0
-MIN_AUTO_BUDGET_SECONDS = 30.0
+AUTO_BUDGET_TRIALS = 6.0
+MIN_AUTO_BUDGET_SECONDS = 25.0
 SURFACES = ("next_purchase", "complements")
 
 
@@ -254,13 +260,13 @@ class _Search:
     on_candidate: CandidateHook | None
     started: float = field(default_factory=time.perf_counter)
     candidates: list[Candidate] = field(default_factory=list)
-    estimates: dict[str, float] = field(default_factory=dict)  # seconds of the last trial per kind
+    estimates: dict[str, float] = field(default_factory=dict)  # seconds of the last plain trial per surface
 
     def remaining(self) -> float:
         return (self.budget if self.budget is not None else np.inf) - (time.perf_counter() - self.started)
 
-    def affords(self, kind: str) -> bool:
-        return not self.candidates or self.estimates.get(kind, 0.0) <= self.remaining()
+    def affords(self, estimate: float) -> bool:
+        return not self.candidates or estimate <= self.remaining()
 
     def run(self, surface: str, overrides: dict[str, Any], score: Scorer) -> None:
         try:
@@ -311,16 +317,15 @@ def self_tune(
         assert cp_data is not None
         return score_complements(cp_data, config)
 
-    for surface, overrides, kind in _order(search, np_data is not None, cp_data is not None):
-        if not search.affords(kind):
+    for surface, overrides, estimate in _order(search, np_data is not None, cp_data is not None):
+        if not search.affords(estimate if estimate is not None else search.estimates.get(surface, 0.0)):
             continue
         search.run(surface, overrides, next_purchase if surface == "next_purchase" else complements)
         done = search.candidates[-1]
-        if len(search.candidates) == 1:  # the first trial calibrates the estimates (and an auto budget)
-            search.estimates["ranker"] = RANKER_COST * done.seconds
-            if search.budget is None:
-                search.budget = max(MIN_AUTO_BUDGET_SECONDS, AUTO_BUDGET_TRIALS * done.seconds)
-        search.estimates[kind] = done.seconds
+        if search.budget is None:  # auto: calibrated on the first trial
+            search.budget = max(MIN_AUTO_BUDGET_SECONDS, AUTO_BUDGET_TRIALS * done.seconds)
+        if estimate is None:  # a plain trial: the next one of its surface is expected to take as long
+            search.estimates[surface] = done.seconds
     clusters = {"complements": cp_data.events.customers} if cp_data is not None else {}
     outcome = TuneOutcome(base, search.candidates, float(search.budget or 0.0), 0.0, skipped, clusters)
     update = {s: getattr(best.config, s) for s in SURFACES if (best := outcome.picked(s)) is not None}
@@ -329,20 +334,21 @@ def self_tune(
     return outcome
 
 
-def _order(search: _Search, next_purchase: bool, complements: bool) -> Iterator[tuple[str, dict[str, Any], str]]:
-    """(surface, overrides, cost kind) in the order they are tried; the ranker goes on top of the best next
-    purchase candidate found before it."""
+def _order(
+    search: _Search, next_purchase: bool, complements: bool
+) -> Iterator[tuple[str, dict[str, Any], float | None]]:
+    """(surface, overrides, estimated seconds or None: as the surface's last plain trial) in the order they are
+    tried; the ranker goes on top of the best next-purchase candidate found before it."""
     np_rest = list(NEXT_PURCHASE_CANDIDATES[1:])
     cp_rest = list(COMPLEMENTS_CANDIDATES[1:])
     if next_purchase:
-        yield "next_purchase", NEXT_PURCHASE_CANDIDATES[0], "next_purchase"
+        yield "next_purchase", NEXT_PURCHASE_CANDIDATES[0], None
     if complements:
-        yield "complements", COMPLEMENTS_CANDIDATES[0], "complements"
+        yield "complements", COMPLEMENTS_CANDIDATES[0], None
     if next_purchase and np_rest:
-        yield "next_purchase", np_rest.pop(0), "next_purchase"
-    if next_purchase:  # the ranker has made the largest validation gains (Ta-Feng, Complete Journey)
-        best = pick(search.candidates, "next_purchase")
-        for ranker in RANKERS:
-            yield "next_purchase", _merge(best.overrides if best else {}, ranker), "ranker"
-    yield from (("complements", overrides, "complements") for overrides in cp_rest if complements)
-    yield from (("next_purchase", overrides, "next_purchase") for overrides in np_rest if next_purchase)
+        yield "next_purchase", np_rest.pop(0), None
+    best = pick(search.candidates, "next_purchase") if next_purchase else None
+    if best is not None:  # the ranker has made the largest validation gains (Ta-Feng, Complete Journey)
+        yield "next_purchase", _merge(best.overrides, RANKER), RANKER_COST * best.seconds + RANKER_EXTRA_SECONDS
+    yield from (("complements", overrides, None) for overrides in cp_rest if complements)
+    yield from (("next_purchase", overrides, None) for overrides in np_rest if next_purchase)

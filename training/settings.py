@@ -1,4 +1,4 @@
-"""Settings of the offline job, read from the environment (conventional names, see DESIGN.md).
+"""Settings of the offline job, read from the environment (the names are in the README).
 
 Build a ``TrainingSettings`` where it is needed (the CLI, a test); nothing is read at import time.
 """

@@ -1,6 +1,6 @@
 """Evaluation: time-ordered splits, ranking metrics, baselines and the complements protocol.
 
-See DESIGN.md "Evaluation protocols". Submodules: ``splits`` (next-basket, customer-split next-basket,
+See docs/quality.md "Evaluation protocols". Submodules: ``splits`` (next-basket, customer-split next-basket,
 by-time, random and per-customer stratified hold-outs), ``metrics`` (next-basket and top-n ranking
 metrics), ``baselines`` (G/P/GP-TopFreq, MostPop) and ``complements`` (complement events, metrics and baselines).
 """

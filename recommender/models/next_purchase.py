@@ -96,6 +96,7 @@ from recommender.models.collaborative import CollaborativeConfig, CollaborativeM
 from recommender.models.ranker import (
     HistoryStats,
     RankerConfig,
+    below_reordered,
     booster_from_array,
     booster_to_array,
     reorder,
@@ -294,21 +295,6 @@ def transition_lists(history: OrderHistory, shrinkage: float, keep: int) -> sp.c
     out = sp.csr_matrix((scaled, (rows, ranked.items[found])), shape=(history.n_customers, history.n_items))
     out.sort_indices()
     return out
-
-
-def below_reordered(
-    head_items: np.ndarray, head_scores: np.ndarray, formula: Ranked, n: int, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The re-ordered first ``n`` of each row, then the formula's items ``n .. k - 1`` in the formula's order,
-    scored below the row's last re-ordered score (in proportion to their formula scores)."""
-    tail_items = formula.items[:, n:k]
-    last = np.where(np.isfinite(head_scores), head_scores, np.inf).min(axis=1, initial=np.inf)
-    anchor = formula.scores[:, n - 1 : n].astype(np.float64)
-    ratio = np.where(anchor > 0, formula.scores[:, n:k] / np.where(anchor > 0, anchor, 1.0), 0.0)
-    below = np.where(np.isfinite(last), last, 0.0)[:, None] * np.clip(ratio, 0, 1)
-    tail_scores = np.where(tail_items >= 0, below, -np.inf)
-    items = np.hstack([head_items, tail_items]).astype(np.int32)
-    return items, np.hstack([head_scores, tail_scores]).astype(np.float32)
 
 
 def new_item_odds(history: OrderHistory, prior: float) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
-from recommender.base import ModelConfig
+from recommender.base import ModelConfig, Ranked
 from recommender.distinct import unique_values
 from recommender.errors import ModelFileError
 from recommender.history import DAY, OrderHistory
@@ -127,6 +127,21 @@ def train_booster(features: np.ndarray, labels: np.ndarray, config: RankerConfig
     }
     data = lightgbm.Dataset(features, labels.astype(np.float32), feature_name=list(FEATURES), free_raw_data=True)
     return lightgbm.train(params, data, num_boost_round=config.rounds)
+
+
+def below_reordered(
+    head_items: np.ndarray, head_scores: np.ndarray, formula: Ranked, n: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The re-ordered first ``n`` of each row, then the formula's items ``n .. k - 1`` in the formula's order,
+    scored below the row's last re-ordered score (in proportion to their formula scores)."""
+    tail_items = formula.items[:, n:k]
+    last = np.where(np.isfinite(head_scores), head_scores, np.inf).min(axis=1, initial=np.inf)
+    anchor = formula.scores[:, n - 1 : n].astype(np.float64)
+    ratio = np.where(anchor > 0, formula.scores[:, n:k] / np.where(anchor > 0, anchor, 1.0), 0.0)
+    below = np.where(np.isfinite(last), last, 0.0)[:, None] * np.clip(ratio, 0, 1)
+    tail_scores = np.where(tail_items >= 0, below, -np.inf)
+    items = np.hstack([head_items, tail_items]).astype(np.int32)
+    return items, np.hstack([head_scores, tail_scores]).astype(np.float32)
 
 
 def booster_to_array(booster: lightgbm.Booster) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The synthetic shop: deterministic per seed, in DESIGN.md's data format, and the planted facts hold."""
+"""The synthetic shop: deterministic per seed, in the project's data format (docs/data.md), planted facts hold."""
 
 from __future__ import annotations
 
