@@ -1,4 +1,4 @@
-"""How fast ``recommender.inner_product_topk.top_inner_products`` ranks customers, on factors shaped like ALS's.
+"""How fast ``recommender.numeric.inner_product_topk.top_inner_products`` ranks customers, on factors shaped like ALS's.
 
     OPENBLAS_NUM_THREADS=1 python -m benchmarks.inner_product_speed [--customers 20000] [--items 20000]
         [--factors 64] [--k 100] [--bought 20] [--repeats 3] [--seed 0] [--als]
@@ -22,8 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.base import Ranked
-from recommender.inner_product_topk import NormTiers, top_inner_products
-from recommender.ranking import rank_in_blocks
+from recommender.numeric.inner_product_topk import NormTiers, top_inner_products
+from recommender.numeric.topk import rank_in_blocks
 
 
 def factors(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:

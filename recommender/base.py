@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar, Literal, NamedTuple, Self
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -23,6 +23,9 @@ from pydantic import BaseModel, ConfigDict
 from recommender.errors import ModelFileError, NotFittedError
 from recommender.history import OrderHistory
 from recommender.model_files import read_arrays, read_json_object
+from recommender.numeric.topk import Ranked
+
+__all__ = ["ARRAYS_FILE", "CONFIG_FILE", "ModelConfig", "QueryKind", "Ranked", "Recommender"]
 
 QueryKind = Literal["customer", "item"]
 ARRAYS_FILE = "arrays.npz"
@@ -33,22 +36,6 @@ class ModelConfig(BaseModel):
     """Base for every model's typed config: unknown keys are an error, values are validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Ranked(NamedTuple):
-    """Top-k lists for a batch of queries: ``items`` int32 (n, k), ``scores`` float32 (n, k)."""
-
-    items: np.ndarray
-    scores: np.ndarray
-
-    @classmethod
-    def empty(cls, n: int, k: int) -> Ranked:
-        return cls(np.full((n, k), -1, dtype=np.int32), np.full((n, k), -np.inf, dtype=np.float32))
-
-    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Valid (item, score) pairs of row ``i``, without padding."""
-        keep = self.items[i] >= 0
-        return self.items[i][keep], self.scores[i][keep]
 
 
 class Recommender(ABC):

@@ -31,6 +31,7 @@ import numpy as np
 
 from recommender.errors import RecommenderError
 from recommender.history import DAY
+from recommender.numeric import pair_keys
 from recommender.substitutes import MIN_REPEAT_RATE
 
 EventType = Literal["purchase", "add_to_cart", "view"]
@@ -84,17 +85,6 @@ def _latest(items: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return items[first].astype(np.int32), at[first]
 
 
-def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: int) -> np.ndarray:
-    """``values`` at the position of each ``query`` in the sorted ``keys``; ``default`` where absent."""
-    out = np.full(len(query), default, dtype=np.int64)
-    if len(keys) == 0 or len(query) == 0:
-        return out
-    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    hit = keys[pos] == query
-    out[hit] = values[pos[hit]]
-    return out
-
-
 @dataclass(frozen=True)
 class RecentEvents:
     """What a customer did recently, by item: sorted distinct item indices with their latest time.
@@ -133,7 +123,7 @@ class RecentEvents:
         bought, bought_at = _latest(item[code == 0], at[code == 0])
         carted, carted_at = _latest(item[code == 1], at[code == 1])
         viewed, viewed_at = _latest(item[code == 2], at[code == 2])
-        still = carted_at > _lookup(bought, bought_at, carted, default=np.iinfo(np.int64).min)
+        still = carted_at > pair_keys.values_at(bought, bought_at, carted, default=np.iinfo(np.int64).min)
         return cls(bought, bought_at, carted[still], carted_at[still], viewed, viewed_at)
 
     def purchased_since(self, since: int) -> np.ndarray:
@@ -142,7 +132,7 @@ class RecentEvents:
 
     def last_purchase(self, items: np.ndarray) -> np.ndarray:
         """Latest purchase time (int64) per item, -1 for items not purchased in these events."""
-        return _lookup(self.purchased, self.purchased_at, np.asarray(items, dtype=np.int64), default=-1)
+        return pair_keys.values_at(self.purchased, self.purchased_at, np.asarray(items, dtype=np.int64), default=-1)
 
 
 def _column(value: object, n: int, dtype: np.dtype | type | str) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.history import DAY
+from recommender.numeric import pair_keys
 
 
 def binary_csr(matrix: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
@@ -23,24 +24,14 @@ def binary_csr(matrix: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
     return m
 
 
-def row_of_entries(m: sp.csr_matrix) -> np.ndarray:
-    """Row index of every stored entry of a CSR matrix (int64)."""
-    return np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
-
-
 def pattern_member(rows: np.ndarray, items: np.ndarray, pattern: sp.csr_matrix) -> np.ndarray:
     """For every query (rows[i], items[i]) (any shape, broadcast): is it stored in ``pattern``?
 
     ``pattern`` must be canonical (see ``binary_csr``). Items < 0 (padding) are never members.
     """
-    n_cols = np.int64(pattern.shape[1])
-    keys = row_of_entries(pattern) * n_cols + pattern.indices.astype(np.int64)
     rows_b, items_b = np.broadcast_arrays(np.asarray(rows, dtype=np.int64), np.asarray(items, dtype=np.int64))
-    query = rows_b * n_cols + items_b
-    if len(keys) == 0:
-        return np.zeros(query.shape, dtype=bool)
-    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    return (keys[pos] == query) & (items_b >= 0)
+    found = pair_keys.positions(pair_keys.csr_keys(pattern), pair_keys.pack(rows_b, items_b, pattern.shape[1]))
+    return (found >= 0) & (items_b >= 0)
 
 
 def has_repeated_items(ranked_items: np.ndarray) -> bool:

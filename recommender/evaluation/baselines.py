@@ -24,7 +24,7 @@ from recommender.evaluation._common import (
     pattern_member,
 )
 from recommender.history import OrderHistory
-from recommender.ranking import topk_dense
+from recommender.numeric.topk import topk_dense
 
 _MEMBERSHIP_BUDGET = 4_000_000  # candidate cells per batch in most_pop
 

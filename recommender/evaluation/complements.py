@@ -35,8 +35,8 @@ from recommender.evaluation._common import (
     window_seconds,
 )
 from recommender.history import OrderHistory
-from recommender.ranking import topk_dense, topk_sparse
-from recommender.sparse_sum import sum_sparse
+from recommender.numeric.sparse_sum import sum_sparse
+from recommender.numeric.topk import topk_dense, topk_sparse
 
 _PAIR_BUDGET = 4_000_000  # event pairs expanded at once in symmetric_cooccurrence
 

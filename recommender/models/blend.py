@@ -36,7 +36,7 @@ from recommender.errors import ModelFileError, NotFittedError
 from recommender.history import OrderHistory
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.ease import EaseConfig, EaseModel
-from recommender.ranking import mask_sparse, rank_in_blocks, topk_dense
+from recommender.numeric.topk import mask_sparse, rank_in_blocks, topk_dense
 
 EASE_PREFIX = "ease."
 ALS_PREFIX = "als."

@@ -6,7 +6,7 @@ implicit's CPU ALS. The state is plain arrays: customer factors, item factors (f
 x item bought pattern (CSR indptr / indices) and the item popularity used for customers with no
 history in the fitted data (their factors are zero, so a factor score would be arbitrary). Scoring
 is an exact top-k of the factor products that skips items whose factor norm rules them out
-(``recommender.inner_product_topk``), a block of customers at a time.
+(``recommender.numeric.inner_product_topk``), a block of customers at a time.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
-from recommender.inner_product_topk import NormTiers, top_inner_products
 from recommender.model_files import load_pattern, pattern_matrix, require_arrays, require_length
-from recommender.ranking import rank_in_blocks, topk_dense
+from recommender.numeric.inner_product_topk import NormTiers, top_inner_products
+from recommender.numeric.topk import rank_in_blocks, topk_dense
 
 # floor of a BM25 confidence: a purchase is never read as a negative signal
 _MIN_CONFIDENCE = 1e-3

@@ -54,8 +54,9 @@ from recommender.errors import ModelFileError, RecommenderError
 from recommender.history import DAY, OrderHistory
 from recommender.model_files import check_csr
 from recommender.models import complements_kernels as kernels
-from recommender.ranking import topk_sparse
-from recommender.row_blocks import each_block, row_blocks
+from recommender.numeric import pair_keys
+from recommender.numeric.row_blocks import each_block, row_blocks
+from recommender.numeric.topk import topk_sparse
 from recommender.substitutes import MIN_REPEAT_RATE, CategoryOwnership
 
 ROWS_PER_BLOCK = 2048  # anchor items per kernel call (two calls in flight)
@@ -308,10 +309,8 @@ class ComplementsModel(Recommender):
         if not len(self._indices) or not valid.any():
             return out
         rows = np.repeat(np.arange(self.n_items, dtype=np.int64), np.diff(self._indptr))
-        keys = rows * self.n_items + self._indices  # sorted: pairs are stored by (anchor, item)
-        query = anchor[valid] * self.n_items + item[valid]
-        pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-        out[valid] = np.where(keys[pos] == query, pos, -1)
+        keys = pair_keys.pack(rows, self._indices, self.n_items)  # sorted: pairs are stored by (anchor, item)
+        out[valid] = pair_keys.positions(keys, pair_keys.pack(anchor[valid], item[valid], self.n_items))
         return out
 
     def shares(self, anchors: np.ndarray, items: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from recommender.heap_kernels import drain_best_first, offer, worse
+from recommender.numeric.heap import drain_best_first, offer, worse
 
 
 @njit(cache=True, nogil=True)

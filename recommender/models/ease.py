@@ -31,7 +31,7 @@ from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import DataError, ModelFileError
 from recommender.history import OrderHistory
 from recommender.model_files import load_pattern, pattern_matrix, require_arrays
-from recommender.ranking import mask_sparse, rank_in_blocks, topk_dense
+from recommender.numeric.topk import mask_sparse, rank_in_blocks, topk_dense
 
 # most cells of one dense (customers x items) score block
 

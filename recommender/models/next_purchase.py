@@ -103,8 +103,9 @@ from recommender.models.ranker import (
     train_booster,
 )
 from recommender.models.tifu import Similarity, nearest_neighbours, neighbour_mean, order_positions, order_weights
-from recommender.ranking import topk_sparse
-from recommender.row_blocks import row_blocks
+from recommender.numeric import pair_keys
+from recommender.numeric.row_blocks import row_blocks
+from recommender.numeric.topk import topk_sparse
 from recommender.substitutes import CategoryOwnership
 
 if TYPE_CHECKING:
@@ -706,10 +707,11 @@ class NextPurchaseModel(Recommender):
         nb_items = self._nb_items[nb_entry]
         nb_scores = self._nb_scores[nb_entry].astype(np.float64)
         # both entry lists ascend by (row, item): match them with one searchsorted on a combined key
-        own_key = which.astype(np.int64) * self.n_items + self._items[entry]
-        nb_key = nb_which.astype(np.int64) * self.n_items + nb_items
-        pos = np.minimum(np.searchsorted(own_key, nb_key), max(len(own_key) - 1, 0))
-        bought = own_key[pos] == nb_key if len(own_key) else np.zeros(len(nb_key), dtype=bool)
+        found = pair_keys.positions(
+            pair_keys.pack(which, self._items[entry], self.n_items), pair_keys.pack(nb_which, nb_items, self.n_items)
+        )
+        bought = found >= 0
+        pos = np.maximum(found, 0)
         on_own = np.zeros(len(entry), dtype=np.float64)
         on_own[pos[bought]] = nb_scores[bought]
         rows, items = nb_which[~bought], nb_items[~bought]

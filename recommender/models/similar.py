@@ -27,8 +27,8 @@ from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
 from recommender.model_files import check_csr, require_arrays
-from recommender.ranking import descending_bits, topk_sparse
-from recommender.row_blocks import each_block, row_blocks
+from recommender.numeric.row_blocks import each_block, row_blocks
+from recommender.numeric.topk import descending_bits, topk_sparse
 
 # item rows per compiled-kernel call (a block of the work for a thread)
 _KERNEL_ROWS = 1_000

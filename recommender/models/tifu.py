@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.history import OrderHistory
-from recommender.row_blocks import each_block, row_blocks
+from recommender.numeric.row_blocks import each_block, row_blocks
 
 Similarity = Literal["cosine", "euclidean"]
 _SEARCH_ROWS = 1_000  # query rows per compiled-kernel call (a block of the work for a thread)

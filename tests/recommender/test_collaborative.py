@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import recommender.ranking as ranking
+import recommender.numeric.topk as ranking
 from recommender.history import OrderHistory
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel, confidence_matrix
 from tests.recommender.conftest import Line, MakeHistory

@@ -20,9 +20,9 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.base import Ranked
-from recommender.inner_product_kernels import kth_largest
-from recommender.inner_product_topk import FIRST_TIER, NormTiers, top_inner_products
-from recommender.ranking import mask_sparse, topk_dense
+from recommender.numeric.inner_product_kernels import kth_largest
+from recommender.numeric.inner_product_topk import FIRST_TIER, NormTiers, top_inner_products
+from recommender.numeric.topk import mask_sparse, topk_dense
 
 REPO = Path(__file__).resolve().parents[2]
 # numpy's OpenBLAS kernels; on a CPU that cannot run one, OpenBLAS falls back to one it can (on this

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender.sparse_sum import sum_sparse
+from recommender.numeric.sparse_sum import sum_sparse
 
 
 @pytest.mark.parametrize("n_chunks", [0, 1, 2, 3, 7, 16, 33])

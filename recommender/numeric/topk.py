@@ -11,15 +11,30 @@ Ties are broken by the lower column everywhere, so a ranking does not depend on 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.base import Ranked
-
 BLOCK_CELLS = 1_000_000  # most cells of one dense (queries x items) score block
 SAMPLE_STRIDE = 0.8  # top_columns samples every (0.8 * sqrt(m / k))-th column: measured at 20,000 columns
 SELECT_CELLS = 1_000_000  # most cells ``top_columns`` works on at once (4 MB of float32: cache-sized)
+
+
+class Ranked(NamedTuple):
+    """Top-k lists for a batch of queries: ``items`` int32 (n, k), ``scores`` float32 (n, k)."""
+
+    items: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int, k: int) -> Ranked:
+        return cls(np.full((n, k), -1, dtype=np.int32), np.full((n, k), -np.inf, dtype=np.float32))
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Valid (item, score) pairs of row ``i``, without padding."""
+        keep = self.items[i] >= 0
+        return self.items[i][keep], self.scores[i][keep]
 
 
 def rank_in_blocks(

@@ -13,7 +13,7 @@ being exact), so the score depends on the two factor vectors only: not on the CP
 where the item's column sits in a matrix, nor on how many rows were multiplied. Items with identical
 factors get identical scores, and the tie goes to the lower item.
 
-``K`` is found as ``recommender.ranking.top_columns`` finds it: the k-th largest of a strided sample of the
+``K`` is found as ``recommender.numeric.topk.top_columns`` finds it: the k-th largest of a strided sample of the
 row is at most ``K``, so only the entries at or above it (about ``k * stride``) are kept and selected from.
 """
 

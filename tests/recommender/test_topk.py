@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender import ranking
-from recommender.ranking import mask_sparse, top_columns, topk_dense, topk_sparse
+from recommender.numeric import topk
+from recommender.numeric.topk import mask_sparse, top_columns, topk_dense, topk_sparse
 
 
 def _reference(matrix: sp.csr_matrix, k: int) -> np.ndarray:
@@ -61,7 +61,7 @@ def _reference_top(dense: np.ndarray, k: int, above: float | None = None) -> tup
 
 @pytest.mark.parametrize("select_cells", [1_000_000, 7])
 def test_top_columns_matches_a_reference_sort(select_cells: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ranking, "SELECT_CELLS", select_cells)  # 7: a few rows at a time
+    monkeypatch.setattr(topk, "SELECT_CELLS", select_cells)  # 7: a few rows at a time
     rng = np.random.default_rng(11)
     for trial in range(120):
         n, m, k = int(rng.integers(0, 25)), int(rng.integers(1, 300)), int(rng.integers(1, 50))

@@ -11,7 +11,7 @@ smallest set whose bound holds (the last set is every item). With ALS factors th
 the large norms, and on generated 2M-line shops the first set of 2,048 of 20,000 items is enough for
 about 99% of customers.
 
-The score and the tie rule. An item's score is exact (``recommender.inner_product_kernels``): the
+The score and the tie rule. An item's score is exact (``recommender.numeric.inner_product_kernels``): the
 float32 factors multiplied in float64, summed in factor order from 0.0, rounded once to float32. Items rank
 by that score, descending, and equal scores go to the lower item. The score is a function of the two factor
 vectors alone, the same on every CPU, and so is the answer; identical factors give identical scores
@@ -36,8 +36,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.base import Ranked
-from recommender.inner_product_kernels import rescored_top
-from recommender.ranking import SAMPLE_STRIDE
+from recommender.numeric.inner_product_kernels import rescored_top
+from recommender.numeric.topk import SAMPLE_STRIDE
 
 FIRST_TIER = 1024  # columns of the smallest set; each next set doubles
 TIER_PER_K = 16  # the first set used has at least TIER_PER_K * k columns
