@@ -39,7 +39,8 @@ from benchmarks.serve_speed import RECS, start_server, wait_ready
 from recommender.bundle import ModelBundle
 from recommender.data import load_orders
 from recommender.synthetic import generate
-from serving.cache import SURFACES, events_key, unpack_entries, version_key
+from recommender.vocabulary import LIST_SURFACES as SURFACES
+from serving.cache import events_key, unpack_entries, version_key
 from serving.embedded_redis import EmbeddedRedis, free_port
 from serving.publish import publish_bundle
 

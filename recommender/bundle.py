@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,9 +41,9 @@ from recommender.models.ease import CatalogTooLargeError, EaseConfig
 from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel
 from recommender.models.popular import PopularConfig, PopularModel
 from recommender.models.similar import SimilarConfig, SimilarItemsModel
+from recommender.vocabulary import ITEM_SURFACES, Surface
 
 FORMAT_VERSION = 3  # 2: manifest.json holds the sha256 of every file; 3: complements as follow-up probabilities
-Surface = Literal["next_purchase", "for_you", "similar", "complements", "popular"]
 SURFACE_MODEL: dict[str, str] = {
     "next_purchase": "next_purchase",
     "for_you": "for_you",
@@ -52,7 +51,6 @@ SURFACE_MODEL: dict[str, str] = {
     "complements": "complements",
     "popular": "popular",
 }
-ITEM_SURFACES = ("similar", "complements")
 
 
 class BundleConfig(BaseModel):

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from recommender.errors import RecommenderError
-from recommender.models.next_purchase import describe_interval
-from recommender.rerank import REASON_KINDS, Candidates
+from recommender.rerank import Candidates
+from recommender.vocabulary import REASON_KINDS
+from recommender.wording import describe_interval
 
 
 class UnknownReasonKindError(RecommenderError, ValueError):

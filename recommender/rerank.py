@@ -33,13 +33,10 @@ from recommender.errors import RecommenderError
 from recommender.history import DAY
 from recommender.numeric import pair_keys
 from recommender.substitutes import MIN_REPEAT_RATE
+from recommender.vocabulary import EVENT_TYPES, REASON_KINDS, EventType, ReasonKind
 
-EventType = Literal["purchase", "add_to_cart", "view"]
-EVENT_TYPES: tuple[str, ...] = ("purchase", "add_to_cart", "view")
-ReasonKind = Literal["for_you", "repeat", "complement", "complement_of", "popular", "similar", "cart"]
-REASON_KINDS: tuple[str, ...] = ("for_you", "repeat", "complement", "complement_of", "popular", "similar", "cart")
-# one precomputed entry, as serving.cache packs it (kept equal to serving.cache.ENTRY; any structured array
-# with fields item, score and reason is accepted)
+# one precomputed entry, as published lists are packed in Redis (``serving.cache`` packs and unpacks with it;
+# any structured array with fields item, score and reason is accepted)
 ENTRY = np.dtype([("item", "<i4"), ("score", "<f4"), ("reason", "<f4")])
 DUE_SHARE = 0.5  # a repeat row scoring at least this share of the list's top score counts as due
 # next purchase: a complement of a just-bought item goes ahead of the customer's own non-due items only when

@@ -38,13 +38,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
-ENTRY = np.dtype([("item", "<i4"), ("score", "<f4"), ("reason", "<f4")])
+from recommender.rerank import ENTRY
+
 ACTIVE_KEY = "recs:active"
 VERSIONS_KEY = "recs:versions"
 EVENTS_PREFIX = "recs:events:"
-CUSTOMER_SURFACES = ("for_you", "next_purchase")
-ITEM_SURFACES = ("complements", "similar")
-SURFACES = CUSTOMER_SURFACES + ITEM_SURFACES
 
 # What callers outside this module catch when Redis is down, slow or answers garbage (they never import redis).
 RedisUnavailable = redis.RedisError

@@ -45,6 +45,7 @@ from recommender.models.complements import ComplementsModel
 from recommender.models.next_purchase import NextPurchaseModel
 from recommender.models.popular import PopularModel
 from recommender.models.similar import SimilarItemsModel
+from recommender.vocabulary import SURFACES
 from serving.cache import VersionWriter, cleanup_versions, npz_bytes, pack_rows
 
 Progress = Callable[[str, int], None]
@@ -111,7 +112,7 @@ def check_publishable(bundle: ModelBundle, k: int) -> None:
     catalog = bundle.catalog
     if any(len(a) != n_items for a in (catalog.category, catalog.name, catalog.in_stock, catalog.price)):
         raise InconsistentBundleError(f"the bundle's catalog does not describe its {n_items} items")
-    for surface in ("for_you", "next_purchase", "complements", "similar", "popular"):
+    for surface in SURFACES:
         model = bundle.surface_model(surface)
         n = n_customers if model.query_kind == "customer" else n_items
         queries = np.unique(np.r_[np.arange(min(n, TRIAL_QUERIES)), np.arange(max(n - TRIAL_QUERIES, 0), n)])

@@ -8,9 +8,11 @@ surrogate such as ``"\\ud800"`` in JSON) is a 422, since it could be neither a R
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+
+from recommender.vocabulary import EventType
 
 MAX_K = 100
 MAX_ITEMS = 100
@@ -52,7 +54,6 @@ ExternalId = Annotated[
     AfterValidator(valid_unicode),
     Field(json_schema_extra=NOT_BLANK),
 ]
-EventType = Literal["purchase", "add_to_cart", "view"]
 MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recommender.vocabulary import DEFAULT_MODEL_NAME
+
 
 def split_keys(value: SecretStr | None) -> tuple[str, ...]:
     """The keys of a comma-separated secret (blank entries dropped); ``()`` when unset or blank."""
@@ -26,7 +28,9 @@ class ServingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECS_", extra="ignore", frozen=True, protected_namespaces=())
 
     redis_url: str | None = Field(default=None, description="Redis URL; unset: the CLI starts an embedded server")
-    model_name: str = Field(default="recs", description="registered model name (shown in /metrics and /readyz)")
+    model_name: str = Field(
+        default=DEFAULT_MODEL_NAME, description="registered model name (shown in /metrics and /readyz)"
+    )
     events_max: int = Field(default=50, ge=1, le=1000, description="recent events kept per customer")
     events_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1, description="a customer's events expire after this")
     redis_socket_timeout: float = Field(default=0.5, gt=0, description="seconds one Redis command may take")

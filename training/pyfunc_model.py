@@ -14,7 +14,8 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from recommender.bundle import ITEM_SURFACES, ModelBundle
+from recommender.bundle import ModelBundle
+from recommender.vocabulary import ITEM_SURFACES
 
 
 class RecommendationsModel(mlflow.pyfunc.PythonModel):

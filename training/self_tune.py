@@ -95,7 +95,7 @@ COMPLEMENTS_CANDIDATES: tuple[dict[str, Any], ...] = (
 GAIN_Z = 2.0  # a candidate replaces the start only when its paired validation gain exceeds this many SEs
 AUTO_BUDGET_TRIALS = 6.0
 MIN_AUTO_BUDGET_SECONDS = 25.0
-SURFACES = ("next_purchase", "complements")
+TUNED_SURFACES = ("next_purchase", "complements")
 
 
 @dataclass
@@ -139,7 +139,7 @@ class TuneOutcome:
             "budget_seconds": self.budget_seconds,
             "seconds": self.seconds,
             "skipped": self.skipped,
-            "picked": {s: (b.overrides if (b := self.picked(s)) else None) for s in SURFACES},
+            "picked": {s: (b.overrides if (b := self.picked(s)) else None) for s in TUNED_SURFACES},
             "candidates": [
                 {"surface": c.surface, "overrides": c.overrides, "metrics": c.metrics, "seconds": c.seconds,
                  "error": c.error}
@@ -328,7 +328,7 @@ def self_tune(
             search.estimates[surface] = done.seconds
     clusters = {"complements": cp_data.events.customers} if cp_data is not None else {}
     outcome = TuneOutcome(base, search.candidates, float(search.budget or 0.0), 0.0, skipped, clusters)
-    update = {s: getattr(best.config, s) for s in SURFACES if (best := outcome.picked(s)) is not None}
+    update = {s: getattr(best.config, s) for s in TUNED_SURFACES if (best := outcome.picked(s)) is not None}
     outcome.config = base.model_copy(update=update)
     outcome.seconds = time.perf_counter() - search.started
     return outcome

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recommender.vocabulary import DEFAULT_MODEL_NAME
+
 
 class TrainingSettings(BaseSettings):
     """Where runs and models go. Unset ``MLFLOW_TRACKING_URI``: a local sqlite store under ``RECS_HOME``."""
@@ -18,7 +20,7 @@ class TrainingSettings(BaseSettings):
 
     home: Path = Field(default=Path(".recs"), validation_alias=AliasChoices("RECS_HOME"))
     tracking_uri: str | None = Field(default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI"))
-    model_name: str = Field(default="storefront-recs", validation_alias=AliasChoices("RECS_MODEL_NAME"))
+    model_name: str = Field(default=DEFAULT_MODEL_NAME, validation_alias=AliasChoices("RECS_MODEL_NAME"))
     experiment: str = Field(default="recs", validation_alias=AliasChoices("RECS_EXPERIMENT"))
     # customers scored by the evaluation (a seeded sample; 0: everyone with two or more orders)
     eval_customers: int = Field(default=20_000, ge=0, validation_alias=AliasChoices("RECS_EVAL_CUSTOMERS"))

@@ -30,7 +30,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from recommender.bundle import MANIFEST, ModelBundle
 from recommender.errors import ModelFileError
-from training.self_tune import SURFACES, TuneOutcome
+from training.self_tune import TUNED_SURFACES, TuneOutcome
 from training.settings import TrainingSettings
 
 PROMOTION_METRIC = "next_purchase.ndcg_at_10"
@@ -145,7 +145,7 @@ def log_candidates(client: MlflowClient, settings: TrainingSettings, parent_run_
 
     experiment = client.get_experiment_by_name(settings.experiment)
     assert experiment is not None
-    picked = {id(best) for s in SURFACES if (best := tuning.picked(s)) is not None}
+    picked = {id(best) for s in TUNED_SURFACES if (best := tuning.picked(s)) is not None}
     now = int(time.time() * 1000)
     for candidate in tuning.candidates:
         tags = {

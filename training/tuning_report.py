@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from training.self_tune import COMPLEMENTS_METRIC, NEXT_PURCHASE_METRIC, SURFACES, Candidate, TuneOutcome
+from training.self_tune import COMPLEMENTS_METRIC, NEXT_PURCHASE_METRIC, TUNED_SURFACES, Candidate, TuneOutcome
 
 METRIC_OF = {"next_purchase": NEXT_PURCHASE_METRIC, "complements": COMPLEMENTS_METRIC}
 
@@ -32,7 +32,7 @@ def tuning_table(outcome: TuneOutcome) -> Table:
     table = Table(title=title, title_justify="left")
     for name, justify in (("surface", "left"), ("candidate", "left"), ("validation", "right"), ("s", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    picked = {id(best) for s in SURFACES if (best := outcome.picked(s)) is not None}
+    picked = {id(best) for s in TUNED_SURFACES if (best := outcome.picked(s)) is not None}
     for candidate in outcome.candidates:
         mark = " [bold green](picked)[/bold green]" if id(candidate) in picked else ""
         table.add_row(candidate.surface, candidate.label + mark, _metric_text(candidate), f"{candidate.seconds:.1f}")

@@ -107,6 +107,7 @@ from recommender.numeric import pair_keys
 from recommender.numeric.row_blocks import row_blocks
 from recommender.numeric.topk import topk_sparse
 from recommender.substitutes import CategoryOwnership
+from recommender.wording import describe_interval
 
 if TYPE_CHECKING:
     import lightgbm
@@ -238,17 +239,6 @@ def gather_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.nd
     which = np.repeat(np.arange(len(rows)), lengths)
     offset = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     return which, np.repeat(starts, lengths) + offset
-
-
-def describe_interval(days: float) -> str:
-    """ "3 days", "week", "2 weeks", "month", "3 months" (for "about every ...")."""
-    if days < 10.5:
-        n, unit = max(round(days), 1), "day"
-    elif days < 52.5:
-        n, unit = round(days / 7), "week"
-    else:
-        n, unit = round(days / 30.4), "month"
-    return unit if n == 1 else f"{n} {unit}s"
 
 
 def consecutive_orders(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

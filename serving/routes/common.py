@@ -23,7 +23,8 @@ from pydantic import BeforeValidator
 from starlette.convertors import Convertor, register_url_convertor
 
 from recommender.reasons import reasons_for
-from recommender.rerank import EVENT_TYPES, Event, Fallback, Reranked
+from recommender.rerank import Event, Fallback, Reranked
+from recommender.vocabulary import EVENT_TYPES
 from serving import cache
 from serving.metrics import Metrics
 from serving.schemas import MAX_K, NOT_BLANK, IdConstraints, stripped_id

@@ -16,8 +16,9 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Response
 
-from recommender.rerank import Fallback, item_list
-from serving.cache import ENTRY, unpack_entries
+from recommender.rerank import ENTRY, Fallback, item_list
+from recommender.vocabulary import ItemSurface
+from serving.cache import unpack_entries
 from serving.routes.common import (
     REDIS_FAILURES,
     ItemId,
@@ -38,7 +39,6 @@ from serving.schemas import ItemRecommendations
 from serving.state import Active, RenderedItems, ServingState
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
-ItemSurface = Literal["complements", "similar"]
 ROW_KIND: dict[str, Literal["complement", "similar"]] = {"complements": "complement", "similar": "similar"}
 
 

@@ -11,8 +11,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Query
 
-from recommender.rerank import item_list
-from serving.cache import ENTRY
+from recommender.rerank import ENTRY, item_list
 from serving.routes.common import (
     REDIS_FAILURES,
     K,

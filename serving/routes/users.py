@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Query, Response
 
 from recommender.history import DAY
-from recommender.rerank import RecentEvents, Reranked, rerank_for_you, rerank_next_purchase
-from serving.cache import ENTRY, unpack_entries
+from recommender.rerank import ENTRY, RecentEvents, Reranked, rerank_for_you, rerank_next_purchase
+from recommender.vocabulary import CustomerSurface
+from serving.cache import unpack_entries
 from serving.routes.common import (
     REDIS_FAILURES,
     CustomerId,
@@ -41,7 +42,6 @@ from serving.schemas import CustomerRecommendations
 from serving.state import Active, ServingState
 
 router = APIRouter(prefix="/v1/users", tags=["customers"])
-CustomerSurface = Literal["for_you", "next_purchase"]
 
 
 @dataclass(frozen=True)

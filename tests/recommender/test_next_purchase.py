@@ -15,12 +15,12 @@ from recommender.models.next_purchase import (
     NextPurchaseConfig,
     NextPurchaseModel,
     UnknownCustomerError,
-    describe_interval,
     grouped_median,
     new_item_odds,
     orders_ago,
     transition_lists,
 )
+from recommender.wording import describe_interval
 from tests.recommender.conftest import START, Line, history_from_lines
 
 SMALL_ALS = CollaborativeConfig(factors=8, iterations=3)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.models.next_purchase import describe_interval
 from recommender.reasons import UnknownReasonKindError, item_labels, reason_text, reasons_for
-from recommender.rerank import REASON_KINDS, Candidates
+from recommender.rerank import Candidates
+from recommender.vocabulary import REASON_KINDS
+from recommender.wording import describe_interval
 
 
 def test_complement_names_share_anchor_and_window() -> None:

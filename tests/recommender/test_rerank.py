@@ -80,12 +80,6 @@ def test_unknown_event_type_is_refused() -> None:
         RecentEvents.from_events([Event("wishlist", [1], NOW)])  # type: ignore[arg-type]
 
 
-def test_entry_layout_matches_the_cache() -> None:
-    from serving.cache import ENTRY as CACHE_ENTRY
-
-    assert CACHE_ENTRY == ENTRY
-
-
 # for you ----------------------------------------------------------------------------------------------
 def test_without_events_the_precomputed_list_is_served_as_is() -> None:
     out = for_you(BASE, [])

@@ -1,0 +1,26 @@
+"""The names every layer shares, declared once: surfaces, event types, reason kinds, the default model name.
+
+The tuples are derived from the ``Literal`` types, so a name added to a type is in its tuple too. Training,
+publishing, the routes, the request-time merge and the tests import them from here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+CustomerSurface = Literal["for_you", "next_purchase"]  # one precomputed list per customer
+ItemSurface = Literal["complements", "similar"]  # one precomputed list per item
+Surface = Literal[CustomerSurface, ItemSurface, "popular"]  # "popular": one list for everyone
+CUSTOMER_SURFACES: tuple[str, ...] = get_args(CustomerSurface)
+ITEM_SURFACES: tuple[str, ...] = get_args(ItemSurface)
+LIST_SURFACES: tuple[str, ...] = CUSTOMER_SURFACES + ITEM_SURFACES  # published per customer or per item
+SURFACES: tuple[str, ...] = get_args(Surface)
+
+EventType = Literal["purchase", "add_to_cart", "view"]  # what the storefront sends to POST /v1/events
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)  # the position is the event's code in packed events
+
+# why an item is in a merged answer ("reason.kind" in the HTTP answer)
+ReasonKind = Literal["for_you", "repeat", "complement", "complement_of", "popular", "similar", "cart"]
+REASON_KINDS: tuple[str, ...] = get_args(ReasonKind)
+
+DEFAULT_MODEL_NAME = "storefront-recs"  # the registered model that train registers, publish and serve read
