@@ -35,9 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.base import Ranked
 from recommender.numeric.inner_product_kernels import rescored_top
-from recommender.numeric.topk import SAMPLE_STRIDE
+from recommender.numeric.topk import SAMPLE_STRIDE, Ranked
 
 FIRST_TIER = 1024  # columns of the smallest set; each next set doubles
 TIER_PER_K = 16  # the first set used has at least TIER_PER_K * k columns
