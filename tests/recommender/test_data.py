@@ -11,6 +11,16 @@ import polars as pl
 import pytest
 
 from recommender.data import (
+    ORDER_REASONS,
+    AmbiguousColumnsError,
+    LoadResult,
+    check_reject_ratio,
+    check_usable,
+    load_orders,
+    parse_timestamps,
+    write_rejects,
+)
+from recommender.data.validation import (
     BAD_IN_STOCK,
     BAD_ORDERED_AT,
     BAD_PRICE,
@@ -21,16 +31,8 @@ from recommender.data import (
     EMPTY_ITEM,
     NEGATIVE_PRICE,
     NON_POSITIVE_QUANTITY,
-    ORDER_REASONS,
     SHARED_ORDER,
     TOO_MANY_FIELDS,
-    AmbiguousColumnsError,
-    LoadResult,
-    check_reject_ratio,
-    check_usable,
-    load_orders,
-    parse_timestamps,
-    write_rejects,
 )
 from recommender.errors import EmptyHistoryError, MissingColumnsError, TooManyRejectsError, UnreadableFileError
 

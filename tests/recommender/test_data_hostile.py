@@ -24,15 +24,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from recommender import data as d
-from recommender.data import LoadResult, check_usable, load_orders, write_rejects
+from recommender.data import AmbiguousColumnsError, LoadResult, check_usable, load_orders, write_rejects
+from recommender.data import validation as d
 from recommender.errors import (
     DataError,
     EmptyHistoryError,
     MissingColumnsError,
     UnreadableFileError,
 )
-from recommender.readers import AmbiguousColumnsError
 
 COLUMNS = ["customer_id", "item_id", "ordered_at", "order_id", "quantity", "price"]
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,19 +1,10 @@
-"""Reading an orders or catalog file as a table of strings, each row with its line number in the file.
-
-``read_table`` returns every column of a CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``)
-file as strings, plus ``LINE`` (1-based: the line where the row's record starts in a CSV, the row number in
-a Parquet file) and ``EXTRA`` (the fields past the header's last column: non-empty on a row with too many
-fields). What cannot be read faithfully is refused with an ``UnreadableFileError`` that names the line and
-the problem, never half-read: a file that is not UTF-8, a damaged gzip or Parquet file, a quote left open
-(at the end, or swallowing the rows after it), a blank, over-long or NUL-bearing header, a nested column
-where text is needed.
+"""Reading a CSV file (``.csv``, ``.csv.gz``) as a table of strings, each row with the line its record starts on.
 
 CSV goes through polars' fast reader. A file polars would read differently from the csv module (an odd
 number of quotes, a bare CR line end as in old Mac exports) or that polars refuses (a stray quote inside a
 field such as ``12" tent``, text after a closing quote, a row with several surplus fields) goes to the
 lenient reader instead: the csv module's reading, same columns, same line numbers, same rules, only
-slower. A gzip file is decompressed (and its checksum verified) before parsing. Float id columns of a
-Parquet file (pandas stores an integer column with gaps as float) read as integers, NaN as missing.
+slower. A gzip file is decompressed (and its checksum verified) before parsing.
 """
 
 from __future__ import annotations
@@ -33,75 +24,17 @@ from typing import IO
 import numpy as np
 import polars as pl
 
-from recommender.errors import DataError, MissingColumnsError, UnreadableFileError
-
-# internal column names (an input column name containing a NUL is refused, so they cannot clash)
-LINE = "\x00line"
-EXTRA = "\x00extra"
+from recommender.data.columns import EXTRA, LINE, normalized
+from recommender.errors import UnreadableFileError
 
 SEPARATORS = (",", ";", "\t", "|")
 # columns whose values never span lines (a line break and a separator in one means a quote left open)
 SINGLE_LINE = ("customer_id", "item_id", "ordered_at", "order_id", "quantity", "price", "in_stock")
-ID_COLUMNS = ("customer_id", "item_id", "order_id")
 MAX_HEADER_BYTES = 1 << 20
 _CHUNK = 1 << 20
 _SCAN_CHUNK = 1 << 23
 _UTF16_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _LENIENT_FIELD_LIMIT = 1 << 30  # the csv module's default (128 KiB) would refuse a long field
-
-
-class AmbiguousColumnsError(DataError):
-    """Two columns of one file have the same name once stripped and lower-cased."""
-
-
-@dataclass(frozen=True)
-class RawTable:
-    """A file read as strings: input columns (unique names), ``LINE``, ``EXTRA`` (overflow field)."""
-
-    frame: pl.DataFrame
-    columns: list[str]  # input column names as they appear in ``frame``, file order
-    known: dict[str, str]  # normalized known name -> input column name
-
-
-def file_kind(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    raise UnreadableFileError(f"{path}: unsupported file type; use .csv, .csv.gz, .parquet or .pq")
-
-
-def normalized(name: str) -> str:
-    """How a column name is matched: BOM removed, whitespace stripped, lower-cased."""
-    return name.replace("\ufeff", "").strip().lower()
-
-
-def read_table(path: Path, wanted: Sequence[str], required: Sequence[str]) -> RawTable:
-    """Read ``path`` as strings and match its columns to ``wanted``; raise when a required one is missing.
-
-    An empty CSV (no header) gives a table without columns. Raises ``UnreadableFileError`` (see the module
-    docstring), ``MissingColumnsError`` and ``AmbiguousColumnsError``.
-    """
-    if not path.is_file():
-        raise UnreadableFileError(f"{path}: no such file")
-    if file_kind(path) == "csv":
-        frame, raw_names = _read_csv(path)
-    else:
-        frame, raw_names = _read_parquet(path, wanted)
-    columns = [c for c in frame.columns if c not in (LINE, EXTRA)]
-    known: dict[str, str] = {}
-    for raw, name in zip(raw_names, columns, strict=True):
-        norm = normalized(raw)
-        if norm in wanted:
-            if norm in known:
-                raise AmbiguousColumnsError(f"{path}: columns {known[norm]!r} and {raw!r} both read as {norm!r}")
-            known[norm] = name
-    if columns:
-        missing = [c for c in required if c not in known]
-        if missing:
-            raise MissingColumnsError(str(path), missing, list(raw_names))
-    return RawTable(frame, columns, known)
 
 
 def _unique_names(names: Sequence[str]) -> list[str]:
@@ -383,40 +316,3 @@ def _refuse_swallowed_rows(path: Path, frame: pl.DataFrame, header: _Header) -> 
             f"{path}: line {line}: a quoted field runs over several lines and holds what looks like further rows "
             "(a quote left open?); close the quote, or double quotes inside a quoted field"
         )
-
-
-# Parquet ----------------------------------------------------------------------------------------------------
-
-
-def _read_parquet(path: Path, wanted: Sequence[str]) -> tuple[pl.DataFrame, list[str]]:
-    try:
-        frame = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
-        raise UnreadableFileError(f"{path}: cannot read as Parquet: {exc}") from exc
-    if any("\x00" in name for name in frame.columns):
-        raise UnreadableFileError(f"{path}: a column name contains a NUL character")
-    columns = []
-    for name in frame.columns:
-        norm = normalized(name)
-        column = frame.get_column(name)
-        if column.dtype.is_float() and norm in ID_COLUMNS:
-            column = _float_ids(column)
-        try:
-            columns.append(column.cast(pl.String))
-        except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
-            if norm in wanted:
-                raise UnreadableFileError(f"{path}: column {name!r} of type {column.dtype} is not text") from exc
-            # a nested extra column: not ours to read, and it has no text form
-    strings = pl.DataFrame(columns, schema={s.name: pl.String for s in columns})
-    line = pl.Series(LINE, np.arange(1, frame.height + 1, dtype=np.int64))
-    extra = pl.Series(EXTRA, [None] * frame.height, dtype=pl.String)
-    return pl.concat([line.to_frame(), strings, extra.to_frame()], how="horizontal"), strings.columns
-
-
-def _float_ids(column: pl.Series) -> pl.Series:
-    """Float ids (pandas stores an int column with gaps as float): NaN is missing, 1234.0 reads as 1234."""
-    column = column.fill_nan(None)
-    values = column.drop_nulls()
-    if values.len() and bool(((values == values.round(0)) & (values.abs() < 2.0**53)).all()):
-        return column.cast(pl.Int64)
-    return column

@@ -1,0 +1,221 @@
+"""``load_orders``: an orders file (and an optional catalog) read, validated and indexed into an ``OrderHistory``.
+
+Each file is read as strings (``readers``), blank lines are dropped, rows are validated (``validation``), the
+kept order lines get dense customer and item indices and one order key per line, and the rejected rows go to
+the rejects frame (``rejects``) with the counts in the ``LoadSummary``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from recommender.data.columns import (
+    _C,
+    _CATEGORY,
+    _I,
+    _IN_STOCK,
+    _NAME,
+    _O,
+    _P,
+    _POS,
+    _Q,
+    _REASON,
+    _T,
+    CATALOG_COLUMNS,
+    CATALOG_REQUIRED,
+    ORDER_COLUMNS,
+    ORDER_REQUIRED,
+)
+from recommender.data.columns import EXTRA as _EXTRA
+from recommender.data.readers import RawTable, read_table
+from recommender.data.rejects import _EMPTY_REJECTS, _count_reasons, _rejects_of
+from recommender.data.results import LoadResult, LoadSummary
+from recommender.data.validation import (
+    CATALOG_REASONS,
+    ORDER_REASONS,
+    SHARED_ORDER,
+    _mark,
+    _validate_catalog,
+    _validate_orders,
+)
+from recommender.history import Catalog, OrderHistory
+from recommender.ids import IdMap
+
+# reading -------------------------------------------------------------------------------------------
+
+
+def _drop_blank(table: RawTable) -> tuple[pl.DataFrame, int]:
+    """Rows with at least one non-empty field (and the count of the others)."""
+    if not table.columns:
+        return table.frame, 0
+    not_blank = pl.any_horizontal(pl.col(c).is_not_null() & (pl.col(c) != "") for c in [*table.columns, _EXTRA])
+    kept = table.frame.filter(not_blank)
+    return kept.with_row_index(_POS), table.frame.height - kept.height
+
+
+# orders --------------------------------------------------------------------------------------------
+
+
+def _dense(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """Sorted unique values and the index (int32) of every value in them (a hash join, not a search)."""
+    uniq = values.unique().sort()
+    index = (
+        values.to_frame("v")
+        .join(uniq.to_frame("v").with_row_index("ix"), on="v", how="left", maintain_order="left")
+        .get_column("ix")
+    )
+    return uniq, index.to_numpy().astype(np.int32)
+
+
+@dataclass(frozen=True)
+class _OrderLines:
+    """Kept order lines, with customers indexed and one int64 order key per line."""
+
+    kept: pl.DataFrame
+    customers: pl.Series  # sorted unique customer ids
+    customer: np.ndarray  # int32 index into customers, per kept line
+    order_key: np.ndarray  # int64 per kept line; equal keys = one order
+
+
+def _index_orders(frame: pl.DataFrame, check_shared: bool) -> tuple[pl.DataFrame, _OrderLines]:
+    """Reject lines of an order_id owned by another customer, and index the lines that are left.
+
+    An order_id belongs to the customer of its first line in the file. The order key of a line is
+    ``-1 - index of its order_id``, or ``(customer << 32) | ordered_at`` when it has no order_id.
+    """
+    valid = frame.select(_POS, _C, _I, _T, _O, _Q, _P).filter(frame.get_column(_REASON).is_null())
+    customers, customer = _dense(valid.get_column(_C))
+    _, order = _dense(valid.get_column(_O))
+    has_oid = (valid.get_column(_O) != "").to_numpy()
+    if check_shared:
+        _, first = np.unique(order, return_index=True)  # the first line of every order_id
+        shared = has_oid & (customer != customer[first][order])
+        if shared.any():
+            frame = _mark(frame, valid.get_column(_POS), pl.Series(shared), SHARED_ORDER)
+            keep = ~shared
+            valid, customer, order, has_oid = valid.filter(keep), customer[keep], order[keep], has_oid[keep]
+            used, customer = np.unique(customer, return_inverse=True)
+            customers, customer = customers.gather(used), customer.astype(np.int32)
+    seconds = valid.get_column(_T).to_numpy()  # within [0, 2**32): see timestamps.MAX_SECONDS
+    key = np.where(has_oid, -1 - order.astype(np.int64), (customer.astype(np.int64) << 32) | seconds)
+    return frame, _OrderLines(valid, customers, customer, key)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What one file gave: kept rows, rejects, and the counts for the summary."""
+
+    kept: pl.DataFrame
+    rejects: pl.DataFrame
+    rows_in: int
+    by_reason: dict[str, int]
+    blank_lines: int
+
+
+def _load_order_lines(path: Path) -> tuple[_Part, _OrderLines]:
+    """The kept lines (indexed) and rejects of an orders file."""
+    table = read_table(path, ORDER_COLUMNS, ORDER_REQUIRED)
+    frame, blank = _drop_blank(table)
+    if not table.columns:  # an empty file
+        empty = pl.DataFrame(schema={_C: pl.String, _I: pl.String, _T: pl.Int64, _Q: pl.Float64, _P: pl.Float64})
+        lines = _OrderLines(empty, pl.Series([], dtype=pl.String), np.zeros(0, np.int32), np.zeros(0, np.int64))
+        return _Part(empty, _EMPTY_REJECTS, 0, {}, 0), lines
+    frame = _validate_orders(table, frame)
+    frame, lines = _index_orders(frame, check_shared="order_id" in table.known)
+    rejects = _rejects_of(table, frame, "orders")
+    return _Part(lines.kept, rejects, frame.height, _count_reasons(frame, ORDER_REASONS), blank), lines
+
+
+# catalog -------------------------------------------------------------------------------------------
+
+
+def _build_catalog(kept: pl.DataFrame, items: pl.Series) -> Catalog:
+    """A catalog aligned with ``items`` (sorted unique item ids); items it does not describe get defaults."""
+    n = len(items)
+    rows = items.search_sorted(kept.get_column(_I)).to_numpy()
+    cat_values = kept.get_column(_CATEGORY)
+    categories, cat_idx = _dense(cat_values.filter(cat_values != ""))
+    category = np.full(n, -1, dtype=np.int32)
+    has_cat = (cat_values != "").to_numpy()
+    category[rows[has_cat]] = cat_idx
+    name = np.full(n, "", dtype=object)
+    name[rows] = kept.get_column(_NAME).to_numpy()
+    in_stock = np.ones(n, dtype=bool)
+    in_stock[rows] = kept.get_column(_IN_STOCK).to_numpy()
+    price = np.full(n, np.nan, dtype=np.float32)
+    price[rows] = kept.get_column(_P).to_numpy()
+    return Catalog(
+        categories=IdMap(categories.to_numpy().astype(str)),
+        category=category,
+        name=name.astype(str),
+        in_stock=in_stock,
+        price=price,
+    )
+
+
+def _load_catalog(path: Path) -> _Part:
+    """The kept rows and rejects of a catalog file."""
+    table = read_table(path, CATALOG_COLUMNS, CATALOG_REQUIRED)
+    frame, blank = _drop_blank(table)
+    if not table.columns:  # an empty file
+        return _Part(pl.DataFrame(schema={_I: pl.String}), _EMPTY_REJECTS, 0, {}, 0)
+    frame = _validate_catalog(table, frame)
+    kept = frame.filter(pl.col(_REASON).is_null())
+    rejects = _rejects_of(table, frame, "catalog")
+    return _Part(kept, rejects, frame.height, _count_reasons(frame, CATALOG_REASONS), blank)
+
+
+# public API ----------------------------------------------------------------------------------------
+
+
+def load_orders(path: str | Path, *, catalog_path: str | Path | None = None) -> LoadResult:
+    """Read, validate and index an orders file (and optionally a catalog file).
+
+    Raises ``UnreadableFileError`` (missing file, unknown extension, not CSV/Parquet, not UTF-8, a quote
+    left open, a damaged gzip or Parquet file: the message names the line), ``MissingColumnsError`` (a
+    required column absent) and ``AmbiguousColumnsError``. Bad rows never raise: they are in ``rejects``.
+    An empty or header-only file gives an empty history (see ``check_usable``). The item id map covers
+    order items and catalog items alike.
+    """
+    path = Path(path)
+    orders, lines = _load_order_lines(path)
+    catalog = _load_catalog(Path(catalog_path)) if catalog_path is not None else None
+    cat_kept = catalog.kept if catalog is not None else pl.DataFrame(schema={_I: pl.String})
+
+    kept = lines.kept
+    items, item = _dense(pl.concat([kept.get_column(_I), cat_kept.get_column(_I)]))
+    history = OrderHistory.build(
+        IdMap(lines.customers.to_numpy().astype(str)),
+        IdMap(items.to_numpy().astype(str)),
+        lines.customer,
+        item[: kept.height],
+        lines.order_key,
+        kept.get_column(_T).to_numpy(),
+        kept.get_column(_Q).to_numpy().astype(np.float32),
+        kept.get_column(_P).to_numpy().astype(np.float32),
+        _build_catalog(cat_kept, items) if cat_kept.height else None,
+    )
+    rejects = orders.rejects
+    summary = LoadSummary(
+        path=str(path),
+        rows_in=orders.rows_in,
+        rows_kept=orders.kept.height,
+        rows_rejected=orders.rows_in - orders.kept.height,
+        rejected_by_reason=orders.by_reason,
+        blank_lines=orders.blank_lines,
+    )
+    if catalog is not None:
+        rejects = pl.concat([rejects, catalog.rejects], how="diagonal")
+        summary = replace(
+            summary,
+            catalog_path=str(catalog_path),
+            catalog_rows_in=catalog.rows_in,
+            catalog_rows_kept=catalog.kept.height,
+            catalog_rows_rejected=catalog.rows_in - catalog.kept.height,
+            catalog_rejected_by_reason=catalog.by_reason,
+        )
+    return LoadResult(history=history, rejects=rejects, summary=summary)

@@ -1,0 +1,51 @@
+"""Reading a Parquet file (``.parquet``, ``.pq``) as a table of strings, each row with its row number.
+
+Float id columns (pandas stores an integer column with gaps as float) read as integers, NaN as missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from recommender.data.columns import EXTRA, LINE, normalized
+from recommender.errors import UnreadableFileError
+
+ID_COLUMNS = ("customer_id", "item_id", "order_id")
+
+
+def _read_parquet(path: Path, wanted: Sequence[str]) -> tuple[pl.DataFrame, list[str]]:
+    try:
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
+        raise UnreadableFileError(f"{path}: cannot read as Parquet: {exc}") from exc
+    if any("\x00" in name for name in frame.columns):
+        raise UnreadableFileError(f"{path}: a column name contains a NUL character")
+    columns = []
+    for name in frame.columns:
+        norm = normalized(name)
+        column = frame.get_column(name)
+        if column.dtype.is_float() and norm in ID_COLUMNS:
+            column = _float_ids(column)
+        try:
+            columns.append(column.cast(pl.String))
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
+            if norm in wanted:
+                raise UnreadableFileError(f"{path}: column {name!r} of type {column.dtype} is not text") from exc
+            # a nested extra column: not ours to read, and it has no text form
+    strings = pl.DataFrame(columns, schema={s.name: pl.String for s in columns})
+    line = pl.Series(LINE, np.arange(1, frame.height + 1, dtype=np.int64))
+    extra = pl.Series(EXTRA, [None] * frame.height, dtype=pl.String)
+    return pl.concat([line.to_frame(), strings, extra.to_frame()], how="horizontal"), strings.columns
+
+
+def _float_ids(column: pl.Series) -> pl.Series:
+    """Float ids (pandas stores an int column with gaps as float): NaN is missing, 1234.0 reads as 1234."""
+    column = column.fill_nan(None)
+    values = column.drop_nulls()
+    if values.len() and bool(((values == values.round(0)) & (values.abs() < 2.0**53)).all()):
+        return column.cast(pl.Int64)
+    return column
