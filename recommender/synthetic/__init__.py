@@ -40,15 +40,12 @@ entry). Underscored names are internal to the package; its modules share them.
 from recommender.synthetic.files import CATALOG_FILE, ORDERS_FILE, generate, write_shop
 from recommender.synthetic.generator import generate_shop
 from recommender.synthetic.rules import ComplementRule, CycleRule
-from recommender.synthetic.shop import CATALOG_COLUMNS, DAY, ISO_FORMAT, ORDER_COLUMNS, Planted, Shop, ShopConfig
+from recommender.synthetic.shop import ISO_FORMAT, Planted, Shop, ShopConfig
 
 __all__ = [
-    "CATALOG_COLUMNS",
     "CATALOG_FILE",
-    "DAY",
     "ISO_FORMAT",
     "ORDERS_FILE",
-    "ORDER_COLUMNS",
     "ComplementRule",
     "CycleRule",
     "Planted",

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from recommender.history import DAY
 from recommender.synthetic.catalog import _Catalog, _zipf
 from recommender.synthetic.customers import _background_items, _People
 from recommender.synthetic.rules import (
@@ -25,7 +26,7 @@ from recommender.synthetic.rules import (
     ComplementRule,
     CycleRule,
 )
-from recommender.synthetic.shop import DAY, ShopConfig
+from recommender.synthetic.shop import ShopConfig
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The synthetic shop's config (``ShopConfig``) and result (``Shop`` and its ``Planted`` facts).
 
-Also the format of the generated frames: ``ORDER_COLUMNS``, ``CATALOG_COLUMNS`` and ``ISO_FORMAT``.
+Also the format of the generated frames: ``ISO_FORMAT``, and the file columns of ``recommender.data.columns``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from dataclasses import dataclass
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from recommender.history import DAY
 from recommender.synthetic.products import FILLERS, ROLES
 from recommender.synthetic.rules import ComplementRule, CycleRule
 
-DAY = 86_400  # seconds
-ORDER_COLUMNS = ("customer_id", "item_id", "ordered_at", "order_id", "quantity", "price")
-CATALOG_COLUMNS = ("item_id", "name", "category", "in_stock", "price")
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -115,8 +113,8 @@ class Planted:
 class Shop:
     """Generated orders (one row per order line, sorted by time) and catalog, plus the planted facts."""
 
-    orders: pl.DataFrame  # ORDER_COLUMNS
-    catalog: pl.DataFrame  # CATALOG_COLUMNS
+    orders: pl.DataFrame  # recommender.data.columns.ORDER_COLUMNS
+    catalog: pl.DataFrame  # recommender.data.columns.CATALOG_COLUMNS
     planted: Planted
     config: ShopConfig
 

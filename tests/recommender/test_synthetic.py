@@ -10,10 +10,9 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
+from recommender.data.columns import CATALOG_COLUMNS, ORDER_COLUMNS
 from recommender.synthetic import (
-    CATALOG_COLUMNS,
     ISO_FORMAT,
-    ORDER_COLUMNS,
     ComplementRule,
     Shop,
     ShopConfig,
