@@ -17,7 +17,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Response
 
 from recommender.history import DAY
-from recommender.rerank import ENTRY, RecentEvents, Reranked, rerank_for_you, rerank_next_purchase
+from recommender.request_time import ENTRY, RecentEvents, Reranked, rerank_for_you, rerank_next_purchase
 from recommender.vocabulary import CustomerSurface
 from serving.cache import unpack_entries
 from serving.routes.common import (
