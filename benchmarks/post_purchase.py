@@ -5,7 +5,7 @@ For every anchor purchase (customer, item, time t) of ``recommender.evaluation.c
 builds what ``GET /v1/users/{customer}/next-purchase`` answers right after the storefront sent that
 purchase as an event: the customer's list and the item's complements are read from the Redis of a
 ``benchmarks.shipped`` service (what ``recs publish`` stored: top 100, with their reason numbers), and the
-merge is ``recommender.rerank.rerank_next_purchase``, the function the route calls, with the route's
+merge is ``recommender.request_time.rerank_next_purchase``, the function the route calls, with the route's
 arguments (catalog categories and repeat rates, the complements' window, popular padding). Customers
 without a published list get the bought item's complements, then popular items, as in the service.
 
@@ -23,7 +23,7 @@ from benchmarks.shipped import ShippedService
 from recommender.base import Ranked
 from recommender.evaluation import ComplementEvents
 from recommender.history import OrderHistory
-from recommender.rerank import Event, Fallback, RecentEvents, entries, rerank_next_purchase
+from recommender.request_time import CustomerContext, Event, Fallback, RecentEvents, entries, rerank_next_purchase
 
 
 def post_purchase_answers(service: ShippedService, events: ComplementEvents, history: OrderHistory, k: int) -> Ranked:
@@ -46,16 +46,16 @@ def post_purchase_answers(service: ShippedService, events: ComplementEvents, his
     anchor_rows = zip(events.customers.tolist(), events.anchor_items.tolist(), events.at.tolist(), strict=True)
     for n, (customer, item, at) in enumerate(anchor_rows):
         bought = published_index[item]
-        answer = rerank_next_purchase(
-            base_of[customer] if len(base_of[customer]) else nothing,
+        customer_context = CustomerContext(
             RecentEvents.from_events([Event("purchase", [bought], at)]),
             {bought: complements_of[bought]} if bought >= 0 else {},
-            k=k,
             now=at,
             window_days=window_days,
             item_category=tables.category,
             category_repeat_rate=tables.category_repeat_rate,
-            fallback=fallback,
+        )
+        answer = rerank_next_purchase(
+            base_of[customer] if len(base_of[customer]) else nothing, customer_context, k=k, fallback=fallback
         )
         got = to_history[answer.candidates.items]
         offered[n, : len(got)] = got

@@ -38,7 +38,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
-from recommender.rerank import ENTRY
+from recommender.request_time import ENTRY
 
 ACTIVE_KEY = "recs:active"
 VERSIONS_KEY = "recs:versions"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recommender.reasons import item_labels
+from recommender.request_time import item_labels
 from serving.cache import CacheReader, VersionIncompleteError, VersionTables
 from serving.event_buffer import EventBuffer, PendingEvent
 from serving.metrics import Metrics

@@ -343,7 +343,7 @@ class ComplementsModel(Recommender):
 
     def reason(self, anchor: int, item: int, anchor_label: str) -> str:
         """A short human reason, e.g. "bought by 23% of Tent buyers within 14 days"."""
-        from recommender.reasons import complement_text
+        from recommender.request_time.reasons import complement_text
 
         n_ab, n_a = self.pair_stats(anchor, item)
         return complement_text(n_ab / n_a, anchor_label, self.config.window_days)

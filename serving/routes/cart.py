@@ -12,7 +12,7 @@ import asyncio
 import numpy as np
 from fastapi import APIRouter
 
-from recommender.rerank import RecentEvents, cart_complements
+from recommender.request_time import RecentEvents, cart_complements
 from serving.routes.common import (
     REDIS_FAILURES,
     StateDep,

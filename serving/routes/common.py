@@ -22,8 +22,7 @@ from fastapi import Depends, Path, Query, Request, Response
 from pydantic import BeforeValidator
 from starlette.convertors import Convertor, register_url_convertor
 
-from recommender.reasons import reasons_for
-from recommender.rerank import Event, Fallback, Reranked
+from recommender.request_time import Event, Fallback, Reranked, reasons_for
 from recommender.vocabulary import EVENT_TYPES
 from serving import cache
 from serving.metrics import Metrics

@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Response
 
-from recommender.rerank import ENTRY, Fallback, item_list
+from recommender.request_time import ENTRY, Fallback, item_list
 from recommender.vocabulary import ItemSurface
 from serving.cache import unpack_entries
 from serving.routes.common import (

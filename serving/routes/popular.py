@@ -11,7 +11,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Query
 
-from recommender.rerank import ENTRY, item_list
+from recommender.request_time import ENTRY, item_list
 from serving.routes.common import (
     REDIS_FAILURES,
     K,

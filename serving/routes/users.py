@@ -2,7 +2,7 @@
 
 One pipeline reads the active version, the customer's precomputed list and recent events; when the
 customer bought something within the complements' window, one HMGET more reads those items' complement
-lists. ``recommender.rerank`` does the merge (bought items out, their complements first, filters, paging,
+lists. ``recommender.request_time`` does the merge (bought items out, their complements first, filters, paging,
 popular padding). Unknown customers, filters that leave nothing, and Redis outages get marked fallbacks.
 """
 
@@ -17,7 +17,14 @@ import numpy as np
 from fastapi import APIRouter, Query, Response
 
 from recommender.history import DAY
-from recommender.rerank import ENTRY, RecentEvents, Reranked, rerank_for_you, rerank_next_purchase
+from recommender.request_time import (
+    ENTRY,
+    CustomerContext,
+    RecentEvents,
+    Reranked,
+    rerank_for_you,
+    rerank_next_purchase,
+)
 from recommender.vocabulary import CustomerSurface
 from serving.cache import unpack_entries
 from serving.routes.common import (
@@ -90,18 +97,21 @@ def rerank(
 ) -> Reranked:
     merge = rerank_for_you if surface == "for_you" else rerank_next_purchase
     tables = active.tables
-    return merge(
-        view.base,
+    customer = CustomerContext(
         view.events,
         view.complements_of,
-        k=k,
-        offset=offset,
         now=now,
         window_days=active.window_days,
-        allowed=flt.allowed,
-        category=flt.category,
         item_category=tables.category,
         category_repeat_rate=tables.category_repeat_rate,
+    )
+    return merge(
+        view.base,
+        customer,
+        k=k,
+        offset=offset,
+        allowed=flt.allowed,
+        category=flt.category,
         fallback=popular_fallback(active, -1 if flt.category is None else flt.category),
     )
 

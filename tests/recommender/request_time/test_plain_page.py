@@ -7,8 +7,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommender.rerank import (
+from recommender.request_time import (
     Candidates,
+    CustomerContext,
     Fallback,
     Filters,
     RecentEvents,
@@ -22,6 +23,7 @@ from recommender.rerank import (
 NO_FILTER = Filters(
     np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), None, None, None
 )
+NO_EVENTS = CustomerContext(RecentEvents.empty(), {}, now=0, window_days=14)
 POPULAR = Fallback(np.arange(30, 40, dtype=np.int32), np.linspace(1, 0.1, 10))
 
 published = st.lists(
@@ -48,7 +50,7 @@ def test_for_you_without_events_equals_the_full_merge(
     rows: list[tuple[int, float, float]], kp: tuple[int, int]
 ) -> None:
     base, (k, offset) = as_entries(rows), kp
-    got = rerank_for_you(base, RecentEvents.empty(), {}, k=k, offset=offset, now=0, window_days=14, fallback=POPULAR)
+    got = rerank_for_you(base, NO_EVENTS, k=k, offset=offset, fallback=POPULAR)
     full = assemble([Candidates.from_entries(base, "for_you")], NO_FILTER, k=k, offset=offset, fallback=POPULAR)
     same(got, full)
 
@@ -59,9 +61,7 @@ def test_next_purchase_without_events_equals_the_full_merge(
     rows: list[tuple[int, float, float]], kp: tuple[int, int]
 ) -> None:
     base, (k, offset) = as_entries(rows), kp
-    got = rerank_next_purchase(
-        base, RecentEvents.empty(), {}, k=k, offset=offset, now=0, window_days=14, fallback=POPULAR
-    )
+    got = rerank_next_purchase(base, NO_EVENTS, k=k, offset=offset, fallback=POPULAR)
     # nothing bought since publish: the published order as it is (the model ranked by due-ness)
     rows_ = Candidates.from_entries(base, np.where(base["reason"] >= 0, "repeat", "for_you"))
     full = assemble([rows_], NO_FILTER, k=k, offset=offset, fallback=POPULAR)

@@ -1,6 +1,6 @@
 """Short human reasons for recommended items, one sentence fragment per row of an answer.
 
-``reason_text`` turns a row's reason kind (see ``recommender.rerank.REASON_KINDS``) and its number into
+``reason_text`` turns a row's reason kind (see ``recommender.vocabulary.REASON_KINDS``) and its number into
 text, e.g. "bought by 23% of Tent 2P Explorer buyers within 14 days", "you buy this about every 2 weeks",
 "popular in Camping". ``reasons_for`` does it for every row of a ``Candidates`` answer, given display
 labels per item and category. Wording of shares and intervals matches the models' own ``reason``
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from recommender.errors import RecommenderError
-from recommender.rerank import Candidates
+from recommender.request_time.candidates import Candidates
 from recommender.vocabulary import REASON_KINDS
 from recommender.wording import describe_interval
 

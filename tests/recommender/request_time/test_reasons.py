@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.reasons import UnknownReasonKindError, item_labels, reason_text, reasons_for
-from recommender.rerank import Candidates
+from recommender.request_time import Candidates, UnknownReasonKindError, item_labels, reason_text, reasons_for
 from recommender.vocabulary import REASON_KINDS
 from recommender.wording import describe_interval
 

@@ -1,4 +1,5 @@
-"""Request-time re-ranking: recent events change the answer, filters and paging hold, fallbacks are marked."""
+"""The customer merges at request time: recent events change the answer, filters and paging hold, fallbacks
+are marked ("for you" and "next purchase")."""
 
 from __future__ import annotations
 
@@ -7,77 +8,56 @@ from typing import Any
 import numpy as np
 import pytest
 
-from recommender.history import DAY
-from recommender.rerank import (
+from recommender.request_time import (
     ENTRY,
+    CustomerContext,
     Event,
-    Fallback,
     RecentEvents,
     Reranked,
-    UnknownEventTypeError,
-    cart_complements,
     entries,
-    item_list,
     rerank_for_you,
     rerank_next_purchase,
 )
-
-NOW = 1_700_000_000
-WINDOW = 14
-# a small shop: item index -> category
-TENT_A, TENT_B, BAG_A, BAG_B, LAMP, BOOK_A, BOOK_B, COFFEE, MUG, STOVE, MAP, SOCKS = range(12)
-TENTS, BAGS, LIGHTS, BOOKS, COFFEES, KITCHEN, MISC = range(7)
-ITEM_CATEGORY = np.array(
-    [TENTS, TENTS, BAGS, BAGS, LIGHTS, BOOKS, BOOKS, COFFEES, KITCHEN, KITCHEN, MISC, -1], dtype=np.int32
+from tests.recommender.request_time.shop import (
+    BAG_A,
+    BASE,
+    BOOK_A,
+    BOOK_B,
+    BOOKS,
+    COFFEE,
+    COMPLEMENTS,
+    ITEM_CATEGORY,
+    LAMP,
+    MAP,
+    MISC,
+    MUG,
+    NOW,
+    POPULAR,
+    REPEAT_RATE,
+    SOCKS,
+    STOVE,
+    TENT_A,
+    TENT_B,
+    WINDOW,
+    bought,
 )
-# tents and sleeping bags are bought once, books and coffee again and again
-REPEAT_RATE = np.array([0.01, 0.03, 0.2, 0.8, 0.9, 0.3, 0.4], dtype=np.float32)
-POPULAR = Fallback(np.array([TENT_A, BOOK_A, COFFEE, MAP, SOCKS, LAMP, MUG], dtype=np.int32), np.linspace(1, 0.4, 7))
-COMPLEMENTS = {
-    TENT_A: entries([BAG_A, LAMP, STOVE], [0.9, 0.5, 0.2], [0.4, 0.2, 0.1]),
-    COFFEE: entries([MUG, STOVE], [0.7, 0.6], [0.3, 0.25]),
-    BOOK_A: entries([BOOK_B, MAP], [0.3, 0.2], [0.15, 0.1]),
-}
 
 
-def bought(*items: int, days_ago: float = 1.0) -> Event:
-    return Event("purchase", np.array(items, dtype=np.int32), int(NOW - days_ago * DAY))
+def customer(events: list[Event], **catalog: Any) -> CustomerContext:
+    """The shop's customer at ``NOW`` after ``events``; ``catalog``: item_category, category_repeat_rate."""
+    return CustomerContext(RecentEvents.from_events(events), COMPLEMENTS, NOW, WINDOW, **catalog)
 
 
-def for_you(base: np.ndarray, events: list[Event], k: int = 10, **kw: Any) -> Reranked:
-    return rerank_for_you(base, RecentEvents.from_events(events), COMPLEMENTS, k=k, now=NOW, window_days=WINDOW, **kw)
-
-
-BASE = entries([TENT_A, BOOK_B, MAP, COFFEE, TENT_B, SOCKS], [0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
-
-
-# recent events ----------------------------------------------------------------------------------------
-def test_recent_events_summarize_purchases_cart_and_views() -> None:
-    events = [  # newest first, as stored
-        Event("view", [LAMP, -1], NOW - 10),
-        Event("add_to_cart", [STOVE], NOW - 20),
-        Event("purchase", [TENT_A, BAG_A], NOW - 30),
-        Event("add_to_cart", [BAG_A, MUG], NOW - 40),
-        Event("purchase", [TENT_A], NOW - 5 * DAY),
-    ]
-    recent = RecentEvents.from_events(events)
-    assert recent.purchased.tolist() == [TENT_A, BAG_A]
-    assert recent.purchased_at.tolist() == [NOW - 30, NOW - 30]  # latest purchase of each
-    assert recent.cart.tolist() == [MUG, STOVE]  # the bag was bought after being carted
-    assert recent.viewed.tolist() == [LAMP]  # unknown items (-1) are ignored
-    assert recent.last_purchase(np.array([TENT_A, LAMP])).tolist() == [NOW - 30, -1]
-
-
-def test_item_carted_again_after_buying_it_is_in_the_cart() -> None:
-    recent = RecentEvents.from_events([Event("add_to_cart", [COFFEE], NOW), Event("purchase", [COFFEE], NOW - DAY)])
-    assert recent.cart.tolist() == [COFFEE]
-    same_moment = RecentEvents.from_events([Event("add_to_cart", [COFFEE], NOW), Event("purchase", [COFFEE], NOW)])
-    assert same_moment.cart.tolist() == []  # carted and bought at once: bought
-
-
-def test_unknown_event_type_is_refused() -> None:
-    with pytest.raises(UnknownEventTypeError, match="wishlist"):
-        RecentEvents.from_events([Event("wishlist", [1], NOW)])  # type: ignore[arg-type]
+def for_you(
+    base: np.ndarray,
+    events: list[Event],
+    k: int = 10,
+    item_category: np.ndarray | None = None,
+    category_repeat_rate: np.ndarray | None = None,
+    **kw: Any,
+) -> Reranked:
+    context = customer(events, item_category=item_category, category_repeat_rate=category_repeat_rate)
+    return rerank_for_you(base, context, k=k, **kw)
 
 
 # for you ----------------------------------------------------------------------------------------------
@@ -176,8 +156,7 @@ NEXT = entries([COFFEE, BOOK_B, MAP, SOCKS, LAMP], [1.0, 0.8, 0.1, 0.08, 0.05], 
 
 
 def next_purchase(events: list[Event], k: int = 10, **kw: Any) -> Reranked:
-    recent = RecentEvents.from_events(events)
-    return rerank_next_purchase(NEXT, recent, COMPLEMENTS, k=k, now=NOW, window_days=WINDOW, **kw)
+    return rerank_next_purchase(NEXT, customer(events), k=k, **kw)
 
 
 def test_just_purchased_repeat_item_drops_out_until_its_interval_has_passed() -> None:
@@ -209,68 +188,7 @@ def test_a_due_again_purchase_joins_the_due_items_ahead_of_complements() -> None
 
 
 def test_next_purchase_falls_back_only_without_personal_rows() -> None:
-    empty = rerank_next_purchase(
-        np.zeros(0, dtype=ENTRY), RecentEvents.empty(), {}, k=3, now=NOW, window_days=WINDOW, fallback=POPULAR
-    )
+    nothing = CustomerContext(RecentEvents.empty(), {}, NOW, WINDOW)
+    empty = rerank_next_purchase(np.zeros(0, dtype=ENTRY), nothing, k=3, fallback=POPULAR)
     assert empty.fallback is True and empty.candidates.kinds.tolist() == ["popular"] * 3
     assert next_purchase([], k=7, fallback=POPULAR).fallback is False
-
-
-# cart -------------------------------------------------------------------------------------------------
-CART_COMPLEMENTS = {
-    TENT_A: entries([BAG_A, LAMP, STOVE, COFFEE], [0.9, 0.5, 0.3, 0.1], [0.4, 0.3, 0.1, 0.05]),
-    STOVE: entries([MUG, LAMP, COFFEE, TENT_B], [0.6, 0.45, 0.35, 0.3], [0.3, 0.25, 0.2, 0.15]),
-}
-
-
-def cart(*items: int, k: int = 10, **kw: Any) -> Reranked:
-    return cart_complements(np.array(items), CART_COMPLEMENTS, k=k, **kw)
-
-
-def test_cart_complements_sum_over_the_cart_and_name_the_strongest_source() -> None:
-    out = cart(TENT_A, STOVE, item_category=ITEM_CATEGORY)
-    # lamp 0.5 + 0.45 beats the bag's single 0.9; coffee's strongest pair is the stove's
-    assert [(r.item, r.source) for r in out.candidates] == [(LAMP, TENT_A), (BAG_A, TENT_A), (COFFEE, STOVE)]
-    assert out.candidates.scores.tolist() == pytest.approx([0.95, 0.9, 0.45])
-    assert out.candidates.values.tolist() == pytest.approx([0.3, 0.4, 0.2])  # share of the strongest pair
-    assert set(out.candidates.kinds.tolist()) == {"cart"}
-    assert out.fallback is False
-
-
-def test_cart_complements_exclude_the_cart_and_substitutes() -> None:
-    both = cart(TENT_A, STOVE, item_category=ITEM_CATEGORY).candidates.items.tolist()
-    assert not {TENT_A, STOVE} & set(both)  # in the cart
-    assert not {TENT_B, MUG} & set(both)  # a second tent, a second kitchen item
-    stove = cart(STOVE, item_category=ITEM_CATEGORY).candidates.items.tolist()
-    assert MUG not in stove and TENT_B in stove  # only the cart's own categories are substitutes
-    assert MUG in cart(STOVE).candidates.items.tolist()  # no categories known: nothing is a substitute
-
-
-def test_cart_complements_exclude_purchases_and_pad_from_popular() -> None:
-    out = cart(TENT_A, k=6, exclude=np.array([BAG_A]), item_category=ITEM_CATEGORY, fallback=POPULAR)
-    assert out.candidates.items.tolist() == [LAMP, STOVE, COFFEE, BOOK_A, MAP, SOCKS]  # no tent in the padding
-    assert out.candidates.kinds.tolist() == ["cart"] * 3 + ["popular"] * 3
-    assert out.fallback is False
-    unknown = cart(SOCKS, k=2, fallback=POPULAR)
-    assert unknown.fallback is True and unknown.candidates.items.tolist() == [TENT_A, BOOK_A]
-
-
-# one item ---------------------------------------------------------------------------------------------
-def test_item_list_never_offers_the_item_itself_and_pads() -> None:
-    similar = entries([TENT_A, TENT_B, BAG_A], [0.9, 0.8, 0.1])
-    out = item_list(similar, k=4, exclude_item=TENT_A, fallback=POPULAR)
-    assert out.candidates.items.tolist() == [TENT_B, BAG_A, BOOK_A, COFFEE]
-    assert out.candidates.sources[:2].tolist() == [TENT_A, TENT_A]
-    assert out.candidates.kinds.tolist() == ["similar", "similar", "popular", "popular"]
-    assert out.fallback is False
-    padded_list = entries([TENT_B, -1, -1], [0.8, -np.inf, -np.inf])  # a padded row, as a model returns it
-    assert item_list(padded_list, k=3, exclude_item=TENT_A).candidates.items.tolist() == [TENT_B]
-    page2 = item_list(similar, k=2, offset=2, exclude_item=TENT_A, fallback=POPULAR)
-    assert page2.candidates.items.tolist() == [BOOK_A, COFFEE]
-
-
-def test_bad_paging_is_refused() -> None:
-    with pytest.raises(ValueError, match="k must"):
-        item_list(BASE, k=0, exclude_item=None)
-    with pytest.raises(ValueError, match="offset"):
-        item_list(BASE, k=3, offset=-1, exclude_item=None)
