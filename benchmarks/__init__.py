@@ -1,1 +1,1 @@
-"""Quality and speed measurements; each has its own command (see benchmarks/README.md)."""
+"""Quality and speed measurements, each with its own command (docs/benchmarks.md lists them and their results)."""

