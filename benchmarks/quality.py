@@ -35,7 +35,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ import scipy.sparse as sp
 
 from benchmarks.datasets import REPO, movielens_100k_orders, tafeng_orders
 from benchmarks.shipped_quality import shipped_sections
+from benchmarks.tables import Metrics, Results, mean_metrics, table, verdicts
 from recommender.base import Ranked
 from recommender.bundle import BundleConfig, ModelBundle
 from recommender.data import load_orders
@@ -67,9 +68,6 @@ from recommender.models.blend import BlendConfig
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.ease import EaseConfig, EaseModel
 from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel
-
-Metrics = dict[str, float]
-Results = dict[str, Any]
 
 DEFAULT_DATA = REPO / "benchmarks" / "data"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "quality.json"
@@ -140,40 +138,6 @@ FOR_YOU_CONFIGS: dict[str, dict[str, Any]] = {
         "ease_weight": 0.4,
     },
 }
-
-
-# printing -------------------------------------------------------------------------------------------------
-def cell(value: float, key: str) -> str:
-    return f"{value:,.0f}" if key.startswith("n_") else f"{value:.4f}"
-
-
-def table(rows: dict[str, Metrics], columns: Sequence[tuple[str, str]], title: str) -> str:
-    """A markdown table: one row per name, one column per (header, metric key)."""
-    head = "| " + " | ".join(["method", *(h for h, _ in columns)]) + " |"
-    rule = "|" + "|".join(["---"] + ["---:"] * len(columns)) + "|"
-    body = [
-        "| " + " | ".join([name, *(cell(m.get(key, float("nan")), key) for _, key in columns)]) + " |"
-        for name, m in rows.items()
-    ]
-    return "\n".join([f"\n### {title}\n", head, rule, *body])
-
-
-def verdicts(measured: Metrics, targets: Metrics, names: dict[str, str] | None = None) -> list[str]:
-    """``R@10 .1500 >= .16: short`` lines for every target."""
-    out = []
-    for key, goal in targets.items():
-        got = measured.get(key, float("nan"))
-        label = (names or {}).get(key, key)
-        out.append(f"- {label}: {got:.4f} (target >= {goal:.2f}): {'met' if got >= goal else 'short'}")
-    return out
-
-
-def mean_metrics(runs: Sequence[Metrics]) -> Metrics:
-    """Per-key mean over runs (and ``<key>_sd`` the standard deviation)."""
-    keys = runs[0].keys()
-    out: Metrics = {key: float(np.mean([r[key] for r in runs])) for key in keys}
-    out.update({f"{key}_sd": float(np.std([r[key] for r in runs])) for key in keys})
-    return out
 
 
 class Clock:

@@ -21,7 +21,6 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -29,6 +28,7 @@ import polars as pl
 from benchmarks.datasets import completejourney_orders, movielens_100k_orders, tafeng_orders, tafeng_raw_orders
 from benchmarks.post_purchase import personal_reference, post_purchase_answers
 from benchmarks.shipped import ShippedService, item_path, ranked, shipped_service, user_path
+from benchmarks.tables import Metrics, Results
 from recommender.base import Ranked
 from recommender.data import load_orders
 from recommender.evaluation import (
@@ -47,8 +47,6 @@ from recommender.evaluation import (
 )
 from recommender.history import OrderHistory
 
-Metrics = dict[str, float]
-Results = dict[str, Any]
 Table = Callable[[dict[str, Metrics], tuple[tuple[str, str], ...], str], str]
 
 SHIPPED = "shipped path: recs train (no flags) -> recs publish -> HTTP"
