@@ -13,9 +13,8 @@ from recommender.models.blend import BlendConfig, BlendModel
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.complements import ComplementsConfig, ComplementsModel
 from recommender.models.ease import EaseConfig, EaseModel
-from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel
+from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel, RankerConfig
 from recommender.models.popular import PopularConfig, PopularModel
-from recommender.models.ranker import RankerConfig
 from recommender.models.similar import SimilarConfig, SimilarItemsModel
 from tests.recommender.contract import ModelContract
 

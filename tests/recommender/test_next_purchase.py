@@ -9,17 +9,11 @@ import pytest
 
 from recommender.base import ARRAYS_FILE
 from recommender.history import DAY, OrderHistory
-from recommender.models import next_purchase as next_purchase_module
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
-from recommender.models.next_purchase import (
-    NextPurchaseConfig,
-    NextPurchaseModel,
-    UnknownCustomerError,
-    grouped_median,
-    new_item_odds,
-    orders_ago,
-    transition_lists,
-)
+from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel, UnknownCustomerError
+from recommender.models.next_purchase import transitions as next_purchase_transitions
+from recommender.models.next_purchase.repeats import grouped_median, new_item_odds, orders_ago
+from recommender.models.next_purchase.transitions import transition_lists
 from recommender.wording import describe_interval
 from tests.recommender.conftest import START, Line, history_from_lines
 
@@ -264,7 +258,7 @@ def test_transition_lists_do_not_depend_on_the_customer_blocks(
     shop: OrderHistory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = transition_lists(shop, shrinkage=1.0, keep=4)
-    monkeypatch.setattr(next_purchase_module, "TRANSITION_BLOCK", 3)
+    monkeypatch.setattr(next_purchase_transitions, "TRANSITION_BLOCK", 3)
     blocked = transition_lists(shop, shrinkage=1.0, keep=4)
     assert whole.nnz > 40
     assert (whole != blocked).nnz == 0

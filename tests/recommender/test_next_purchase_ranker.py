@@ -1,5 +1,5 @@
-"""The learned re-ordering of next-purchase candidates (``recommender.models.ranker``): it learns, from the
-shop's own history, a rhythm that the hand-set formula gets wrong, and it survives save / load."""
+"""The learned re-ordering of next-purchase candidates (``recommender.models.next_purchase.ranker``): it
+learns, from the shop's own history, a rhythm that the hand-set formula gets wrong, and it survives save / load."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from recommender.errors import ModelFileError
 from recommender.evaluation import NextBasketSplit, split_last_order
 from recommender.history import OrderHistory
 from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel
-from recommender.models.ranker import FEATURES, HistoryStats, RankerConfig, reorder
+from recommender.models.next_purchase.ranker import FEATURES, HistoryStats, RankerConfig, reorder
 from tests.recommender.conftest import Line, history_from_lines
 
 # due-ness off: the formula ranks a customer's items by recency alone (most recent order first)

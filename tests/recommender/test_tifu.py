@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import recommender.models.tifu as tifu
-from recommender.models.tifu import nearest_neighbours, neighbour_mean, order_weights, personal_vectors
+import recommender.models.next_purchase.tifu as tifu
+from recommender.models.next_purchase.tifu import nearest_neighbours, neighbour_mean, order_weights, personal_vectors
 from tests.recommender.conftest import history_from_lines
 
 

@@ -1,11 +1,12 @@
 """Learned second stage of next purchase: gradient-boosted trees that re-order each customer's candidates.
 
-The next-purchase model's own scores come from a hand-set formula (``recommender.models.next_purchase``).
-With ``RankerConfig.rounds > 0`` the model also learns, from the shop's own history, how to weigh the
-signals behind that formula: each customer's last order in the fitted history is held out, a copy of the
-model without the ranker is fitted on the rest, its top ``candidates`` items per customer are described by
-the features in ``FEATURES``, labelled by whether the held-out order holds them, and LightGBM (binary
-log-loss) learns their odds. Recommending then re-orders the model's top ``candidates`` by those odds.
+The next-purchase model's own scores come from a hand-set formula (the docstring of the package
+``recommender.models.next_purchase``). With ``RankerConfig.rounds > 0`` the model also learns, from the
+shop's own history, how to weigh the signals behind that formula: each customer's last order in the fitted
+history is held out, a copy of the model without the ranker is fitted on the rest, its top ``candidates``
+items per customer are described by the features in ``FEATURES``, labelled by whether the held-out order
+holds them, and LightGBM (binary log-loss) learns their odds. Recommending then re-orders the model's top
+``candidates`` by those odds.
 
 On Ta-Feng (ranker trained on each customer's third-to-last basket, scored on the second-to-last, never
 the test baskets) it lifted R@10 / NDCG@10 / R@20 from .1311 / .1113 / .1708 to .1322 / .1129 / .1722.

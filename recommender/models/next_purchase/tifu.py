@@ -15,7 +15,7 @@ vectors, nearest-neighbour customers on those vectors, and the neighbours' mean 
 - ``neighbour_mean``: the mean of the neighbours' vectors, kept as each customer's best ``keep`` items.
 
 No Python loop per customer: the vectors are sparse matrix algebra, the two searches compiled kernels
-(``tifu_kernels``, numba) run on blocks of rows in two threads.
+(``recommender.models.next_purchase.kernels``, numba) run on blocks of rows in two threads.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def nearest_neighbours(
     instead of n x n for large shops. Rows with an empty vector get arbitrary neighbours with similarity 0
     (cosine) - callers weigh them by similarity or ignore them. ``k`` is capped at the reference count.
     """
-    from recommender.models.tifu_kernels import neighbour_search  # numba: imported where it runs
+    from recommender.models.next_purchase.kernels import neighbour_search  # numba: imported where it runs
 
     v = sp.csr_matrix(vectors, dtype=np.float32)
     n = v.shape[0]
@@ -168,7 +168,7 @@ def nearest_neighbours(
 def neighbour_mean(vectors: sp.csr_matrix, neighbours: np.ndarray, keep: int) -> sp.csr_matrix:
     """Mean of the neighbours' vectors for every row, only its ``keep`` largest positive entries (CSR
     float32; ties: the lower item)."""
-    from recommender.models.tifu_kernels import mean_top_items  # numba: imported where it runs
+    from recommender.models.next_purchase.kernels import mean_top_items  # numba: imported where it runs
 
     v = sp.csr_matrix(vectors, dtype=np.float32)
     n = len(neighbours)

@@ -1,0 +1,85 @@
+"""Neighbours of next purchase (TIFU-KNN): each customer's list of the items its nearest customers bought.
+
+A customer's list is the mean personal vector (``RepeatStats.weight``) of its ``neighbours`` nearest
+customers by ``similarity``, searched among the ``neighbour_pool`` most active customers, kept as its best
+``neighbour_items`` items (``recommender.models.next_purchase.tifu``). The model computes the lists lazily,
+for the customers asked for (``add_neighbour_lists``); at recommend time ``neighbour_scores`` splits a
+customer's list into the neighbour score of the items it bought and the new items it brings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.models.next_purchase.candidates import RowLists, gather_rows
+from recommender.models.next_purchase.config import NextPurchaseConfig
+from recommender.models.next_purchase.repeats import RepeatStats
+from recommender.models.next_purchase.tifu import nearest_neighbours, neighbour_mean
+from recommender.numeric import pair_keys
+from recommender.substitutes import CategoryOwnership
+
+# the fields that decide the neighbour lists (with the history): configs equal on these share them
+NEIGHBOUR_FIELDS = (
+    "recency_decay",
+    "recency_unit",
+    "groups",
+    "group_decay",
+    "neighbours",
+    "similarity",
+    "neighbour_items",
+    "neighbour_pool",
+)
+
+
+def add_neighbour_lists(
+    repeats: RepeatStats, known: RowLists, missing: np.ndarray, cfg: NextPurchaseConfig, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """The ``known`` lists (customers x items) with those of the ``missing`` customers added (rows without a
+    list so far): the mean personal vector of each one's nearest customers, top ``neighbour_items`` items
+    kept. Each customer's list is the same whoever else is asked for: the neighbours are searched among the
+    ``neighbour_pool`` most active customers of the whole history."""
+    n_customers = shape[0]
+    vectors = sp.csr_matrix((repeats.weight, repeats.items, repeats.indptr), shape=shape)
+    pool = None
+    if n_customers > cfg.neighbour_pool:
+        activity = np.diff(repeats.indptr)  # distinct items bought
+        pool = np.sort(np.argsort(-activity, kind="stable")[: cfg.neighbour_pool])
+    neighbours, _ = nearest_neighbours(vectors, cfg.neighbours, cfg.similarity, reference=pool, queries=missing)
+    mean = neighbour_mean(vectors, neighbours, cfg.neighbour_items).tocoo()
+    found = sp.csr_matrix((mean.data, (missing[mean.row], mean.col)), shape=shape, dtype=np.float32)
+    nb_indptr, nb_items, nb_scores = known
+    merged = (sp.csr_matrix((nb_scores, nb_items, nb_indptr), shape=shape) + found).tocsr()  # disjoint rows
+    merged.sort_indices()
+    return merged
+
+
+def neighbour_scores(
+    cfg: NextPurchaseConfig,
+    lists: RowLists,
+    queries: np.ndarray,
+    which: np.ndarray,
+    own_items: np.ndarray,
+    n_items: int,
+    ownership: CategoryOwnership | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbour scores: (rows, items, scores) of the unbought neighbour items, already weighted and
+    damped, and the neighbour score of every bought entry (rows ``which`` into ``queries``, items
+    ``own_items``; 0 when not among the neighbours'). ``lists`` are the neighbour lists as CSR arrays."""
+    nb_indptr, nb_all_items, nb_all_scores = lists
+    nb_which, nb_entry = gather_rows(nb_indptr, queries)
+    nb_items = nb_all_items[nb_entry]
+    nb_scores = nb_all_scores[nb_entry].astype(np.float64)
+    # both entry lists ascend by (row, item): match them with one searchsorted on a combined key
+    found = pair_keys.positions(pair_keys.pack(which, own_items, n_items), pair_keys.pack(nb_which, nb_items, n_items))
+    bought = found >= 0
+    pos = np.maximum(found, 0)
+    on_own = np.zeros(len(own_items), dtype=np.float64)
+    on_own[pos[bought]] = nb_scores[bought]
+    rows, items = nb_which[~bought], nb_items[~bought]
+    scores = cfg.neighbour_explore_scale * (1.0 - cfg.own_weight) * nb_scores[~bought]
+    if ownership is not None and len(rows):
+        damping = ownership.damping(queries[rows], items)
+        kept = damping >= cfg.min_repeat_share  # owned one-off kinds (a tent) are dropped
+        rows, items, scores = rows[kept], items[kept], (scores * damping)[kept]
+    return rows, items, on_own, scores
