@@ -11,6 +11,9 @@ The rules (docs/architecture.md, "Layers"):
 4. MLflow is imported only under ``training.tracking``.
 5. ``recommender.numeric`` speaks of arrays: it imports nothing else from the project.
 6. No import cycle between the project's modules.
+7. Redis is imported only by ``serving.cache`` (the layout and the clients), ``serving.publish`` (writing a
+   version) and ``serving.embedded_redis`` (the server the project starts itself); routes and the app go
+   through ``serving.cache``.
 
 Every import statement counts, including those inside functions (a lazy import still runs in that process);
 only imports under ``if TYPE_CHECKING:`` are ignored. ``test_each_rule_catches_a_planted_violation`` runs the
@@ -32,6 +35,7 @@ WEB_AND_STORES = ("fastapi", "starlette", "uvicorn", "redis", "mlflow")
 FITTING = ("recommender.models", "training", "implicit", "lightgbm", "numba", "mlflow")
 REQUEST_TIME_ROOTS = ("serving.app", "recommender.request_time")
 MLFLOW_HOME = "training.tracking"
+REDIS_HOMES = ("serving.cache", "serving.publish", "serving.embedded_redis")
 NUMERIC = "recommender.numeric"
 
 
@@ -183,6 +187,9 @@ def violations(tree: SourceTree) -> dict[str, list[str]]:
             for i in every
             if _within(i.module, [NUMERIC]) and _within(i.target, PACKAGES) and not _within(i.target, [NUMERIC])
         ],
+        "redis only in serving.cache, serving.publish and serving.embedded_redis": [
+            _where(tree, i) for i in every if _within(i.target, ["redis"]) and i.module not in REDIS_HOMES
+        ],
         "request-time code never reaches model fitting": [],
         "no import cycles": [" <-> ".join(c) for c in tree.cycles()],
     }
@@ -205,6 +212,7 @@ def house() -> dict[str, list[str]]:
         "training never imports serving",
         "mlflow only in training.tracking",
         "recommender.numeric imports nothing else of the project",
+        "redis only in serving.cache, serving.publish and serving.embedded_redis",
         "request-time code never reaches model fitting",
         "no import cycles",
     ],
@@ -236,6 +244,8 @@ PLANTED = {
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import lightgbm\nfrom training import cli\n"
     ),
     "serving/cli.py": "app = None\n",
+    "serving/routes.py": "import redis.asyncio as aioredis\n",
+    "serving/cache.py": "import redis\n",
 }
 
 
@@ -257,3 +267,7 @@ def test_each_rule_catches_a_planted_violation(tmp_path: Path) -> None:
     assert "from serving.app: serving/app.py:4 (serving.app imports training.cli)" in reached
     assert "lightgbm" not in reached  # only under TYPE_CHECKING
     assert found["no import cycles"] == ["recommender.a <-> recommender.b"]
+    assert found["redis only in serving.cache, serving.publish and serving.embedded_redis"] == [
+        "recommender/history.py:1 (recommender.history imports redis)",
+        "serving/routes.py:1 (serving.routes imports redis.asyncio)",
+    ]
