@@ -62,6 +62,8 @@ from recommender.evaluation import (
     split_last_order,
 )
 from recommender.history import OrderHistory
+from training.config_file import load_bundle_config
+from training.exit_codes import EXIT_BAD_DATA
 from training.pipeline import (
     EvaluationData,
     EvaluationReport,
@@ -73,7 +75,6 @@ from training.pipeline import (
 from training.protocol import COMPLEMENTS_K
 from training.settings import TrainingSettings
 
-EXIT_BAD_DATA = 2
 ROUND_DIGITS = 4  # sampled floats keep 4 significant digits: readable params, nothing lost in practice
 LOCAL_SHARE = 0.5  # after trial 0, this share of trials perturbs the best config so far instead of sampling afresh
 LOCAL_PARAM_SHARE = 0.3  # a local trial moves each parameter with this probability (at least one)
@@ -552,13 +553,12 @@ def tune_command(
     """Search model hyperparameters within a time budget; trials are MLflow child runs; the best config is
     saved where the next ``recs train`` reads it."""
     from recommender.data import load_orders, write_rejects
-    from training.cli import _bundle_config
 
     console = Console()
     settings = TrainingSettings()
     if experiment:
         settings = settings.model_copy(update={"experiment": experiment})
-    base = _bundle_config(config, settings, console)
+    base = load_bundle_config(config, settings, console)
     rejects_path = settings.home / "rejects" / f"{orders.stem}-rejects.csv"
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
     budget = Budget(seconds=minutes * 60.0, max_trials=trials)

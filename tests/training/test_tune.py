@@ -227,10 +227,10 @@ def test_tune_logs_child_runs_and_the_next_train_uses_the_best(tiny_shop: dict[s
     assert str(saved.collaborative.factors) == winner.data.params["collaborative.factors"]
     assert parent.data.params["next_purchase.recency_decay"] == str(saved.next_purchase.recency_decay)
 
-    from training.cli import _bundle_config
+    from training.config_file import load_bundle_config
 
     console = Console(record=True, width=400)
-    assert _bundle_config(None, settings, console) == saved
+    assert load_bundle_config(None, settings, console) == saved
     assert str(settings.best_config_path) in console.export_text()
 
 
