@@ -1,13 +1,14 @@
-"""The ``recs`` command line: ``generate`` and ``train`` here; ``tune`` from training.tune; ``publish``,
-``serve``, ``demo`` from serving.cli.
+"""``recs generate`` and ``recs train``: the training side's command functions (``recs tune`` is in
+training.tune). The ``recs`` command is assembled from them one floor up, with the publish and serve
+commands; nothing in this package imports that floor. What ``recs train`` prints is in training.train_report.
 
-Library errors become exit codes here and nowhere else: bad input data exits with 2 and a message that
-says what to fix, after the rejects file is written.
+Library errors become exit codes in the command functions (these, and training.tune's) and the config loader they
+share (training.config_file), nowhere deeper: bad input data exits with 2 (``EXIT_BAD_DATA``) and a message
+that says what to fix, after the rejects file is written.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import time
 from collections.abc import Callable
@@ -18,29 +19,24 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from recommender.bundle import BundleConfig
 from recommender.data import LoadResult
 from recommender.errors import DataError, TooManyRejectsError
-from training.pipeline import EvaluationReport, TrainingOutcome, train
+from training.config_file import load_bundle_config
+from training.exit_codes import EXIT_BAD_DATA
+from training.pipeline import TrainingOutcome, train
 from training.self_tune import Candidate
 from training.settings import TrainingSettings
+from training.train_report import metrics_markdown, metrics_tables, print_registered
 from training.tuning_report import candidate_line, tuning_table
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
+    from training.tracking import MlflowClient, RegisteredRun
 
-    from training.tracking import RegisteredRun
-
-app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Train, evaluate and serve storefront recommendations."
-)
-EXIT_BAD_DATA = 2
 FINAL_FIT = "final fit"  # the prefix of the final fit's step names (training.pipeline.train)
 
 
-@app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Directory for orders.csv and catalog.csv.")],
     customers: Annotated[int, typer.Option(min=10, help="Number of customers.")] = 2000,
@@ -58,7 +54,6 @@ def generate(
     console.print(f"done in {time.perf_counter() - t0:.1f}s")
 
 
-@app.command("train")
 def train_command(
     orders: Annotated[Path, typer.Option("--orders", help="Order lines, CSV or Parquet.")],
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Optional catalog, CSV or Parquet.")] = None,
@@ -125,7 +120,7 @@ def train_and_register(
     mostly waits on imports and the sqlite store, while fitting mostly runs in numpy, scipy and implicit);
     it starts only once the data passed its checks, so bad input never touches the store.
     """
-    bundle_config = _bundle_config(config, settings, console)
+    bundle_config = load_bundle_config(config, settings, console)
     settings.home.mkdir(parents=True, exist_ok=True)
     rejects_path = rejects or settings.home / "rejects" / f"{orders.stem}-rejects.csv"
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +138,7 @@ def train_and_register(
             console.print(line)
         if outcome.tuning is not None:
             console.print(tuning_table(outcome.tuning))
-        for table in _metrics_tables(outcome.report):
+        for table in metrics_tables(outcome.report):
             console.print(table)
 
         t0 = time.perf_counter()
@@ -152,7 +147,7 @@ def train_and_register(
             registered = _log_training(client, settings, outcome, orders, catalog, rejects_path, promote)
         mlflow_seconds = time.perf_counter() - t0
 
-    _print_registered(console, settings, registered, promote)
+    print_registered(console, settings, registered, promote)
     if metrics_json:
         payload = {
             "metrics": outcome.report.metrics,
@@ -190,7 +185,7 @@ def _log_training(
 
     tuning = outcome.tuning
     texts = {
-        "evaluation/metrics_table.md": _metrics_markdown(outcome.report),
+        "evaluation/metrics_table.md": metrics_markdown(outcome.report),
         "evaluation/metrics.json": json.dumps(outcome.report.rows, indent=2),
     }
     tune_params: dict[str, object] = {"enabled": tuning is not None}
@@ -217,36 +212,6 @@ def _log_training(
     if tuning is not None:
         tracking.log_candidates(client, settings, registered.run_id, tuning)
     return registered
-
-
-def _print_registered(console: Console, settings: TrainingSettings, registered: RegisteredRun, promote: bool) -> None:
-    from training import tracking
-
-    console.print(
-        f"MLflow run {registered.run_id} -> model {registered.model_name} version {registered.version} "
-        f"(alias candidate) at {settings.resolved_tracking_uri}"
-    )
-    if promote:
-        if registered.promoted:
-            console.print(f"[green]promoted[/green]: version {registered.version} is now @champion")
-        else:
-            console.print(
-                f"not promoted: {tracking.PROMOTION_METRIC} did not beat champion version "
-                f"{registered.champion_version} ({registered.previous_champion_metric:.4f})"
-            )
-
-
-def _bundle_config(path: Path | None, settings: TrainingSettings, console: Console) -> BundleConfig:
-    source = path or (settings.best_config_path if settings.best_config_path.exists() else None)
-    if source is None:
-        return BundleConfig()
-    try:
-        cfg = BundleConfig.model_validate_json(source.read_text())
-    except (OSError, ValueError) as exc:
-        console.print(f"[red]error:[/red] cannot use model config {source}: {exc}")
-        raise typer.Exit(EXIT_BAD_DATA) from exc
-    console.print(f"using model config {source}")
-    return cfg
 
 
 def _run_with_progress(
@@ -315,77 +280,3 @@ def _data_metrics(outcome: TrainingOutcome) -> dict[str, float]:
 
 def _timing_metrics(outcome: TrainingOutcome) -> dict[str, float]:
     return {f"seconds.{name}": value for name, value in outcome.seconds.items()}
-
-
-def _metric_columns(report: EvaluationReport, task: str) -> list[str]:
-    names: list[str] = []
-    for row in report.rows:
-        if row["task"] == task:
-            names += [key for key in row if key not in ("task", "method", "ours") and key not in names]
-    return names
-
-
-def _metrics_tables(report: EvaluationReport) -> list[Table]:
-    """One table per task (the repeat/explore split in a table of its own): ours first, then baselines."""
-    tables: list[Table] = []
-    for task in dict.fromkeys(str(row["task"]) for row in report.rows):
-        cols = _metric_columns(report, task)
-        split_cols = [c for c in cols if "repeat" in c or "explore" in c]
-        main_cols = [c for c in cols if c not in split_cols]
-        for title, chosen in ((task, main_cols), (f"{task}: repeat / explore split", split_cols)):
-            if chosen:
-                tables.append(_table(report, task, title, chosen))
-    return tables
-
-
-def _table(report: EvaluationReport, task: str, title: str, cols: list[str]) -> Table:
-    table = Table(title=f"{title} (time-ordered split)", title_justify="left")
-    table.add_column("method")
-    for col in cols:
-        table.add_column(col.replace("_at_", "@"), justify="right")
-    for row in (r for r in report.rows if r["task"] == task):
-        cells = [f"{float(row[c]):.4f}" if c in row else "" for c in cols]  # type: ignore[arg-type]
-        if row["ours"]:
-            table.add_row("[bold]ours[/bold]", *[f"[bold]{c}[/bold]" for c in cells])
-        else:
-            table.add_row(str(row["method"]), *cells)
-    return table
-
-
-def _metrics_markdown(report: EvaluationReport) -> str:
-    out: list[str] = []
-    for task in dict.fromkeys(str(row["task"]) for row in report.rows):
-        cols = _metric_columns(report, task)
-        out += [f"### {task}", "", "| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-        for row in (r for r in report.rows if r["task"] == task):
-            out.append(f"| {row['method']} | " + " | ".join(f"{float(row[c]):.4f}" for c in cols if c in row) + " |")
-        out.append("")
-    return "\n".join(out)
-
-
-def _register_other_commands() -> None:
-    """tune lives in training.tune; publish / serve / demo in serving.cli; all join the same ``recs``."""
-    from serving import cli as serving_cli
-    from training.tune import tune_command
-
-    app.command("tune")(tune_command)
-
-    app.command("publish")(serving_cli.publish_command)
-    app.command("serve")(serving_cli.serve_command)
-    app.command("demo")(serving_cli.demo_command)
-
-
-_register_other_commands()
-
-
-def main() -> None:
-    try:
-        app()
-    finally:
-        # what is left at exit (a bundle, MLflow's and rich's objects) is frozen out of the interpreter's
-        # last garbage collections: they reclaim nothing the OS does not, and took 0.8 s after a 2M publish
-        gc.freeze()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,11 +1,18 @@
 """Everything MLflow: the tracking store, runs (params, metrics, artifacts), the model registry and aliases.
 
-This is the one module that talks to MLflow for the training job (``training.pyfunc_model`` is the
-pyfunc wrapper MLflow itself loads). With ``MLFLOW_TRACKING_URI`` unset, runs go to a local sqlite
-store with an explicit artifact location under ``RECS_HOME``.
+This is the one module of the training job that imports mlflow (``training.pyfunc_model`` is the pyfunc
+wrapper MLflow itself loads, logged as code): ``recs train``'s run and its tuning candidates, ``recs tune``'s
+parent run and one child run per trial, and what ``recs publish`` reads from the registry. With
+``MLFLOW_TRACKING_URI`` unset, runs go to a local sqlite store with an explicit artifact location under
+``RECS_HOME``.
 
 Aliases: every new registered version gets ``candidate``; ``promote`` moves ``champion`` only when the
 new version beats the current champion on ``PROMOTION_METRIC`` (or there is no champion yet).
+
+``recs tune``: one parent run (tag ``recs.kind=tune``) holds the baselines, the best config's params, its
+metrics (those of the trial each part came from), ``best.<objective>`` and ``best_trial.<objective>``,
+and ``best_config.json``; one nested child run per trial holds that trial's full config as params, its
+metrics and the sampled values (tag ``recs.sampled``).
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ import os
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -28,10 +37,13 @@ from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from recommender.bundle import MANIFEST, ModelBundle
+from recommender.bundle import MANIFEST, BundleConfig, ModelBundle
 from recommender.errors import ModelFileError
 from training.self_tune import TUNED_SURFACES, TuneOutcome
 from training.settings import TrainingSettings
+
+if TYPE_CHECKING:
+    from training.search import Trial
 
 PROMOTION_METRIC = "next_purchase.ndcg_at_10"
 CANDIDATE = "candidate"
@@ -165,6 +177,59 @@ def log_candidates(client: MlflowClient, settings: TrainingSettings, parent_run_
         metrics = [Metric(key, float(value), now, 0) for key, value in values.items()]
         client.log_batch(run.info.run_id, metrics=metrics, params=params)
         client.set_terminated(run.info.run_id, status="FAILED" if candidate.error is not None else "FINISHED")
+
+
+@contextmanager
+def parent_run(settings: TrainingSettings, tags: Mapping[str, str]) -> Iterator[str]:
+    """Open the search's parent run in the configured store; yields its run id."""
+    client = connect(settings)
+    experiment = client.get_experiment_by_name(settings.experiment)
+    assert experiment is not None  # connect() created it
+    with mlflow.start_run(experiment_id=experiment.experiment_id, run_name="tune", tags=dict(tags)) as run:
+        yield run.info.run_id
+
+
+def log_trial_run(trial: Trial) -> str:
+    """One nested child run under the active parent: the trial's full config, metrics, sampled values."""
+    parent = mlflow.active_run()
+    experiment_id = parent.info.experiment_id if parent is not None else None
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=f"trial-{trial.number:03d}", nested=True)
+    mlflow.log_params(flatten_params(trial.config.model_dump(mode="json")))
+    mlflow.set_tags(
+        {
+            "recs.kind": "tune-trial",
+            "recs.trial": str(trial.number),
+            "recs.strategy": trial.strategy,
+            "recs.sampled": json.dumps(trial.values),
+        }
+    )
+    mlflow.log_metrics({**trial.metrics, "seconds.trial": trial.seconds})
+    if trial.error is not None:
+        mlflow.set_tag("recs.error", trial.error[:5000])
+    mlflow.end_run(status="FAILED" if trial.error is not None else "FINISHED")
+    return run.info.run_id
+
+
+def log_best_on_parent(
+    best: BundleConfig,
+    metrics: Mapping[str, float],
+    winners: Mapping[str, Trial],
+    baselines: Mapping[str, float],
+    trials: list[Trial],
+) -> None:
+    """On the active parent run: the best config (params and ``best_config.json``), its metrics, the
+    baselines, ``best.<objective>``, ``best_trial.<objective>`` and the search's counts."""
+    mlflow.log_params(flatten_params(best.model_dump(mode="json")))
+    summary = {
+        "search.trials": float(len(trials)),
+        "search.failed_trials": float(sum(t.error is not None for t in trials)),
+        "search.seconds": float(sum(t.seconds for t in trials)),
+    }
+    for metric, trial in winners.items():
+        summary[f"best.{metric}"] = trial.metrics[metric]
+        summary[f"best_trial.{metric}"] = float(trial.number)
+    mlflow.log_metrics({**baselines, **metrics, **summary})
+    mlflow.log_text(best.model_dump_json(indent=2), "best_config.json")
 
 
 def current_champion(client: MlflowClient, model_name: str) -> str | None:

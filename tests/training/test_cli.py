@@ -1,4 +1,5 @@
-"""``recs generate`` and ``recs train`` as real processes: exit codes, rejects, MLflow registry, metrics JSON."""
+"""``recs`` as a real process: its commands; ``recs generate`` and ``recs train``'s exit codes, rejects, MLflow
+registry, metrics JSON."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+
+from recommender.vocabulary import DEFAULT_MODEL_NAME
+from serving.settings import ServingSettings
+from training.settings import TrainingSettings
 
 RECS = str(Path(sys.executable).with_name("recs"))
 
@@ -25,6 +31,25 @@ def _run(args: list[str], home: Path, timeout: int = 300) -> subprocess.Complete
 def _rejects(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+COMMANDS = ("generate", "train", "tune", "publish", "serve", "demo")
+
+
+def test_recs_is_assembled_by_serving_cli_with_every_command(tmp_path: Path) -> None:
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["recs"] == "serving.cli:main"
+    result = _run(["--help"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    listed = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 2]
+    assert [name for name in listed if name in COMMANDS] == list(COMMANDS)
+
+
+def test_train_publish_and_serve_default_to_the_vocabulary_model_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """train registers and publish reads ``TrainingSettings().model_name``; serve passes it on to the app."""
+    monkeypatch.delenv("RECS_MODEL_NAME", raising=False)
+    assert TrainingSettings().model_name == DEFAULT_MODEL_NAME
+    assert ServingSettings().model_name == DEFAULT_MODEL_NAME
 
 
 def test_generate_writes_a_shop(tmp_path: Path) -> None:

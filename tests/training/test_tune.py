@@ -17,7 +17,7 @@ from recommender.data import load_orders
 from recommender.errors import DataError
 from recommender.evaluation import split_last_order
 from recommender.history import OrderHistory
-from training import tune
+from training import search, search_space, tune
 from training.pipeline import evaluate
 from training.settings import TrainingSettings
 
@@ -50,40 +50,40 @@ def _app() -> typer.Typer:
 
 # search space ---------------------------------------------------------------------------------------------
 def test_default_space_names_valid_bundle_config_fields() -> None:
-    tune.check_space(tune.DEFAULT_SPACE, BundleConfig())
-    with pytest.raises(tune.SearchSpaceError, match=r"collaborative\.factorz"):
-        tune.apply_values(BundleConfig(), {"collaborative.factorz": 8})
-    with pytest.raises(tune.SearchSpaceError):
-        tune.apply_values(BundleConfig(), {"next_purchase.recency_decay": 1.5})  # the model allows (0, 1]
+    search_space.check_space(search_space.DEFAULT_SPACE, BundleConfig())
+    with pytest.raises(search_space.SearchSpaceError, match=r"collaborative\.factorz"):
+        search_space.apply_values(BundleConfig(), {"collaborative.factorz": 8})
+    with pytest.raises(search_space.SearchSpaceError):
+        search_space.apply_values(BundleConfig(), {"next_purchase.recency_decay": 1.5})  # the model allows (0, 1]
 
 
 def test_sampling_is_seeded_and_stays_in_the_space() -> None:
-    draws = [tune.sample_values(tune.DEFAULT_SPACE, np.random.default_rng(9)) for _ in range(2)]
+    draws = [search_space.sample_values(search_space.DEFAULT_SPACE, np.random.default_rng(9)) for _ in range(2)]
     assert draws[0] == draws[1]
     rng = np.random.default_rng(1)
-    samples = [tune.sample_values(tune.DEFAULT_SPACE, rng) for _ in range(30)]
-    for path, param in tune.DEFAULT_SPACE.items():
+    samples = [search_space.sample_values(search_space.DEFAULT_SPACE, rng) for _ in range(30)]
+    for path, param in search_space.DEFAULT_SPACE.items():
         values = [s[path] for s in samples]
-        if isinstance(param, tune.Choice):
+        if isinstance(param, search_space.Choice):
             assert set(values) <= set(param.values)
         else:
             assert all(param.low <= v <= param.high for v in values)
         assert len(set(values)) > 1, f"{path} never varies"
-    config = tune.apply_values(BundleConfig(), samples[0])
+    config = search_space.apply_values(BundleConfig(), samples[0])
     assert config.collaborative.factors == samples[0]["collaborative.factors"]
     assert config.complements.shrinkage == samples[0]["complements.shrinkage"]
 
 
 def test_local_steps_stay_in_the_space_and_move_few_parameters() -> None:
-    space, rng = tune.DEFAULT_SPACE, np.random.default_rng(4)
-    start = tune.current_values(space, BundleConfig())
+    space, rng = search_space.DEFAULT_SPACE, np.random.default_rng(4)
+    start = search_space.current_values(space, BundleConfig())
     for _ in range(20):
-        values = tune.local_values(space, BundleConfig(), rng)
+        values = search_space.local_values(space, BundleConfig(), rng)
         changed = [path for path in space if values[path] != start[path]]
         assert 1 <= len(changed) < len(space) // 2 + 3
         for path in changed:
             param = space[path]
-            if isinstance(param, tune.Choice):
+            if isinstance(param, search_space.Choice):
                 assert values[path] in param.values
             else:
                 assert param.low <= values[path] <= param.high
@@ -93,8 +93,8 @@ def test_local_steps_stay_in_the_space_and_move_few_parameters() -> None:
 def test_trial_metrics_are_the_pipeline_metrics(tiny_history: OrderHistory) -> None:
     """The cheaper per-trial evaluation scores the same numbers under the same names as ``recs train``."""
     config = BundleConfig()
-    data = tune.prepare(tiny_history, config)
-    ours = {**tune.evaluate_trial(data, config), **tune.baseline_metrics(data)}
+    data = search.prepare(tiny_history, config)
+    ours = {**search.evaluate_trial(data, config), **search.baseline_metrics(data)}
     full = {k: v for k, v in evaluate(tiny_history, config).metrics.items() if not k.startswith("eval.")}
     assert set(ours) == set(full)
     assert "next_purchase.ndcg_at_10" in ours and "complements.hit_rate_at_5" in ours
@@ -104,10 +104,10 @@ def test_trial_metrics_are_the_pipeline_metrics(tiny_history: OrderHistory) -> N
 
 def test_validation_keeps_the_reported_last_orders_out_of_the_search(tiny_history: OrderHistory) -> None:
     reported = split_last_order(tiny_history)
-    searched = tune.search_history(tiny_history, validation=True)
+    searched = search.search_history(tiny_history, validation=True)
     assert searched.n_lines == reported.train.n_lines
-    assert tune.search_history(tiny_history, validation=False) is tiny_history
-    search_split = tune.prepare(searched, BundleConfig()).split
+    assert search.search_history(tiny_history, validation=False) is tiny_history
+    search_split = search.prepare(searched, BundleConfig()).split
     common = np.intersect1d(search_split.customers, reported.customers)
     assert len(common) > 0
     at_search = search_split.at[np.searchsorted(search_split.customers, common)]
@@ -115,33 +115,38 @@ def test_validation_keeps_the_reported_last_orders_out_of_the_search(tiny_histor
     assert (at_search <= at_reported).all() and (at_search < at_reported).mean() > 0.9
 
 
-def _trial(number: int, seconds: float = 1.0) -> tune.Trial:
-    return tune.Trial(number=number, values={}, config=BundleConfig(), seconds=seconds)
+def _trial(number: int, seconds: float = 1.0) -> search.Trial:
+    return search.Trial(number=number, values={}, config=BundleConfig(), seconds=seconds)
 
 
 def test_budget_stops_before_a_trial_that_would_overrun() -> None:
-    budget = tune.Budget(seconds=10.0)
+    budget = search.Budget(seconds=10.0)
     assert budget.allows([], elapsed=50.0)  # the starting config always runs
     assert budget.allows([_trial(0, 3.0), _trial(1, 3.0)], elapsed=6.0)  # 6 + 3 <= 10
     assert not budget.allows([_trial(0, 3.0), _trial(1, 3.0), _trial(2, 3.0)], elapsed=9.0)
-    capped = tune.Budget(seconds=1e9, max_trials=2)
+    capped = search.Budget(seconds=1e9, max_trials=2)
     assert capped.allows([_trial(0)], elapsed=1.0)
     assert not capped.allows([_trial(0), _trial(1)], elapsed=2.0)
 
 
 def test_run_trials_starts_from_base_and_survives_a_failing_trial(tiny_history: OrderHistory) -> None:
     base = BundleConfig()
-    data = tune.prepare(tiny_history, base)
+    data = search.prepare(tiny_history, base)
     calls: list[BundleConfig] = []
 
-    def evaluator(_data: tune.SearchData, config: BundleConfig) -> dict[str, float]:
+    def evaluator(_data: search.SearchData, config: BundleConfig) -> dict[str, float]:
         calls.append(config)
         if len(calls) == 2:
             raise DataError("this config cannot be fitted")
         return {"next_purchase.ndcg_at_10": float(config.collaborative.factors)}
 
-    trials = tune.run_trials(
-        data, base, tune.DEFAULT_SPACE, tune.Budget(1e9, max_trials=4), np.random.default_rng(2), evaluator=evaluator
+    trials = search.run_trials(
+        data,
+        base,
+        search_space.DEFAULT_SPACE,
+        search.Budget(1e9, max_trials=4),
+        np.random.default_rng(2),
+        evaluator=evaluator,
     )
     assert [t.number for t in trials] == [0, 1, 2, 3]
     assert trials[0].values == {} and trials[0].config == base
@@ -152,18 +157,20 @@ def test_run_trials_starts_from_base_and_survives_a_failing_trial(tiny_history: 
 
 def test_local_trials_step_from_the_best_so_far(tiny_history: OrderHistory) -> None:
     base = BundleConfig()
-    data = tune.prepare(tiny_history, base)
+    data = search.prepare(tiny_history, base)
 
-    def evaluator(_data: tune.SearchData, config: BundleConfig) -> dict[str, float]:
+    def evaluator(_data: search.SearchData, config: BundleConfig) -> dict[str, float]:
         score = 1.0 if config == base else 0.0  # the starting config stays the best
         return {"next_purchase.ndcg_at_10": score, "complements.hit_rate_at_5": score}
 
-    budget = tune.Budget(1e9, max_trials=30)
-    trials = tune.run_trials(data, base, tune.DEFAULT_SPACE, budget, np.random.default_rng(3), evaluator=evaluator)
-    start = tune.current_values(tune.DEFAULT_SPACE, base)
+    budget = search.Budget(1e9, max_trials=30)
+    trials = search.run_trials(
+        data, base, search_space.DEFAULT_SPACE, budget, np.random.default_rng(3), evaluator=evaluator
+    )
+    start = search_space.current_values(search_space.DEFAULT_SPACE, base)
 
-    def n_changed(trial: tune.Trial) -> int:
-        return sum(trial.values[path] != start[path] for path in tune.DEFAULT_SPACE)
+    def n_changed(trial: search.Trial) -> int:
+        return sum(trial.values[path] != start[path] for path in search_space.DEFAULT_SPACE)
 
     local = [n_changed(t) for t in trials if t.strategy == "local"]
     fresh = [n_changed(t) for t in trials if t.strategy == "random"]
@@ -174,17 +181,17 @@ def test_local_trials_step_from_the_best_so_far(tiny_history: OrderHistory) -> N
 
 def test_best_config_takes_each_section_from_its_objectives_winner() -> None:
     base = BundleConfig()
-    good_np = tune.apply_values(base, {"next_purchase.recency_decay": 0.7, "complements.shrinkage": 3.0})
-    good_comp = tune.apply_values(base, {"next_purchase.recency_decay": 0.6, "complements.shrinkage": 50.0})
+    good_np = search_space.apply_values(base, {"next_purchase.recency_decay": 0.7, "complements.shrinkage": 3.0})
+    good_comp = search_space.apply_values(base, {"next_purchase.recency_decay": 0.6, "complements.shrinkage": 50.0})
     trials = [
-        tune.Trial(0, {}, base, {"next_purchase.ndcg_at_10": 0.30, "complements.hit_rate_at_5": 0.40}),
-        tune.Trial(1, {}, good_np, {"next_purchase.ndcg_at_10": 0.35, "complements.hit_rate_at_5": 0.10}),
-        tune.Trial(2, {}, good_comp, {"next_purchase.ndcg_at_10": 0.20, "complements.hit_rate_at_5": 0.50}),
-        tune.Trial(3, {}, base, error="failed"),
+        search.Trial(0, {}, base, {"next_purchase.ndcg_at_10": 0.30, "complements.hit_rate_at_5": 0.40}),
+        search.Trial(1, {}, good_np, {"next_purchase.ndcg_at_10": 0.35, "complements.hit_rate_at_5": 0.10}),
+        search.Trial(2, {}, good_comp, {"next_purchase.ndcg_at_10": 0.20, "complements.hit_rate_at_5": 0.50}),
+        search.Trial(3, {}, base, error="failed"),
     ]
-    winners = tune.best_trials(trials)
+    winners = search.best_trials(trials)
     assert {m: t.number for m, t in winners.items()} == {"next_purchase.ndcg_at_10": 1, "complements.hit_rate_at_5": 2}
-    best, metrics = tune.compose_best(base, winners)
+    best, metrics = search.compose_best(base, winners)
     assert best.next_purchase.recency_decay == 0.7
     assert best.complements.shrinkage == 50.0
     assert metrics == {"next_purchase.ndcg_at_10": 0.35, "complements.hit_rate_at_5": 0.50}
@@ -227,10 +234,10 @@ def test_tune_logs_child_runs_and_the_next_train_uses_the_best(tiny_shop: dict[s
     assert str(saved.collaborative.factors) == winner.data.params["collaborative.factors"]
     assert parent.data.params["next_purchase.recency_decay"] == str(saved.next_purchase.recency_decay)
 
-    from training.cli import _bundle_config
+    from training.config_file import load_bundle_config
 
     console = Console(record=True, width=400)
-    assert _bundle_config(None, settings, console) == saved
+    assert load_bundle_config(None, settings, console) == saved
     assert str(settings.best_config_path) in console.export_text()
 
 
@@ -247,4 +254,4 @@ def test_tune_needs_three_orders_per_customer_with_validation(tmp_path: Path, re
     )
     history = load_orders(orders).history
     with pytest.raises(DataError, match="three orders"):
-        tune.tune(history, BundleConfig(), TrainingSettings(), tune.Budget(60.0), seed=0)
+        tune.tune(history, BundleConfig(), TrainingSettings(), search.Budget(60.0), seed=0)
