@@ -1,18 +1,10 @@
-"""Everything MLflow: the tracking store, runs (params, metrics, artifacts), the model registry and aliases.
+"""MLflow runs: the tracking store, ``recs train``'s run with its tuning candidates, ``recs tune``'s runs.
 
-This is the one module of the training job that imports mlflow (``training.pyfunc_model`` is the pyfunc
-wrapper MLflow itself loads, logged as code): ``recs train``'s run and its tuning candidates, ``recs tune``'s
-parent run and one child run per trial, and what ``recs publish`` reads from the registry. With
-``MLFLOW_TRACKING_URI`` unset, runs go to a local sqlite store with an explicit artifact location under
-``RECS_HOME``.
-
-Aliases: every new registered version gets ``candidate``; ``promote`` moves ``champion`` only when the
-new version beats the current champion on ``PROMOTION_METRIC`` (or there is no champion yet).
-
-``recs tune``: one parent run (tag ``recs.kind=tune``) holds the baselines, the best config's params, its
-metrics (those of the trial each part came from), ``best.<objective>`` and ``best_trial.<objective>``,
-and ``best_config.json``; one nested child run per trial holds that trial's full config as params, its
-metrics and the sampled values (tag ``recs.sampled``).
+With ``MLFLOW_TRACKING_URI`` unset, runs go to a local sqlite store with an explicit artifact location under
+``RECS_HOME``. ``recs tune``: one parent run (tag ``recs.kind=tune``) holds the baselines, the best config's
+params, its metrics (those of the trial each part came from), ``best.<objective>`` and
+``best_trial.<objective>``, and ``best_config.json``; one nested child run per trial holds that trial's full
+config as params, its metrics and the sampled values (tag ``recs.sampled``).
 """
 
 from __future__ import annotations
@@ -24,42 +16,25 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import mlflow
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from recommender.bundle import MANIFEST, BundleConfig, ModelBundle
-from recommender.errors import ModelFileError
+from recommender.bundle import BundleConfig, ModelBundle
 from training.self_tune import TUNED_SURFACES, TuneOutcome
 from training.settings import TrainingSettings
+from training.tracking.registry import CANDIDATE, RegisteredRun, current_champion, promote_if_better
 
 if TYPE_CHECKING:
     from training.search import Trial
 
-PROMOTION_METRIC = "next_purchase.ndcg_at_10"
-CANDIDATE = "candidate"
-CHAMPION = "champion"
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
-RECOMMENDER_PACKAGE = Path(__file__).resolve().parent.parent / "recommender"
-
-
-@dataclass(frozen=True)
-class RegisteredRun:
-    run_id: str
-    model_name: str
-    version: str
-    promoted: bool
-    champion_version: str | None
-    previous_champion_metric: float | None
+RECOMMENDER_PACKAGE = Path(__file__).resolve().parents[2] / "recommender"
 
 
 def connect(settings: TrainingSettings) -> MlflowClient:
@@ -230,86 +205,6 @@ def log_best_on_parent(
         summary[f"best_trial.{metric}"] = float(trial.number)
     mlflow.log_metrics({**baselines, **metrics, **summary})
     mlflow.log_text(best.model_dump_json(indent=2), "best_config.json")
-
-
-def current_champion(client: MlflowClient, model_name: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(model_name, CHAMPION).version)
-    except MlflowException:
-        return None
-
-
-def promote_if_better(
-    client: MlflowClient, model_name: str, version: str, metrics: dict[str, float]
-) -> tuple[bool, float | None]:
-    """Move ``champion`` to ``version`` when its promotion metric beats the champion's (or none exists).
-
-    Returns (promoted, the previous champion's metric or None).
-    """
-    new_value = metrics.get(PROMOTION_METRIC)
-    if new_value is None:
-        return False, None
-    try:
-        champion = client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
-        return True, None
-    old_value = client.get_run(champion.run_id).data.metrics.get(PROMOTION_METRIC)
-    if old_value is None or new_value > old_value:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
-        return True, old_value
-    return False, old_value
-
-
-def resolve_model_version(client: MlflowClient, model_uri: str) -> tuple[str, str]:
-    """(name, version) of ``models:/<name>@<alias>`` or ``models:/<name>/<version>``; LookupError if absent."""
-    if not model_uri.startswith("models:/"):
-        raise LookupError(f"{model_uri!r} is not a registered model URI (models:/<name>@<alias> or /<version>)")
-    ref = model_uri[len("models:/") :].rstrip("/")
-    try:
-        if "@" in ref:
-            name, alias = ref.split("@", 1)
-            return name, str(client.get_model_version_by_alias(name, alias).version)
-        name, _, version = ref.rpartition("/")
-        return name, str(client.get_model_version(name, version).version)
-    except MlflowException as exc:
-        raise LookupError(f"no registered model version at {model_uri}") from exc
-
-
-def local_bundle_path(client: MlflowClient, model_uri: str) -> Path | None:
-    """The bundle folder of a registered version when its artifacts are files on this machine, else None.
-
-    A local artifact store (the default sqlite setup) needs no download: ``ModelBundle.load`` only reads,
-    and checks every file against the manifest's sha256 as it would after a copy.
-    """
-    name, version = resolve_model_version(client, model_uri)
-    try:
-        location = urlparse(client.get_model_version_download_uri(name, version))
-    except MlflowException:
-        return None
-    if location.scheme != "file" or location.netloc not in ("", "localhost"):
-        return None
-    folder = Path(url2pathname(location.path)) / "artifacts" / "bundle"
-    return folder if (folder / MANIFEST).is_file() else None
-
-
-def download_bundle(client: MlflowClient, model_uri: str, destination: Path) -> ModelBundle:
-    """Fetch the bundle of a registered model (``models:/name@alias`` or ``models:/name/version``): read
-    in place from a local artifact store, downloaded into ``destination`` from any other.
-
-    Raises ``ModelFileError`` when its artifacts cannot be fetched, or when a file is missing, damaged or
-    changed since training (``ModelBundle.load`` checks every file against the manifest's sha256).
-    """
-    try:
-        local = local_bundle_path(client, model_uri) or mlflow.artifacts.download_artifacts(
-            artifact_uri=f"{model_uri.rstrip('/')}/artifacts/bundle", dst_path=str(destination)
-        )
-    except (MlflowException, OSError) as exc:
-        raise ModelFileError(f"cannot fetch the bundle of {model_uri}: {exc}") from exc
-    try:
-        return ModelBundle.load(Path(local))
-    except ModelFileError as exc:  # name the registered model, not only its folder
-        raise type(exc)(f"the bundle of {model_uri} is refused: {exc}") from exc
 
 
 def _pip_requirements() -> list[str]:

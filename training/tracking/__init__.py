@@ -1,0 +1,61 @@
+"""Everything MLflow: the tracking store and runs (``runs``), the model registry and aliases (``registry``),
+the pyfunc flavour (``pyfunc_model``).
+
+This is the one package of the training job that imports mlflow (``pyfunc_model`` is the pyfunc wrapper
+MLflow itself loads, logged as code): ``recs train``'s run and its tuning candidates, ``recs tune``'s
+parent run and one child run per trial, and what ``recs publish`` reads from the registry. With
+``MLFLOW_TRACKING_URI`` unset, runs go to a local sqlite store with an explicit artifact location under
+``RECS_HOME``.
+
+Aliases: every new registered version gets ``candidate``; ``promote`` moves ``champion`` only when the
+new version beats the current champion on ``PROMOTION_METRIC`` (or there is no champion yet).
+
+``recs tune``: one parent run (tag ``recs.kind=tune``) holds the baselines, the best config's params, its
+metrics (those of the trial each part came from), ``best.<objective>`` and ``best_trial.<objective>``,
+and ``best_config.json``; one nested child run per trial holds that trial's full config as params, its
+metrics and the sampled values (tag ``recs.sampled``).
+"""
+
+from training.tracking.registry import (
+    CANDIDATE,
+    CHAMPION,
+    PROMOTION_METRIC,
+    RegisteredRun,
+    current_champion,
+    download_bundle,
+    local_bundle_path,
+    promote_if_better,
+    resolve_model_version,
+)
+from training.tracking.runs import (
+    MlflowClient,
+    connect,
+    flatten_params,
+    log_best_on_parent,
+    log_candidates,
+    log_training,
+    log_trial_run,
+    parent_run,
+    pyfunc_signature,
+)
+
+__all__ = [
+    "CANDIDATE",
+    "CHAMPION",
+    "PROMOTION_METRIC",
+    "MlflowClient",
+    "RegisteredRun",
+    "connect",
+    "current_champion",
+    "download_bundle",
+    "flatten_params",
+    "local_bundle_path",
+    "log_best_on_parent",
+    "log_candidates",
+    "log_training",
+    "log_trial_run",
+    "parent_run",
+    "promote_if_better",
+    "pyfunc_signature",
+    "resolve_model_version",
+]

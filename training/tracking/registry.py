@@ -1,0 +1,113 @@
+"""The model registry: which version is ``champion``, promotion, and reading a registered version's bundle.
+
+Aliases: every new registered version gets ``candidate``; ``promote_if_better`` moves ``champion`` only when
+the new version beats the current champion on ``PROMOTION_METRIC`` (or there is no champion yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from recommender.bundle import MANIFEST, ModelBundle
+from recommender.errors import ModelFileError
+
+PROMOTION_METRIC = "next_purchase.ndcg_at_10"
+CANDIDATE = "candidate"
+CHAMPION = "champion"
+
+
+@dataclass(frozen=True)
+class RegisteredRun:
+    run_id: str
+    model_name: str
+    version: str
+    promoted: bool
+    champion_version: str | None
+    previous_champion_metric: float | None
+
+
+def current_champion(client: MlflowClient, model_name: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(model_name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def promote_if_better(
+    client: MlflowClient, model_name: str, version: str, metrics: dict[str, float]
+) -> tuple[bool, float | None]:
+    """Move ``champion`` to ``version`` when its promotion metric beats the champion's (or none exists).
+
+    Returns (promoted, the previous champion's metric or None).
+    """
+    new_value = metrics.get(PROMOTION_METRIC)
+    if new_value is None:
+        return False, None
+    try:
+        champion = client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        return True, None
+    old_value = client.get_run(champion.run_id).data.metrics.get(PROMOTION_METRIC)
+    if old_value is None or new_value > old_value:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        return True, old_value
+    return False, old_value
+
+
+def resolve_model_version(client: MlflowClient, model_uri: str) -> tuple[str, str]:
+    """(name, version) of ``models:/<name>@<alias>`` or ``models:/<name>/<version>``; LookupError if absent."""
+    if not model_uri.startswith("models:/"):
+        raise LookupError(f"{model_uri!r} is not a registered model URI (models:/<name>@<alias> or /<version>)")
+    ref = model_uri[len("models:/") :].rstrip("/")
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            return name, str(client.get_model_version_by_alias(name, alias).version)
+        name, _, version = ref.rpartition("/")
+        return name, str(client.get_model_version(name, version).version)
+    except MlflowException as exc:
+        raise LookupError(f"no registered model version at {model_uri}") from exc
+
+
+def local_bundle_path(client: MlflowClient, model_uri: str) -> Path | None:
+    """The bundle folder of a registered version when its artifacts are files on this machine, else None.
+
+    A local artifact store (the default sqlite setup) needs no download: ``ModelBundle.load`` only reads,
+    and checks every file against the manifest's sha256 as it would after a copy.
+    """
+    name, version = resolve_model_version(client, model_uri)
+    try:
+        location = urlparse(client.get_model_version_download_uri(name, version))
+    except MlflowException:
+        return None
+    if location.scheme != "file" or location.netloc not in ("", "localhost"):
+        return None
+    folder = Path(url2pathname(location.path)) / "artifacts" / "bundle"
+    return folder if (folder / MANIFEST).is_file() else None
+
+
+def download_bundle(client: MlflowClient, model_uri: str, destination: Path) -> ModelBundle:
+    """Fetch the bundle of a registered model (``models:/name@alias`` or ``models:/name/version``): read
+    in place from a local artifact store, downloaded into ``destination`` from any other.
+
+    Raises ``ModelFileError`` when its artifacts cannot be fetched, or when a file is missing, damaged or
+    changed since training (``ModelBundle.load`` checks every file against the manifest's sha256).
+    """
+    try:
+        local = local_bundle_path(client, model_uri) or mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{model_uri.rstrip('/')}/artifacts/bundle", dst_path=str(destination)
+        )
+    except (MlflowException, OSError) as exc:
+        raise ModelFileError(f"cannot fetch the bundle of {model_uri}: {exc}") from exc
+    try:
+        return ModelBundle.load(Path(local))
+    except ModelFileError as exc:  # name the registered model, not only its folder
+        raise type(exc)(f"the bundle of {model_uri} is refused: {exc}") from exc
