@@ -7,8 +7,9 @@ endpoints answer marked fallbacks). It also runs the flusher of events accepted 
 unreachable (``serving.event_buffer``): at startup it takes back what a previous process spooled, and at
 shutdown it tries a last flush, then spools (or logs) what is left.
 
-Around the routes: the request body limit (``serving.body_limit``, pure ASGI), API keys on /v1 when
-configured (``serving.auth``), and error answers that are always valid JSON. Nothing is created at import
+Around the routes: the request body limit (``serving.body_limit``, pure ASGI), the fast path for the list
+routes (``serving.fast_path``, its table read from the routes), API keys on /v1 when configured
+(``serving.auth``), and error answers that are always valid JSON. Nothing is created at import
 time: several apps can live in one process (tests), each with its own client, state and metrics registry.
 """
 
@@ -35,6 +36,7 @@ from serving.auth import CHALLENGE, ApiKeyError, KeyCheck, event_check, read_che
 from serving.body_limit import BodyTooLargeMiddleware
 from serving.event_buffer import EventBuffer
 from serving.fast_path import FastPathMiddleware
+from serving.fast_routes import fast_routes
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.routes import cart, events, health, items, popular, users
 from serving.schemas import Problem
@@ -119,15 +121,14 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     )
     app.state.settings = cfg
     app.state.metrics = metrics
-    if cfg.fast_path:  # inside the body limit and the metrics, like the routes
-        check = read_check(cfg.read_keys, cfg.write_keys)
-        app.add_middleware(FastPathMiddleware, keys=() if check is None else cfg.read_keys + cfg.write_keys)
+    include_routes(app, cfg)
+    if cfg.fast_path:  # inside the body limit and the metrics, like the routes; its table read from them once
+        app.add_middleware(FastPathMiddleware, routes=fast_routes(app.routes))
     app.add_middleware(BodyTooLargeMiddleware, max_bytes=cfg.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last, so outermost: counts 413s too
     app.add_exception_handler(ApiKeyError, api_key_refused)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    include_routes(app, cfg)
     return app
 
 

@@ -14,9 +14,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from recommender.vocabulary import EventType
 
-MAX_K = 100
+# k and offset of list answers: their ranges and defaults, declared once (the routes' query parameters and
+# the cart's body use them; the fast path reads them back from the routes)
+MIN_K, MAX_K, DEFAULT_K = 1, 100, 10
+MIN_OFFSET, MAX_OFFSET, DEFAULT_OFFSET = 0, 1000, 0
 MAX_ITEMS = 100
 MAX_ID_LENGTH = 256
+MAX_CATEGORY_LENGTH = 256
 
 
 def valid_unicode(value: str) -> str:
@@ -109,7 +113,7 @@ class CartRequest(BaseModel):
 
     item_ids: list[ExternalId] = Field(min_length=1, max_length=MAX_ITEMS)
     customer_id: ExternalId | None = None
-    k: int = Field(default=10, ge=1, le=MAX_K)
+    k: int = Field(default=DEFAULT_K, ge=MIN_K, le=MAX_K)
 
 
 class EventIn(BaseModel):

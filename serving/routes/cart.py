@@ -14,11 +14,12 @@ from fastapi import APIRouter
 
 from recommender.request_time import RecentEvents, cart_complements
 from serving.routes.common import (
+    NO_VERSION,
     REDIS_FAILURES,
     StateDep,
+    active_or_unpublished,
     count_fallback,
     follow_version,
-    model_version,
     new_recommendation_id,
     parse_events,
     popular_fallback,
@@ -61,17 +62,12 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
     """What completes this cart: complements of its items, without the cart's items and their categories
     (no second tent next to a tent), nor what the customer just bought."""
     rid = new_recommendation_id()
-    try:
-        active = await state.current(check_stale=body.customer_id is None)
-    except REDIS_FAILURES as exc:
-        redis_failed(state, SURFACE, exc)
-        active = state.active
+    active = await active_or_unpublished(state, SURFACE, check_stale=body.customer_id is None)
     if active is None:
-        count_fallback(state.metrics, SURFACE, "unpublished")
         return CartRecommendations(
             customer_id=body.customer_id,
             item_ids=list(dict.fromkeys(body.item_ids)),
-            model_version=model_version(None),
+            model_version=NO_VERSION,
             recommendation_id=rid,
             fallback=True,
             items=[],

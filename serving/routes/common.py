@@ -1,5 +1,6 @@
-"""What every route shares: dependencies, query parameters, the stored event format, complement reads,
-popular fallbacks, and turning a re-ranked answer (item indices) into a response (item ids, reasons).
+"""What every route shares: dependencies, query parameters, the version to answer with, the stored event
+format, complement reads, popular fallbacks, and turning a re-ranked answer (item indices) into a response
+(item ids, reasons).
 
 Routes catch ``REDIS_FAILURES`` (Redis errors and the request's time budget running out) and answer a
 marked fallback from the in-process tables instead; nothing here raises on a missing or unknown id.
@@ -26,12 +27,12 @@ from recommender.request_time import Event, Fallback, Reranked, reasons_for
 from recommender.vocabulary import EVENT_TYPES
 from serving import cache
 from serving.metrics import Metrics
-from serving.schemas import MAX_K, NOT_BLANK, IdConstraints, stripped_id
+from serving.schemas import MAX_K, MAX_OFFSET, MIN_K, MIN_OFFSET, NOT_BLANK, IdConstraints, stripped_id
 from serving.state import Active, ServingState
 
 log = logging.getLogger(__name__)
 REDIS_FAILURES: tuple[type[BaseException], ...] = (cache.RedisUnavailable, TimeoutError)
-NO_VERSION = "none"
+NO_VERSION = "none"  # the model_version of answers given while no version is published
 
 
 async def get_state(request: Request) -> ServingState:
@@ -41,8 +42,10 @@ async def get_state(request: Request) -> ServingState:
 
 
 StateDep = Annotated[ServingState, Depends(get_state)]
-K = Annotated[int, Query(ge=1, le=MAX_K, description="how many items (1..100)")]
-Offset = Annotated[int, Query(ge=0, le=1000, description="skip this many items (paging)")]
+# the routes' k and offset (their defaults, ``DEFAULT_K`` and ``DEFAULT_OFFSET``, are the routes' parameter
+# defaults: FastAPI takes no default inside ``Annotated``)
+K = Annotated[int, Query(ge=MIN_K, le=MAX_K, description=f"how many items ({MIN_K}..{MAX_K})")]
+Offset = Annotated[int, Query(ge=MIN_OFFSET, le=MAX_OFFSET, description="skip this many items (paging)")]
 
 
 class IdConvertor(Convertor[str]):
@@ -64,18 +67,12 @@ class IdConvertor(Convertor[str]):
 register_url_convertor("id", IdConvertor())
 
 # A path id: like body ids, stripped of surrounding whitespace (as the training data's ids are), 1-256 chars.
+# The fast path reads a path parameter itself only when it is declared with exactly this validation.
+PathId = Annotated[str, IdConstraints, BeforeValidator(stripped_id)]
 CustomerId = Annotated[
-    str,
-    IdConstraints,
-    BeforeValidator(stripped_id),
-    Path(description="the storefront's customer id (any text, 1-256)", json_schema_extra=NOT_BLANK),
+    PathId, Path(description="the storefront's customer id (any text, 1-256)", json_schema_extra=NOT_BLANK)
 ]
-ItemId = Annotated[
-    str,
-    IdConstraints,
-    BeforeValidator(stripped_id),
-    Path(description="the storefront's item id (any text, 1-256)", json_schema_extra=NOT_BLANK),
-]
+ItemId = Annotated[PathId, Path(description="the storefront's item id (any text, 1-256)", json_schema_extra=NOT_BLANK)]
 
 
 def new_recommendation_id() -> str:
@@ -130,6 +127,20 @@ async def follow_version(state: ServingState, named: str | None) -> None:
             await state.sync(named)
     except REDIS_FAILURES as exc:
         log.warning("could not load version %s: %r", named, exc)
+
+
+async def active_or_unpublished(state: ServingState, surface: str, *, check_stale: bool) -> Active | None:
+    """The version to answer ``surface`` with (``ServingState.current``; after a Redis failure, counted and
+    logged, the one held in memory), or None when there is none: the caller answers an empty list marked as
+    a fallback, counted here as ``unpublished``."""
+    try:
+        active = await state.current(check_stale=check_stale)
+    except REDIS_FAILURES as exc:
+        redis_failed(state, surface, exc)
+        active = state.active
+    if active is None:
+        count_fallback(state.metrics, surface, "unpublished")
+    return active
 
 
 def redis_failed(state: ServingState, route: str, exc: BaseException) -> None:
@@ -206,10 +217,6 @@ def _as_value(value: object) -> Any:
     if isinstance(value, RenderedJson):
         return orjson.loads(value.data)
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def model_version(active: Active | None) -> str:
-    return active.model_version if active is not None else NO_VERSION
 
 
 def count_fallback(metrics: Metrics, surface: str, cause: str | None) -> None:

@@ -20,22 +20,23 @@ from recommender.request_time import ENTRY, Fallback, item_list
 from recommender.vocabulary import ItemSurface
 from serving.cache import unpack_entries
 from serving.routes.common import (
+    NO_VERSION,
     REDIS_FAILURES,
     ItemId,
     K,
     RenderedJson,
     StateDep,
+    active_or_unpublished,
     count_fallback,
     follow_version,
     json_answer,
     list_payload,
-    model_version,
     new_recommendation_id,
     popular_fallback,
     redis_failed,
     render,
 )
-from serving.schemas import ItemRecommendations
+from serving.schemas import DEFAULT_K, ItemRecommendations
 from serving.state import Active, RenderedItems, ServingState
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -61,15 +62,10 @@ async def item_answer(state: ServingState, surface: ItemSurface, item_id: str, *
     """The item's answer for ``surface`` (``ItemRecommendations``' fields); never raises for unknown ids or
     a Redis outage."""
     rid = new_recommendation_id()
-    try:
-        # a list held in process reads nothing from Redis: look at the active version every few seconds
-        active = await state.current(check_stale=True)
-    except REDIS_FAILURES as exc:
-        redis_failed(state, surface, exc)
-        active = state.active
+    # a list held in process reads nothing from Redis: look at the active version every few seconds
+    active = await active_or_unpublished(state, surface, check_stale=True)
     if active is None:
-        count_fallback(state.metrics, surface, "unpublished")
-        return list_payload(model_version(None), rid, fallback=True, items=[], item_id=item_id)
+        return list_payload(NO_VERSION, rid, fallback=True, items=[], item_id=item_id)
     index = active.tables.item_index.get(item_id, -1)
     rendered = active.item_answers.get(surface, index, k)
     if rendered is None:
@@ -120,12 +116,12 @@ async def compute_answer(
 
 
 @router.get("/{item_id:id}/complements", response_model=ItemRecommendations)
-async def complements(item_id: ItemId, state: StateDep, k: K = 10) -> Response:
+async def complements(item_id: ItemId, state: StateDep, k: K = DEFAULT_K) -> Response:
     """What customers buy after this item, within days (a tent: sleeping bags, never another tent)."""
     return json_answer(await item_answer(state, "complements", item_id, k=k))
 
 
 @router.get("/{item_id:id}/similar", response_model=ItemRecommendations)
-async def similar(item_id: ItemId, state: StateDep, k: K = 10) -> Response:
+async def similar(item_id: ItemId, state: StateDep, k: K = DEFAULT_K) -> Response:
     """Items like this one (bought by the same customers)."""
     return json_answer(await item_answer(state, "similar", item_id, k=k))

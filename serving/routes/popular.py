@@ -13,17 +13,16 @@ from fastapi import APIRouter, Query
 
 from recommender.request_time import ENTRY, item_list
 from serving.routes.common import (
-    REDIS_FAILURES,
+    NO_VERSION,
     K,
     StateDep,
+    active_or_unpublished,
     count_fallback,
-    model_version,
     new_recommendation_id,
     popular_fallback,
-    redis_failed,
     render,
 )
-from serving.schemas import PopularRecommendations
+from serving.schemas import DEFAULT_K, MAX_CATEGORY_LENGTH, PopularRecommendations
 
 router = APIRouter(prefix="/v1", tags=["popular"])
 SURFACE = "popular"
@@ -32,21 +31,18 @@ SURFACE = "popular"
 @router.get("/popular", response_model=PopularRecommendations)
 async def popular(
     state: StateDep,
-    k: K = 10,
-    category: Annotated[str | None, Query(max_length=256, description="a catalog category name")] = None,
+    k: K = DEFAULT_K,
+    category: Annotated[
+        str | None, Query(max_length=MAX_CATEGORY_LENGTH, description="a catalog category name")
+    ] = None,
 ) -> PopularRecommendations:
     """What sells now (time-decayed), overall or in ``category``; an unknown category gets the overall list,
     marked as a fallback."""
     rid = new_recommendation_id()
-    try:
-        active = await state.current()
-    except REDIS_FAILURES as exc:
-        redis_failed(state, SURFACE, exc)
-        active = state.active
+    active = await active_or_unpublished(state, SURFACE, check_stale=True)
     if active is None:
-        count_fallback(state.metrics, SURFACE, "unpublished")
         return PopularRecommendations(
-            category=category, model_version=model_version(None), recommendation_id=rid, fallback=True, items=[]
+            category=category, model_version=NO_VERSION, recommendation_id=rid, fallback=True, items=[]
         )
     index = -1 if category is None else active.tables.category_index(category)
     cause = "unknown_category" if category is not None and index < 0 else None

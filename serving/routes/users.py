@@ -28,16 +28,17 @@ from recommender.request_time import (
 from recommender.vocabulary import CustomerSurface
 from serving.cache import unpack_entries
 from serving.routes.common import (
+    NO_VERSION,
     REDIS_FAILURES,
     CustomerId,
     K,
     Offset,
     StateDep,
+    active_or_unpublished,
     count_fallback,
     follow_version,
     json_answer,
     list_payload,
-    model_version,
     new_recommendation_id,
     parse_events,
     popular_fallback,
@@ -45,7 +46,7 @@ from serving.routes.common import (
     redis_failed,
     render,
 )
-from serving.schemas import CustomerRecommendations
+from serving.schemas import DEFAULT_K, DEFAULT_OFFSET, MAX_CATEGORY_LENGTH, CustomerRecommendations
 from serving.state import Active, ServingState
 
 router = APIRouter(prefix="/v1/users", tags=["customers"])
@@ -122,21 +123,16 @@ async def customer_answer(
     customer_id: str,
     *,
     k: int,
-    offset: int = 0,
+    offset: int = DEFAULT_OFFSET,
     category: str | None = None,
     in_stock: bool = False,
 ) -> dict[str, Any]:
     """The customer's answer for ``surface`` (``CustomerRecommendations``' fields); never raises for unknown
     ids, filters or a Redis outage."""
     rid = new_recommendation_id()
-    try:
-        active = await state.current(check_stale=False)
-    except REDIS_FAILURES as exc:
-        redis_failed(state, surface, exc)
-        active = state.active
+    active = await active_or_unpublished(state, surface, check_stale=False)
     if active is None:
-        count_fallback(state.metrics, surface, "unpublished")
-        return list_payload(model_version(None), rid, fallback=True, items=[], customer_id=customer_id)
+        return list_payload(NO_VERSION, rid, fallback=True, items=[], customer_id=customer_id)
     now = int(time.time())
     flt = request_filter(active, category, in_stock)
     cause: str | None = "unknown_category" if flt.unknown_category else None
@@ -162,9 +158,11 @@ async def customer_answer(
 async def recommendations(
     customer_id: CustomerId,
     state: StateDep,
-    k: K = 10,
-    offset: Offset = 0,
-    category: Annotated[str | None, Query(max_length=256, description="only items of this category")] = None,
+    k: K = DEFAULT_K,
+    offset: Offset = DEFAULT_OFFSET,
+    category: Annotated[
+        str | None, Query(max_length=MAX_CATEGORY_LENGTH, description="only items of this category")
+    ] = None,
     in_stock: Annotated[bool, Query(description="only items in stock")] = False,
 ) -> Response:
     """Recommended for you: personalized, already-bought items excluded; after a purchase event, the
@@ -175,6 +173,6 @@ async def recommendations(
 
 
 @router.get("/{customer_id:id}/next-purchase", response_model=CustomerRecommendations)
-async def next_purchase(customer_id: CustomerId, state: StateDep, k: K = 10) -> Response:
+async def next_purchase(customer_id: CustomerId, state: StateDep, k: K = DEFAULT_K) -> Response:
     """What the customer will buy next: repeat items when they are due, then new items to explore."""
     return json_answer(await customer_answer(state, "next_purchase", customer_id, k=k))
