@@ -56,7 +56,7 @@ def publish_command(
         str | None, typer.Option("--model-uri", help="Default: models:/<RECS_MODEL_NAME>@champion")
     ] = None,
     k: Annotated[int, typer.Option(min=1, max=1000, help="Candidates kept per customer and item.")] = 100,
-    grace_seconds: Annotated[int, typer.Option(min=0, help="How long the previous version stays readable.")] = 3600,
+    grace_seconds: Annotated[int, typer.Option(min=1, help="How long the previous version stays readable.")] = 3600,
 ) -> None:
     """Precompute every list from a registered model into Redis, then switch the active version atomically."""
     from recommender.errors import ModelFileError

@@ -36,7 +36,7 @@ CELL_SPLIT = re.compile(r"(?<!\\)\|")  # a pipe inside a cell is written \|
 CODE_SPAN = re.compile(r"`([^`]*)`")
 UNKNOWN = object()  # a direct read whose default is computed at run time: not compared
 # fields read by accident from a variable outside RECS_* (no alias, no env_prefix), to be fixed in the code
-KNOWN_STRAY = {"TUNE": "TrainingSettings.tune: TUNE=false turns off the tuning of recs demo"}
+KNOWN_STRAY: dict[str, str] = {}  # name -> why a settings field is read from a variable outside RECS_*
 
 
 @dataclass

@@ -68,8 +68,12 @@ def train_command(
         typer.Option(min=0, help="Customers the evaluation scores, a seeded sample (0: all; RECS_EVAL_CUSTOMERS)."),
     ] = None,
     tune: Annotated[
-        bool, typer.Option("--tune/--no-tune", help="Pick next purchase's and complements' configs on validation data.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--tune/--no-tune",
+            help="Pick next purchase's and complements' configs on validation data (default: on; RECS_TUNE).",
+        ),
+    ] = None,
     tune_budget: Annotated[
         float | None,
         typer.Option(min=0.0, help="Seconds the tuning may take (default auto: grows with the data; RECS_TUNE_BUDGET)"),
@@ -82,7 +86,7 @@ def train_command(
     budget; every candidate is an MLflow child run. --no-tune keeps the given config as it is."""
     console = Console()
     settings = TrainingSettings()
-    updates: dict[str, object] = {"tune": tune}
+    updates: dict[str, object] = {} if tune is None else {"tune": tune}
     if experiment:
         updates["experiment"] = experiment
     if eval_customers is not None:

@@ -24,9 +24,9 @@ class TrainingSettings(BaseSettings):
     experiment: str = Field(default="recs", validation_alias=AliasChoices("RECS_EXPERIMENT"))
     # customers scored by the evaluation (a seeded sample; 0: everyone with two or more orders)
     eval_customers: int = Field(default=20_000, ge=0, validation_alias=AliasChoices("RECS_EVAL_CUSTOMERS"))
-    # recs train picks next purchase's and complements' configs on validation data first (--no-tune: off),
-    # within this many seconds (None: auto, see training.self_tune)
-    tune: bool = True
+    # recs train picks next purchase's and complements' configs on validation data first (--tune/--no-tune
+    # override it), within this many seconds (None: auto, see training.self_tune)
+    tune: bool = Field(default=True, validation_alias=AliasChoices("RECS_TUNE"))
     tune_budget_seconds: float | None = Field(default=None, ge=0, validation_alias=AliasChoices("RECS_TUNE_BUDGET"))
 
     @property
