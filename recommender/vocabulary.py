@@ -15,9 +15,15 @@ CUSTOMER_SURFACES: tuple[str, ...] = get_args(CustomerSurface)
 ITEM_SURFACES: tuple[str, ...] = get_args(ItemSurface)
 LIST_SURFACES: tuple[str, ...] = CUSTOMER_SURFACES + ITEM_SURFACES  # published per customer or per item
 SURFACES: tuple[str, ...] = get_args(Surface)
+# what an answer's KPIs are counted under: the surfaces, and "cart" (the cart complements, read from the
+# complements lists)
+AnswerSurface = Literal[Surface, "cart"]
+ANSWER_SURFACES: tuple[str, ...] = get_args(AnswerSurface)
 
-EventType = Literal["purchase", "add_to_cart", "view"]  # what the storefront sends to POST /v1/events
-EVENT_TYPES: tuple[str, ...] = get_args(EventType)  # the position is the event's code in packed events
+# what the storefront sends to POST /v1/events; the position is the event's code in packed events
+EventType = Literal["purchase", "add_to_cart", "view", "impression", "click", "remove_from_cart"]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+RECENT_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t != "impression")  # kept per customer
 
 # why an item is in a merged answer ("reason.kind" in the HTTP answer)
 ReasonKind = Literal["for_you", "repeat", "complement", "complement_of", "popular", "similar", "cart"]

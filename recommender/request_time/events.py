@@ -16,6 +16,10 @@ from recommender.errors import RecommenderError
 from recommender.numeric import pair_keys
 from recommender.vocabulary import EVENT_TYPES, EventType
 
+PURCHASE, ADD_TO_CART, VIEW, REMOVE_FROM_CART = (
+    EVENT_TYPES.index(t) for t in ("purchase", "add_to_cart", "view", "remove_from_cart")
+)
+
 
 class UnknownEventTypeError(RecommenderError, ValueError):
     """An event whose type is not one of ``EVENT_TYPES``."""
@@ -43,8 +47,8 @@ def _latest(items: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class RecentEvents:
     """What a customer did recently, by item: sorted distinct item indices with their latest time.
 
-    ``cart`` holds items added to the cart and not purchased since (a purchase at the same moment as
-    the add counts as buying it).
+    ``cart`` holds items added to the cart and neither purchased nor removed since (a purchase or a
+    removal at the same moment as the add counts). Impressions and clicks are not summarized here.
     """
 
     purchased: np.ndarray  # int32, sorted, distinct
@@ -74,10 +78,14 @@ class RecentEvents:
         code = np.repeat(np.array([EVENT_TYPES.index(e.type) for e in events], dtype=np.int8), lengths)
         known = item >= 0
         item, at, code = item[known], at[known], code[known]
-        bought, bought_at = _latest(item[code == 0], at[code == 0])
-        carted, carted_at = _latest(item[code == 1], at[code == 1])
-        viewed, viewed_at = _latest(item[code == 2], at[code == 2])
-        still = carted_at > pair_keys.values_at(bought, bought_at, carted, default=np.iinfo(np.int64).min)
+        bought, bought_at = _latest(item[code == PURCHASE], at[code == PURCHASE])
+        carted, carted_at = _latest(item[code == ADD_TO_CART], at[code == ADD_TO_CART])
+        viewed, viewed_at = _latest(item[code == VIEW], at[code == VIEW])
+        removed, removed_at = _latest(item[code == REMOVE_FROM_CART], at[code == REMOVE_FROM_CART])
+        never = np.iinfo(np.int64).min
+        still = (carted_at > pair_keys.values_at(bought, bought_at, carted, default=never)) & (
+            carted_at > pair_keys.values_at(removed, removed_at, carted, default=never)
+        )
         return cls(bought, bought_at, carted[still], carted_at[still], viewed, viewed_at)
 
     def purchased_since(self, since: int) -> np.ndarray:

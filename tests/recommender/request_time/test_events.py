@@ -34,6 +34,26 @@ def test_item_carted_again_after_buying_it_is_in_the_cart() -> None:
     assert same_moment.cart.tolist() == []  # carted and bought at once: bought
 
 
+def test_removed_from_cart_leaves_the_cart_until_added_again() -> None:
+    removed = RecentEvents.from_events(
+        [Event("remove_from_cart", [MUG], NOW - 10), Event("add_to_cart", [MUG, STOVE], NOW - 20)]
+    )
+    assert removed.cart.tolist() == [STOVE]
+    again = RecentEvents.from_events(
+        [
+            Event("add_to_cart", [MUG], NOW),
+            Event("remove_from_cart", [MUG], NOW - 10),
+            Event("add_to_cart", [MUG], NOW - 20),
+        ]
+    )
+    assert again.cart.tolist() == [MUG]
+
+
+def test_impressions_and_clicks_change_no_summary() -> None:
+    recent = RecentEvents.from_events([Event("impression", [LAMP, MUG], NOW), Event("click", [LAMP], NOW)])
+    assert [len(recent.purchased), len(recent.cart), len(recent.viewed)] == [0, 0, 0]
+
+
 def test_unknown_event_type_is_refused() -> None:
     with pytest.raises(UnknownEventTypeError, match="wishlist"):
         RecentEvents.from_events([Event("wishlist", [1], NOW)])  # type: ignore[arg-type]

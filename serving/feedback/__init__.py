@@ -1,0 +1,6 @@
+"""The loop with the storefront: what answers showed, the events sent back, attribution and journey KPIs.
+
+- ``revenue``: an order line's revenue in integer cents (the KPIs and ``recs simulate``'s ledger both sum it);
+
+The rules are in ``docs/feedback.md``.
+"""
