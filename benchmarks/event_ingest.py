@@ -2,14 +2,17 @@
 against a bare FastAPI + Redis stream endpoint, in one run, with the count of events lost.
 
     python -m benchmarks.event_ingest [--seconds 10] [--connections 64] [--rounds 2] [--batch 100]
+                                      [--batch-connections 8]
 
 On loopback: a redis-server started for the run, ``recs serve`` (one uvicorn worker, as shipped; the event
 log's length limit raised so that nothing is trimmed during the run) and a bare FastAPI app
 (``benchmarks.bare_app``: a pydantic event model and one XADD per event, no attribution, no KPIs, no
 customer lists) served the same way. wrk (2 threads, on the same 2-core machine) posts events drawn from
 a fixed mix (40% impressions, 20% views, 15% clicks naming a recommendation, 10% cart adds, 5% removals,
-10% purchases with price, quantity and order) for 100,000 customers, one per request or ``--batch`` per
-request. Bare and ours alternate ``--rounds`` times.
+10% purchases with price, quantity and order) for 100,000 customers: one per request over ``--connections``
+(storefront pages), or ``--batch`` per request over ``--batch-connections`` (a back end's few senders: with
+64 connections each holding 100 events, Little's law alone would put the latency at 6,400 / throughput).
+Bare and ours alternate ``--rounds`` times.
 
 Lost events: the events the server accepted (202 answers x events per request, as wrk counted them) minus
 the events that reached the log (XLEN after - before); requests still in flight when wrk stops may be
@@ -93,6 +96,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--batch-connections", type=int, default=8, help="connections sending batches (a back end's few senders)"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     rng = np.random.default_rng(7)
@@ -113,8 +119,12 @@ def main() -> None:
             bare_cmd = [sys.executable, "-m", "uvicorn", "benchmarks.bare_app:app", "--port", str(bare_port)]
             bare = start_server([*bare_cmd, "--log-level", "warning", "--no-access-log"], env, work / "bare.log")
             modes = {
-                "single": (1, {"ours": "/v1/events", "bare": "/bare/events"}),
-                "batch": (args.batch, {"ours": "/v1/events/batch", "bare": "/bare/events/batch"}),
+                "single": (1, args.connections, {"ours": "/v1/events", "bare": "/bare/events"}),
+                "batch": (
+                    args.batch,
+                    args.batch_connections,
+                    {"ours": "/v1/events/batch", "bare": "/bare/events/batch"},
+                ),
             }
             rows = []
             try:
@@ -122,22 +132,20 @@ def main() -> None:
                 wait_ready(f"http://127.0.0.1:{bare_port}/healthz", bare)
                 bases = {"ours": f"http://127.0.0.1:{ours_port}", "bare": f"http://127.0.0.1:{bare_port}"}
                 logs = {"ours": LOG_KEY, "bare": BARE_LOG_KEY}
-                for mode, (per_request, paths) in modes.items():
+                for mode, (per_request, connections, paths) in modes.items():
                     runs: dict[str, list[dict]] = {"bare": [], "ours": []}
                     for name in runs:  # warm-up
-                        run_wrk(wrk, bases[name], paths[name], bodies[mode], 2, args.connections, work)
+                        run_wrk(wrk, bases[name], paths[name], bodies[mode], 2, connections, work)
                     for _ in range(args.rounds):
                         for name in runs:
                             before = client.xlen(logs[name])
-                            run = run_wrk(
-                                wrk, bases[name], paths[name], bodies[mode], args.seconds, args.connections, work
-                            )
+                            run = run_wrk(wrk, bases[name], paths[name], bodies[mode], args.seconds, connections, work)
                             accepted = (run["requests"] - run["errors"]) * per_request
                             run["events_per_s"] = run["rps"] * per_request
                             run["logged"] = client.xlen(logs[name]) - before
                             run["lost"] = max(0, accepted - run["logged"])
                             runs[name].append(run)
-                    rows.append((mode, per_request, runs))
+                    rows.append((mode, per_request, connections, runs))
                     print(f"{mode}: done", flush=True)
                 rss = rss_mb(ours.pid)
             finally:
@@ -147,14 +155,15 @@ def main() -> None:
             client.close()
 
     print(
-        f"\n{args.connections} connections, {args.rounds} x {args.seconds} s per server and mode, alternating; "
+        f"\n{args.rounds} x {args.seconds} s per server and mode, alternating; "
         "wrk 2 threads on the same 2-core machine, one uvicorn worker each\n"
     )
     print("| mode | server | events/s | req/s | p50 ms | p99 ms | errors | lost | events/s ours/bare |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for _mode, per_request, runs in rows:
+    for _mode, per_request, connections, runs in rows:
         summary = {name: summarize(r) | {"lost": sum(x["lost"] for x in r)} for name, r in runs.items()}
         label = "one event per request" if per_request == 1 else f"batches of {per_request}"
+        label += f", {connections} connections"
         for name, server_label in (("ours", "recs serve"), ("bare", "bare FastAPI + XADD")):
             r = summary[name]
             ratio = f"{summary['ours']['rps'] / summary['bare']['rps']:.2f}x" if name == "ours" else ""

@@ -34,6 +34,7 @@ from serving import cache, event_buffer
 from serving.auth import CHALLENGE, ApiKeyError, KeyCheck, event_check, read_check
 from serving.body_limit import BodyTooLargeMiddleware
 from serving.event_buffer import EventBuffer
+from serving.fast_events import FastEventsMiddleware, event_routes
 from serving.fast_path import FastPathMiddleware
 from serving.fast_routes import fast_routes
 from serving.metrics import Metrics, MetricsMiddleware
@@ -126,8 +127,11 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.state.settings = cfg
     app.state.metrics = metrics
     include_routes(app, cfg)
-    if cfg.fast_path:  # inside the body limit and the metrics, like the routes; its table read from them once
+    if cfg.fast_path:  # inside the body limit and the metrics, like the routes; their tables read from them once
         app.add_middleware(FastPathMiddleware, routes=fast_routes(app.routes))
+        endpoints = {"/v1/events": events.post_event, "/v1/events/batch": events.post_events}
+        check = event_check(cfg.read_keys, cfg.write_keys)
+        app.add_middleware(FastEventsMiddleware, routes=event_routes(app.routes, endpoints, check))
     app.add_middleware(
         BodyTooLargeMiddleware,
         max_bytes=cfg.max_body_bytes,

@@ -199,7 +199,7 @@ def json_bytes(payload: dict[str, Any]) -> bytes:
         return json.dumps(payload, ensure_ascii=True, separators=(",", ":"), default=_as_value).encode("ascii")
 
 
-def json_answer(payload: dict[str, Any]) -> Response:
+def json_answer(payload: dict[str, Any], status_code: int = 200) -> Response:
     """An answer rendered straight to JSON bytes (orjson).
 
     Routes declare their pydantic model as ``response_model`` (the documented schema, which the tests and
@@ -207,7 +207,7 @@ def json_answer(payload: dict[str, Any]) -> Response:
     validation and serialization pass: the payload is built from already-checked values. An echoed id
     holding a lone surrogate, which orjson refuses, is written with ``\\u`` escapes instead.
     """
-    return Response(json_bytes(payload), media_type="application/json")
+    return Response(json_bytes(payload), status_code=status_code, media_type="application/json")
 
 
 @dataclass(frozen=True)

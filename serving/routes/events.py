@@ -14,15 +14,16 @@ the events join the in-process buffer (``serving.event_buffer``) and the answer 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Body, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from serving.event_buffer import EventBufferFullError, PendingEvent
 from serving.feedback.ingest import stored_event
-from serving.routes.common import REDIS_FAILURES, StateDep, redis_failed
+from serving.routes.common import REDIS_FAILURES, StateDep, json_answer, redis_failed
 from serving.schemas import BatchAccepted, EventAccepted, EventBatch, EventIn, Problem, PurchaseEvent
 from serving.state import ServingState
 
@@ -38,7 +39,7 @@ UNAVAILABLE = {
 
 
 @router.post("/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventAccepted, responses=UNAVAILABLE)
-async def post_event(event: Annotated[EventIn, Body()], state: StateDep) -> EventAccepted | JSONResponse:
+async def post_event(event: Annotated[EventIn, Body()], state: StateDep) -> Response:
     """Record an event; the customer's next answers reflect it (once written to Redis, see ``buffered``)."""
     pending = to_pending(state, event, time.time())
     try:
@@ -47,18 +48,19 @@ async def post_event(event: Annotated[EventIn, Body()], state: StateDep) -> Even
         return refused(state, 1, exc)
     state.metrics.events.labels(type=event.type).inc()
     _, record = pending
-    return EventAccepted(
-        customer_id=event.customer_id,
-        type=event.type,
-        at=record["at"],
-        item_ids=record["item_ids"],
-        recommendation_id=event.recommendation_id,
-        buffered=buffered,
-    )
+    accepted = {
+        "customer_id": event.customer_id,
+        "type": event.type,
+        "at": record["at"],
+        "item_ids": record["item_ids"],
+        "recommendation_id": event.recommendation_id,
+        "buffered": buffered,
+    }
+    return json_answer(accepted, status.HTTP_202_ACCEPTED)
 
 
 @router.post("/events/batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchAccepted, responses=UNAVAILABLE)
-async def post_events(batch: EventBatch, state: StateDep) -> BatchAccepted | JSONResponse:
+async def post_events(batch: EventBatch, state: StateDep) -> Response:
     """Record up to 1,000 events at once, in their order (a storefront's back end sending in bulk)."""
     now = time.time()
     pending = [to_pending(state, event, now) for event in batch.events]
@@ -66,9 +68,9 @@ async def post_events(batch: EventBatch, state: StateDep) -> BatchAccepted | JSO
         buffered = await store(state, pending)
     except EventBufferFullError as exc:
         return refused(state, len(pending), exc)
-    for event in batch.events:
-        state.metrics.events.labels(type=event.type).inc()
-    return BatchAccepted(accepted=len(pending), buffered=buffered)
+    for kind, n in Counter(event.type for event in batch.events).items():
+        state.metrics.events.labels(type=kind).inc(n)
+    return json_answer({"accepted": len(pending), "buffered": buffered}, status.HTTP_202_ACCEPTED)
 
 
 def to_pending(state: ServingState, event: EventIn, now: float) -> PendingEvent:
