@@ -2,7 +2,7 @@
 
 The shop is regenerated in memory from ``--shop-customers`` and ``--shop-seed`` (by default ``recs demo``'s),
 so its customers and items are those the service's model was trained on. Exit code 0 when every call
-succeeded and every event was accepted, 1 otherwise (the report lists the problems), 2 when the service does
+succeeded and every event was accepted, 1 otherwise (the report lists the problems) or when the service does
 not answer at all.
 """
 
@@ -22,7 +22,6 @@ from serving.simulator.run import RunOptions, RunResult, ServiceUnreachableError
 from serving.simulator.storefront import Tally
 
 EXIT_PROBLEMS = 1
-EXIT_UNREACHABLE = 2
 
 
 def simulate_command(
@@ -71,7 +70,7 @@ def simulate_command(
         result = run_with_progress(shop, options, console, progress=not json_output)
     except ServiceUnreachableError as exc:
         Console(stderr=True).print(f"error: {exc}", markup=False)
-        raise typer.Exit(EXIT_UNREACHABLE) from exc
+        raise typer.Exit(EXIT_PROBLEMS) from exc
     if json_output:
         print(json.dumps(report_json(result)))
     else:

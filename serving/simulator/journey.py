@@ -79,9 +79,10 @@ class Journey:
         visit = Visit(shopper)
         pages = [self.home, self.products, self.cart_page, self.next_purchase, self.checkout]
         for page in pages:
-            await page(visit)
+            if not await page(visit):
+                continue  # nothing to see there (no click to follow, an empty cart)
             await self.flush(visit)
-            if not await self.clock.think(shopper):
+            if page != pages[-1] and not await self.clock.think(shopper):
                 return
 
     async def flush(self, visit: Visit) -> None:
@@ -93,7 +94,7 @@ class Journey:
             await self.store.send(events)
 
     # pages -----------------------------------------------------------------------------------------------
-    async def home(self, visit: Visit) -> None:
+    async def home(self, visit: Visit) -> bool:
         shopper = visit.shopper
         category = self.behaviour.home_category(shopper)
         params: dict[str, Any] = {"k": LIST_K} | ({"category": category} if category else {})
@@ -103,8 +104,9 @@ class Journey:
             "for_you", "GET", f"/v1/users/{shopper.customer_id}/recommendations", params={"k": LIST_K}
         )
         self.look(visit, for_you)
+        return True
 
-    async def products(self, visit: Visit) -> None:
+    async def products(self, visit: Visit) -> bool:
         """The product pages of what was clicked, and of what is clicked there, up to ``MAX_PRODUCT_PAGES``."""
         while visit.to_visit and visit.product_pages < MAX_PRODUCT_PAGES:
             item, recommendation_id = visit.to_visit.pop(0)
@@ -122,11 +124,12 @@ class Journey:
                 self.look(visit, similar)
             await self.flush(visit)
             if visit.to_visit and not await self.clock.think(visit.shopper):
-                return
+                break
+        return visit.product_pages > 0
 
-    async def cart_page(self, visit: Visit) -> None:
+    async def cart_page(self, visit: Visit) -> bool:
         if not visit.cart:
-            return
+            return False
         body = {"item_ids": list(visit.cart), "customer_id": visit.shopper.customer_id, "k": ITEM_LIST_K}
         answer = await self.store.show("cart", "POST", "/v1/cart/complements", body=body)
         for item, recommendation_id in self.look(visit, answer):
@@ -135,8 +138,9 @@ class Journey:
                 visit.cart[item] = recommendation_id
                 visit.event("add_to_cart", [item], recommendation_id=recommendation_id)
         visit.to_visit.clear()
+        return True
 
-    async def next_purchase(self, visit: Visit) -> None:
+    async def next_purchase(self, visit: Visit) -> bool:
         shopper = visit.shopper
         answer = await self.store.show(
             "next_purchase", "GET", f"/v1/users/{shopper.customer_id}/next-purchase", params={"k": ITEM_LIST_K}
@@ -149,8 +153,9 @@ class Journey:
         if answer is not None:  # "buy again" on the list itself: a purchase carrying the list's id, no click
             for item in self.behaviour.buys_again(shopper, [i for i in answer.items if i not in visit.cart]):
                 self.purchase(visit, item, answer.recommendation_id)
+        return True
 
-    async def checkout(self, visit: Visit) -> None:
+    async def checkout(self, visit: Visit) -> bool:
         shopper = visit.shopper
         for item in self.behaviour.removes(shopper, list(visit.cart)):
             del visit.cart[item]
@@ -165,6 +170,7 @@ class Journey:
         organic = self.behaviour.organic_purchase(shopper)
         if organic is not None:
             self.purchase(visit, organic, None)
+        return True
 
     # what a page does with a list ------------------------------------------------------------------------
     def look(self, visit: Visit, answer: Answer | None) -> list[tuple[str, str]]:
