@@ -236,8 +236,8 @@ def demo_command(
         typer.Option(min=0.0, help="Simulated shoppers once the server is up, so the KPIs are not empty (0: none)."),
     ] = 20.0,
 ) -> None:
-    """The main job on embedded defaults: generate a shop, train, publish, then serve on 127.0.0.1 (with a short
-    simulation of shoppers first, in the background)."""
+    """The main job on embedded defaults: generate a shop, train, publish, then serve on 127.0.0.1 (simulated
+    shoppers visit for a short while once it is up, in the background, so the journey KPIs are not empty)."""
     from recommender.synthetic import ShopConfig, generate_shop, write_shop
 
     console = Console()

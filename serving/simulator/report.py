@@ -2,7 +2,8 @@
 
 The fields are those of ``GET /v1/kpis`` (``answers``, ``impressions``, ``clicks``, ``attributed_purchases``,
 ``attributed_revenue``: an amount with two decimals), plus ``attributed_revenue_cents``, in total and per
-surface and model version, and what the run did (shoppers, seconds, events sent and accepted, problems).
+surface and model version, and what the run did (shoppers, seconds, events sent and accepted, accepted events
+per type, problems).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from recommender.vocabulary import EVENT_TYPES
 from serving.feedback.revenue import amount
 from serving.simulator.ledger import Counts
 from serving.simulator.run import RunResult
@@ -45,6 +47,7 @@ def report_json(result: RunResult) -> dict[str, Any]:
         "requests": tally.requests,
         "events_sent": tally.events_sent,
         "events_accepted": tally.events_accepted,
+        "events_by_type": {kind: tally.accepted_by_type[kind] for kind in EVENT_TYPES},
         "purchase_lines": tally.purchase_lines,
         "seconds": round(result.seconds, 3),
         "problems": result.problems.rows(),

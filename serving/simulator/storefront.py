@@ -61,6 +61,7 @@ class Tally:
     events_sent: int = 0
     events_accepted: int = 0
     purchase_lines: int = 0
+    accepted_by_type: Counter[str] = field(default_factory=Counter)  # event type -> accepted events
 
 
 class Storefront:
@@ -113,6 +114,7 @@ class Storefront:
             self.tally.events_accepted += len(batch)
             for event in batch:
                 self.ledger.record_event(event)
+                self.tally.accepted_by_type[event["type"]] += 1
                 if event["type"] == "purchase":
                     self.tally.purchase_lines += len(event["item_ids"])
         return ok

@@ -1,6 +1,7 @@
 """End to end: ``recs simulate`` against a real ``recs serve`` process (real Redis, a real publish of the
 session's trained shop), then ``GET /v1/kpis``: its attributed clicks, purchases and revenue, impressions and
-answers, in total and per surface and model version, equal the simulator's own ledger exactly.
+answers, in total and per surface and model version, equal the simulator's own ledger exactly, and the funnel
+counts the view, cart and purchase events it sent.
 """
 
 from __future__ import annotations
@@ -96,3 +97,11 @@ def test_the_kpis_equal_the_simulators_ledger(server: str) -> None:
     assert {name: kpis["totals"][name] for name in FIELDS} == {name: ledger[name] for name in FIELDS}
     assert rows(kpis["by_surface"]) == rows(ledger["by_surface"])
     assert kpis["attribution_window_seconds"] == ledger["attribution_window_seconds"]
+    # the funnel counts all traffic: every view, cart add and purchase event the service accepted
+    sent = ledger["events_by_type"]
+    funnel = kpis["funnel"]
+    assert (funnel["views"], funnel["add_to_carts"], funnel["purchases"]) == (
+        sent["view"],
+        sent["add_to_cart"],
+        sent["purchase"],
+    )
