@@ -1,6 +1,6 @@
 """The ``recs`` command, assembled here: ``generate`` and ``train`` from training.cli, ``tune`` from
-training.tune, and the serving side's own ``publish``, ``serve`` and ``demo``. The console script is
-``recs = "serving.cli:main"``; training never imports serving.
+training.tune, ``simulate`` from serving.simulator, and the serving side's own ``publish``, ``serve`` and
+``demo``. The console script is ``recs = "serving.cli:main"``; training never imports serving.
 
 With ``RECS_REDIS_URL`` unset, each serving command uses the project's embedded Redis server (its data under
 ``RECS_HOME/redis``, shared between commands, reused when one is already running). The registered model
@@ -25,7 +25,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from recommender.synthetic import DEMO_CUSTOMERS, DEMO_SEED
 from serving.embedded_redis import shared_embedded_redis
+from serving.simulator.command import simulate_command
 from training.cli import generate, train_and_register, train_command
 from training.settings import TrainingSettings
 from training.tune import tune_command
@@ -33,11 +35,12 @@ from training.tune import tune_command
 if TYPE_CHECKING:
     import uvicorn
 
+    from recommender.synthetic import Shop
     from serving.publish import PublishReport
 
 EXIT_NO_MODEL = 3
 EXIT_BAD_MODEL = 4
-DEMO_CUSTOMERS = 5000
+DEMO_SHOPPERS = 40  # the demo's short simulation
 
 
 @contextlib.contextmanager
@@ -157,8 +160,10 @@ def run_server(
     *,
     log_level: str = "warning",
     access_log: bool = False,
+    after_ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve the app with uvicorn; "serving on http://HOST:PORT" is printed once the port accepts connections.
+    """Serve the app with uvicorn; "serving on http://HOST:PORT" is printed once the port accepts connections,
+    then ``after_ready`` is called (in the server's event loop: it must return at once).
 
     With several workers the parent binds the socket and the workers start on their own, so the line is
     printed once the socket is bound, before the workers have loaded the app.
@@ -168,6 +173,8 @@ def run_server(
 
     def on_ready() -> None:
         console.print(line, soft_wrap=True)
+        if after_ready is not None:
+            after_ready()
 
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
@@ -224,16 +231,22 @@ def demo_command(
     customers: Annotated[int, typer.Option(min=100, help="Customers in the generated shop.")] = DEMO_CUSTOMERS,
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     serve: Annotated[bool, typer.Option(help="Serve after publishing (--no-serve stops there).")] = True,
+    simulate_seconds: Annotated[
+        float,
+        typer.Option(min=0.0, help="Simulated shoppers once the server is up, so the KPIs are not empty (0: none)."),
+    ] = 20.0,
 ) -> None:
-    """The main job on embedded defaults: generate a shop, train, publish, then serve on 127.0.0.1."""
-    from recommender.synthetic import generate as generate_shop
+    """The main job on embedded defaults: generate a shop, train, publish, then serve on 127.0.0.1 (simulated
+    shoppers visit for a short while once it is up, in the background, so the journey KPIs are not empty)."""
+    from recommender.synthetic import ShopConfig, generate_shop, write_shop
 
     console = Console()
     settings = TrainingSettings()
     shop_dir = settings.home / "demo-shop"
     t0 = time.perf_counter()
     with console.status(f"generating a shop with {customers:,} customers into {shop_dir}"):
-        paths = generate_shop(shop_dir, customers=customers, seed=7)
+        shop = generate_shop(ShopConfig(customers=customers, seed=DEMO_SEED))
+        paths = write_shop(shop, shop_dir)
     console.print(f"[bold]1/4 generated[/bold] {paths['orders']} and {paths['catalog']}")
     console.print("[bold]2/4 training[/bold] (evaluation on the time split, then MLflow)")
     train_and_register(console, settings, paths["orders"], paths["catalog"], promote=True)
@@ -248,7 +261,32 @@ def demo_command(
         print_examples(console, paths, port)
         if serve:
             console.print("[bold]4/4 starting the server[/bold]")
-            run_server(url, "127.0.0.1", port, 1, console)
+            after_ready = None
+            if simulate_seconds > 0:
+                after_ready = demo_simulation(console, shop, port, simulate_seconds)
+            run_server(url, "127.0.0.1", port, 1, console, after_ready=after_ready)
+
+
+def demo_simulation(console: Console, shop: Shop, port: int, seconds: float) -> Callable[[], None]:
+    """What the demo calls once the server is up: simulated shoppers in the background (the service's keys)."""
+    from serving.settings import ServingSettings
+    from serving.simulator.command import simulate_in_background
+    from serving.simulator.run import RunOptions
+
+    serving = ServingSettings()
+    options = RunOptions(
+        url=f"http://127.0.0.1:{port}",
+        shoppers=DEMO_SHOPPERS,
+        seconds=seconds,
+        api_key=next(iter(serving.read_keys), None),
+        write_key=next(iter(serving.write_keys), None),
+    )
+
+    def start() -> None:
+        console.print(f"simulating {DEMO_SHOPPERS} shoppers for {seconds:.0f}s (recs simulate)")
+        simulate_in_background(console, shop, options)
+
+    return start
 
 
 def print_examples(console: Console, paths: dict[str, Path], port: int) -> None:
@@ -284,7 +322,7 @@ def print_examples(console: Console, paths: dict[str, Path], port: int) -> None:
 
 
 def build_app() -> typer.Typer:
-    """``recs``: training's commands (generate, train, tune), then serving's (publish, serve, demo)."""
+    """``recs``: training's commands (generate, train, tune), then serving's (publish, serve, demo, simulate)."""
     app = typer.Typer(
         add_completion=False, no_args_is_help=True, help="Train, evaluate and serve storefront recommendations."
     )
@@ -294,6 +332,7 @@ def build_app() -> typer.Typer:
     app.command("publish")(publish_command)
     app.command("serve")(serve_command)
     app.command("demo")(demo_command)
+    app.command("simulate")(simulate_command)
     return app
 
 

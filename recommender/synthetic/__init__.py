@@ -27,7 +27,8 @@ line or per customer: 100k customers / ~2M lines take seconds). What the generat
   planted orders get one or two add-on lines too. Quantities are mostly 1.
 
 ``Shop.planted`` names the item ids per role, the complement rules with their day windows, the
-durables, the out-of-stock items and every customer's repeat cycle (``cycles``; ``coffee_cycles``).
+durables, the out-of-stock items, every customer's repeat cycle (``cycles``; ``coffee_cycles``) and tastes
+(``tastes``: the preferred categories and the favourite item in each).
 
 Modules: ``products`` (what the shop sells: planted roles with names, prices and matching complements;
 filler categories), ``rules`` (the planted complement and cycle rules, the generator's probabilities),
@@ -40,10 +41,12 @@ entry). Underscored names are internal to the package; its modules share them.
 from recommender.synthetic.files import CATALOG_FILE, ORDERS_FILE, generate, write_shop
 from recommender.synthetic.generator import generate_shop
 from recommender.synthetic.rules import ComplementRule, CycleRule
-from recommender.synthetic.shop import ISO_FORMAT, Planted, Shop, ShopConfig
+from recommender.synthetic.shop import DEMO_CUSTOMERS, DEMO_SEED, ISO_FORMAT, Planted, Shop, ShopConfig
 
 __all__ = [
     "CATALOG_FILE",
+    "DEMO_CUSTOMERS",
+    "DEMO_SEED",
     "ISO_FORMAT",
     "ORDERS_FILE",
     "ComplementRule",

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from recommender.synthetic.catalog import _build_catalog, _Catalog
-from recommender.synthetic.customers import _draw_people
+from recommender.synthetic.customers import _draw_people, _People
 from recommender.synthetic.orders import (
     _add_ons,
     _anchors,
@@ -24,7 +24,7 @@ from recommender.synthetic.orders import (
     _Lines,
     _new_cycle_owners,
 )
-from recommender.synthetic.products import ROLES
+from recommender.synthetic.products import FILLERS, ROLES
 from recommender.synthetic.rules import COMPLEMENT_RULES, CYCLE_RULES, DURABLES, FAVOURITE_PROB, INK_CYCLE
 from recommender.synthetic.shop import ISO_FORMAT, Planted, Shop, ShopConfig
 
@@ -90,7 +90,26 @@ def _cycles_frame(cfg: ShopConfig, cat: _Catalog, owners: list[tuple[str, _Cycle
     )
 
 
-def _planted(cfg: ShopConfig, cat: _Catalog, cycles: pl.DataFrame) -> Planted:
+def _tastes_frame(cfg: ShopConfig, cat: _Catalog, people: _People) -> pl.DataFrame:
+    """Every customer's preferred categories (the first ``n_taste`` slots) and favourite item in each."""
+    n, slots = people.taste.shape
+    customer, slot = np.divmod(np.arange(n * slots), slots)
+    used = slot < people.n_taste[customer]
+    categories = np.array([filler.category for filler in FILLERS])
+    c_width = max(6, len(str(cfg.customers)))
+    return pl.DataFrame(
+        {
+            "customer_id": customer[used] + 1,
+            "slot": slot[used],
+            "category": pl.Series(categories[people.taste.ravel()[used]], dtype=pl.String),
+            "item_id": pl.Series(np.asarray(cat.ids[people.favourite.ravel()[used]], dtype=str), dtype=pl.String),
+        }
+    ).with_columns(
+        pl.concat_str(pl.lit("c"), pl.col("customer_id").cast(pl.String).str.zfill(c_width)).alias("customer_id")
+    )
+
+
+def _planted(cfg: ShopConfig, cat: _Catalog, cycles: pl.DataFrame, tastes: pl.DataFrame) -> Planted:
     return Planted(
         roles={role: tuple(cat.ids[idx].tolist()) for role, idx in cat.roles.items()},
         complements=COMPLEMENT_RULES,
@@ -99,6 +118,7 @@ def _planted(cfg: ShopConfig, cat: _Catalog, cycles: pl.DataFrame) -> Planted:
         matches={it.item_id: it.match for r in ROLES for it in r.items if it.match},
         out_of_stock=tuple(cat.ids[~cat.in_stock].tolist()),
         cycles=cycles,
+        tastes=tastes,
         start=dt.datetime.fromtimestamp(cfg.start_time, tz=dt.UTC),
         end=dt.datetime.fromtimestamp(cfg.end_time, tz=dt.UTC),
     )
@@ -132,6 +152,6 @@ def generate_shop(config: ShopConfig | None = None) -> Shop:
     return Shop(
         orders=_orders_frame(cfg, cat, lines),
         catalog=_catalog_frame(cat),
-        planted=_planted(cfg, cat, _cycles_frame(cfg, cat, cycle_owners)),
+        planted=_planted(cfg, cat, _cycles_frame(cfg, cat, cycle_owners), _tastes_frame(cfg, cat, people)),
         config=cfg,
     )

@@ -16,6 +16,9 @@ from recommender.synthetic.products import FILLERS, ROLES
 from recommender.synthetic.rules import ComplementRule, CycleRule
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# the shop ``recs demo`` generates, trains on and serves, and the one ``recs simulate`` shops in by default
+DEMO_CUSTOMERS = 5000
+DEMO_SEED = 7
 
 
 class ShopConfig(BaseModel):
@@ -61,6 +64,7 @@ class Planted:
     matches: dict[str, str]  # anchor item id -> its matching complement item id
     out_of_stock: tuple[str, ...]
     cycles: pl.DataFrame  # customer_id, role, item_id (favourite), cycle_days
+    tastes: pl.DataFrame  # customer_id, slot (0..3), category, item_id (favourite there): 2-4 rows per customer
     start: dt.datetime  # first instant of the history (UTC)
     end: dt.datetime  # just after the last instant (midnight after the config's end day, UTC)
 

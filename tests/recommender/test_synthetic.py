@@ -303,6 +303,21 @@ def test_customers_have_tastes_and_noise_blurs_them() -> None:
     assert tasteful - random >= 0.15, (tasteful, random)
 
 
+def test_planted_tastes_are_the_categories_and_favourites_the_background_follows(shop: Shop) -> None:
+    tastes = shop.planted.tastes
+    per_customer = tastes.group_by("customer_id").len()
+    assert len(per_customer) == shop.config.customers
+    assert per_customer["len"].is_between(2, 4).all()
+    assert tastes.n_unique(["customer_id", "category"]) == len(tastes), "a category at most once per customer"
+    categories = tastes.join(shop.catalog.select("item_id", pl.col("category").alias("of_item")), on="item_id")
+    assert len(categories) == len(tastes) and (categories["category"] == categories["of_item"]).all()
+    lines = shop.orders.join(shop.catalog.select("item_id", "category"), on="item_id")
+    in_taste = lines.join(tastes.select("customer_id", "category"), on=["customer_id", "category"], how="semi")
+    favourite = lines.join(tastes.select("customer_id", "item_id"), on=["customer_id", "item_id"], how="semi")
+    assert len(in_taste) / len(lines) >= 0.5, "most lines are in the customer's preferred categories"
+    assert len(favourite) / len(in_taste) >= 0.2, "a favourite is a large share of its category's lines"
+
+
 # --- files and speed ----------------------------------------------------------------------------------
 def test_generate_writes_csv_files_that_read_back_identically(tmp_path: Path) -> None:
     paths = generate(tmp_path / "shop", customers=200, seed=4)
