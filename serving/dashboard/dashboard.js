@@ -94,7 +94,7 @@
       } else if (!response.ok) {
         failure(`The KPIs answered ${response.status}: ${await reason(response)}.`);
       } else {
-        render(await response.json());
+        await show(response);
       }
     } catch (error) {
       const what = error && error.name === "AbortError" ? "no answer in time" : String(error && error.message || error);
@@ -102,6 +102,26 @@
     } finally {
       window.clearTimeout(abort);
       timer = window.setTimeout(refresh, refreshSeconds * 1000);
+    }
+  }
+
+  // An answer of /v1/kpis: its JSON rendered, or a message saying what is wrong with it.
+  async function show(response) {
+    let kpis;
+    try {
+      kpis = await response.json();
+    } catch (_) {
+      failure("The KPIs' answer is not JSON.");
+      return;
+    }
+    if (!kpis || typeof kpis !== "object" || Array.isArray(kpis)) {
+      failure("The KPIs' answer is not the object this page expects (docs/feedback.md).");
+      return;
+    }
+    try {
+      render(kpis);
+    } catch (error) {
+      failure(`The KPIs' answer could not be shown (${error && error.message}).`);
     }
   }
 

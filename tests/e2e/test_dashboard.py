@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +150,8 @@ def test_the_page_follows_events_sent_through_the_api(
             # nothing published yet: the page says so
             expect(tile("status")).to_have_attribute("data-state", "unpublished", timeout=UPDATE_SECONDS * 1000)
             expect(tile("active-version")).to_have_text("nothing published")
+            expect(tile("tile-impressions")).to_have_text("0")  # a fresh Redis
+            expect(tile("tile-ctr")).to_have_text("–")  # a rate without impressions
 
             with redis.Redis.from_url(redis_server.url) as client:
                 report = publish_bundle(trained.bundle, client, model_name=MODEL, model_version="1")
@@ -184,6 +186,9 @@ def test_the_page_follows_events_sent_through_the_api(
                 expect(tile(f"tile-{name}")).to_have_text(f"{before[name] + 1:,}", timeout=timeout)
             revenue = before["attributed-revenue"] + PRICE * QUANTITY
             expect(tile("tile-attributed-revenue")).to_have_text(f"{revenue:,.2f}", timeout=timeout)
+            clicks, impressions = before["clicks"] + 1, before["impressions"] + 1
+            ctr = (100 * clicks / impressions).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            expect(tile("tile-ctr")).to_have_text(f"{ctr}%")
             for name in ("views", "purchases"):
                 expect(tile(f"funnel-{name}")).to_have_text(f"{funnel_before[name] + 1:,}", timeout=timeout)
             version = answer["model_version"]
