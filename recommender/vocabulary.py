@@ -21,7 +21,8 @@ AnswerSurface = Literal[Surface, "cart"]
 ANSWER_SURFACES: tuple[str, ...] = get_args(AnswerSurface)
 
 # what the storefront sends to POST /v1/events; the position is the event's code in packed events
-EventType = Literal["purchase", "add_to_cart", "view", "impression", "click", "remove_from_cart"]
+BrowsingEventType = Literal["add_to_cart", "view", "impression", "click", "remove_from_cart"]  # all but purchase
+EventType = Literal["purchase", BrowsingEventType]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 RECENT_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t != "impression")  # kept per customer
 

@@ -16,7 +16,6 @@ time: several apps can live in one process (tests), each with its own client, st
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -38,7 +37,7 @@ from serving.event_buffer import EventBuffer
 from serving.fast_path import FastPathMiddleware
 from serving.fast_routes import fast_routes
 from serving.metrics import Metrics, MetricsMiddleware
-from serving.routes import cart, dashboard, events, health, items, popular, users
+from serving.routes import cart, dashboard, events, health, items, kpis, popular, users
 from serving.schemas import Problem
 from serving.settings import ServingSettings
 from serving.state import ServingState
@@ -102,13 +101,18 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         except cache.RedisUnavailable as exc:
             state.problem = f"Redis unreachable at startup: {exc}"
             log.warning("starting without a loaded version: %s", state.problem)
-        flusher = asyncio.create_task(buffer.run(state.write_events), name="recs-event-flusher")
+        tasks = [
+            asyncio.create_task(buffer.run(state.write_events), name="recs-event-flusher"),
+            asyncio.create_task(state.answers.run(), name="recs-answer-recorder"),
+        ]
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            state.answers.stop()
+            for task in tasks:
+                task.cancel()
+            # bounded: a cancellation absorbed by the Redis client mid-command must not hang the shutdown
+            await asyncio.wait(tasks, timeout=SHUTDOWN_FLUSH_SECONDS)
             await last_flush(state, cfg)
             await client.aclose()
 
@@ -124,7 +128,11 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     include_routes(app, cfg)
     if cfg.fast_path:  # inside the body limit and the metrics, like the routes; its table read from them once
         app.add_middleware(FastPathMiddleware, routes=fast_routes(app.routes))
-    app.add_middleware(BodyTooLargeMiddleware, max_bytes=cfg.max_body_bytes)
+    app.add_middleware(
+        BodyTooLargeMiddleware,
+        max_bytes=cfg.max_body_bytes,
+        path_limits={"/v1/events/batch": (cfg.max_batch_body_bytes, "RECS_MAX_BATCH_BODY_BYTES")},
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last, so outermost: counts 413s too
     app.add_exception_handler(ApiKeyError, api_key_refused)
     app.add_exception_handler(RequestValidationError, invalid_request)
@@ -135,7 +143,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
 def include_routes(app: FastAPI, cfg: ServingSettings) -> None:
     """Every router, with the API key checks that the settings ask for (and their 401/403 documented)."""
     reads, writes = cfg.read_keys, cfg.write_keys
-    for module in (users, items, cart, popular):
+    for module in (users, items, cart, popular, kpis):
         app.include_router(module.router, **guarded(read_check(reads, writes)))
     app.include_router(events.router, **guarded(event_check(reads, writes), forbidden=bool(writes and reads)))
     app.include_router(health.router)
@@ -180,7 +188,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def last_flush(state: ServingState, cfg: ServingSettings) -> None:
-    """Shutdown: one more flush; what is left goes to the spool directory, or to the log."""
+    """Shutdown: one more flush of answer records (lost if Redis is down: they only serve attribution) and
+    of buffered events; events left go to the spool directory, or to the log."""
+    if len(state.answers):
+        try:
+            async with asyncio.timeout(SHUTDOWN_FLUSH_SECONDS):
+                await state.answers.flush()
+        except event_buffer.FLUSH_FAILURES as exc:
+            log.warning("could not write %d answer records at shutdown: %r", len(state.answers), exc)
     if not len(state.events):
         return
     try:

@@ -1,5 +1,7 @@
 """A request body size limit as a pure ASGI middleware (``RECS_MAX_BODY_BYTES``): 413 with a JSON reason.
 
+Some paths have their own limit (``POST /v1/events/batch``: ``RECS_MAX_BATCH_BODY_BYTES``).
+
 A request that declares a larger ``Content-Length`` is refused before its body is read. A request with a
 body of unknown length (``Transfer-Encoding: chunked``) is read up to the limit and refused as soon as it
 passes it; a body within the limit is handed to the app whole, so the app never sees part of one.
@@ -19,28 +21,30 @@ STATUS = 413
 class BodyTooLargeMiddleware:
     """``app.add_middleware(BodyTooLargeMiddleware, max_bytes=...)``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: dict[str, tuple[int, str]] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = path_limits or {}  # path -> (limit, the setting that sets it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         length, streamed = body_framing(scope)
-        if length is not None and length > self.max_bytes:
-            await self.refuse(send)
-            return
         if not streamed and not length:
             await self.app(scope, receive, send)
             return
-        body = await self.read_body(receive)
+        limit, setting = self.path_limits.get(scope["path"], (self.max_bytes, "RECS_MAX_BODY_BYTES"))
+        if length is not None and length > limit:
+            await self.refuse(send, limit, setting)
+            return
+        body = await self.read_body(receive, limit)
         if body is None:
-            await self.refuse(send)
+            await self.refuse(send, limit, setting)
             return
         await self.app(scope, replay(body, receive), send)
 
-    async def read_body(self, receive: Receive) -> bytes | None:
+    async def read_body(self, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None as soon as it passes the limit (a client gone away reads as empty)."""
         chunks: list[bytes] = []
         size = 0
@@ -50,14 +54,14 @@ class BodyTooLargeMiddleware:
                 return b"".join(chunks)
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def refuse(self, send: Send) -> None:
-        reason = f"the request body is larger than {self.max_bytes} bytes (RECS_MAX_BODY_BYTES)"
+    async def refuse(self, send: Send, limit: int, setting: str) -> None:
+        reason = f"the request body is larger than {limit} bytes ({setting})"
         body = json.dumps({"status": "too large", "reason": reason}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": STATUS, "headers": headers})

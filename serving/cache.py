@@ -12,6 +12,8 @@ Layout (every precomputed key carries its version; one small key names the activ
                                              for_you, next_purchase (customer ids), complements, similar (item ids)
     recs:events:<customer_id>        LIST    recent events, newest first, JSON; bounded length, with a TTL
 
+The feedback keys (the event log, answer records, attribution, KPIs) are laid out in ``serving.feedback.store``.
+
 A publish writes a whole new version, then flips ``recs:active`` in one command: a reader never sees two
 versions mixed, and a crash mid-publish leaves the old version serving. Old versions expire after a grace
 period; unfinished ones are deleted by the next publish.
@@ -23,6 +25,7 @@ days, or -1). Indices never leave the serving process: routes map them back to i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -44,6 +47,7 @@ ACTIVE_KEY = "recs:active"
 VERSIONS_KEY = "recs:versions"
 EVENTS_PREFIX = "recs:events:"
 
+AsyncRedis = aioredis.Redis  # the asyncio client's type, for modules that take one (they never import redis)
 # What callers outside this module catch when Redis is down, slow or answers garbage (they never import redis).
 RedisUnavailable = redis.RedisError
 
@@ -128,6 +132,7 @@ class VersionTables:
     category: np.ndarray  # int32 per item, -1 unknown
     categories: list[str]
     in_stock: np.ndarray  # bool per item
+    price: np.ndarray  # float32 per item (0: unknown)
     names: np.ndarray  # str per item ("" unknown)
     popular_items: np.ndarray  # int32, best first
     popular_scores: np.ndarray  # float32
@@ -152,6 +157,7 @@ class VersionTables:
             category=cat["category"].astype(np.int32),
             categories=[str(c) for c in cat["categories"]],
             in_stock=cat["in_stock"].astype(bool),
+            price=cat["price"].astype(np.float32) if "price" in cat else np.zeros(len(ids), dtype=np.float32),
             names=cat["name"].astype(str),
             popular_items=pop["items"].astype(np.int32),
             popular_scores=pop["scores"].astype(np.float32),
@@ -181,6 +187,23 @@ CUSTOMER_VIEW_SCRIPT = """
 return {redis.call('GET', KEYS[1]), redis.call('HGET', KEYS[2], ARGV[1]),
         redis.call('LRANGE', KEYS[3], 0, %d)}
 """  # %d: the number of events read, less one (fixed per reader: one argument fewer to send)
+
+
+@dataclass(frozen=True)
+class Script:
+    """A Lua script run by its SHA1 (``EVALSHA``), sent again in full when Redis lost it (after a restart)."""
+
+    source: bytes
+
+    @functools.cached_property
+    def sha(self) -> str:
+        return hashlib.sha1(self.source).hexdigest()
+
+    async def run(self, client: AsyncRedis, keys: Sequence[str], args: Sequence[bytes | str | int]) -> Any:
+        try:
+            return await client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await client.execute_command("EVAL", self.source, len(keys), *keys, *args)
 
 
 class CacheReader:
@@ -225,19 +248,6 @@ class CacheReader:
             pipe.hmget(version_key(version, surface), list(item_ids))
             active, packed = await pipe.execute()
         return (active.decode() if active else None), list(packed)
-
-    async def add_event(self, customer_id: str, event: dict[str, Any], max_events: int, ttl_seconds: int) -> None:
-        await self.add_events([(customer_id, event)], max_events, ttl_seconds)
-
-    async def add_events(self, events: Sequence[tuple[str, dict[str, Any]]], max_events: int, ttl_seconds: int) -> None:
-        """Append ``(customer_id, event)`` pairs, oldest first, in one MULTI/EXEC: all are written or none."""
-        async with self.client.pipeline(transaction=True) as pipe:
-            for customer_id, event in events:
-                key = events_key(customer_id)
-                pipe.lpush(key, json.dumps(event, separators=(",", ":")))
-                pipe.ltrim(key, 0, max_events - 1)
-                pipe.expire(key, ttl_seconds)
-            await pipe.execute()
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())

@@ -66,6 +66,14 @@ class EventBuffer:
         if not self._backing_off:
             self._ready.set()
 
+    def offer_all(self, events: Sequence[PendingEvent]) -> None:
+        """Keep all of ``events`` or none: ``EventBufferFullError`` when they do not all fit."""
+        if len(self._queue) + len(events) > self.capacity:
+            raise EventBufferFullError(f"{len(self._queue)} events are waiting for Redis already")
+        self._queue.extend(events)
+        if not self._backing_off:
+            self._ready.set()
+
     def restore(self, events: Iterable[PendingEvent]) -> int:
         """Queue events accepted earlier (a spool file), beyond ``capacity`` if need be: they were accepted."""
         before = len(self._queue)

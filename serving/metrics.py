@@ -8,21 +8,35 @@
 - ``recs_event_buffer_size`` (events accepted while Redis was unreachable, waiting in this process),
   ``recs_events_buffered_total``, ``recs_events_flushed_total`` (buffered, then written to Redis) and
   ``recs_events_refused_total`` (503: the buffer was full);
-- ``recs_active_version_info{version,model_name,model_version}`` = 1 for the version held in memory.
+- ``recs_active_version_info{version,model_name,model_version}`` = 1 for the version held in memory;
+- the journey KPIs' counters as this process wrote them, per ``{surface,model_version}``: ``recs_answers_total``,
+  ``recs_impressions_total``, ``recs_clicks_total``, ``recs_attributed_purchases_total`` and
+  ``recs_attributed_revenue_cents_total`` (sum them over the workers; ``GET /v1/kpis`` has the totals).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sized
+from collections.abc import Iterable, Mapping, Sized
+from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.feedback.store import US
+
+FEEDBACK_METRICS = ("answers", "impressions", "clicks", "attributed_purchases", "attributed_revenue_cents")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 UNMATCHED = "unmatched"
 MAX_CACHED_LABELS = 1024
+
+
+class Credited(Protocol):
+    surface: str
+    model_version: str
+    metric: str
+    amount: int
 
 
 class Metrics:
@@ -66,6 +80,15 @@ class Metrics:
         self.event_buffer_size = Gauge(
             "recs_event_buffer_size", "events accepted while Redis was unreachable, not yet written", registry=reg
         )
+        self.feedback = {
+            metric: Counter(
+                f"recs_{metric}",
+                f"{metric.replace('_', ' ')} (journey KPIs)",
+                ["surface", "model_version"],
+                registry=reg,
+            )
+            for metric in FEEDBACK_METRICS
+        }
         self.active_version = Gauge(
             "recs_active_version_info",
             "the published version held in memory (value 1)",
@@ -77,6 +100,19 @@ class Metrics:
         self.active_version.clear()
         if version is not None:
             self.active_version.labels(version=version, model_name=model_name, model_version=model_version).set(1)
+
+    def credit(self, credits: Iterable[Credited]) -> None:
+        """Add what an event batch credited to surfaces (``serving.feedback.store.Credit``)."""
+        for c in credits:
+            counter = self.feedback.get(c.metric)
+            if counter is not None:
+                counter.labels(c.surface, c.model_version).inc(c.amount)
+
+    def count_answers(self, counts: Mapping[tuple[int, str], int]) -> None:
+        """Add answers written to the KPIs ((hour, "surface US version US answers") -> n)."""
+        for (_, field), n in counts.items():
+            surface, version, _ = field.split(US)
+            self.feedback["answers"].labels(surface, version).inc(n)
 
     def watch_buffer(self, buffer: Sized) -> None:
         """Report ``len(buffer)`` as ``recs_event_buffer_size`` (read at scrape time, no per-request work)."""

@@ -8,17 +8,29 @@ surrogate such as ``"\\ud800"`` in JSON) is a 422, since it could be neither a R
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
-from recommender.vocabulary import EventType
+from recommender.vocabulary import AnswerSurface, BrowsingEventType, EventType
 
 # k and offset of list answers: their ranges and defaults, declared once (the routes' query parameters and
 # the cart's body use them; the fast path reads them back from the routes)
 MIN_K, MAX_K, DEFAULT_K = 1, 100, 10
 MIN_OFFSET, MAX_OFFSET, DEFAULT_OFFSET = 0, 1000, 0
 MAX_ITEMS = 100
+MAX_BATCH_EVENTS = 1_000
+MAX_QUANTITY = 10_000
+MAX_PRICE = 1e9
+MAX_RECOMMENDATION_ID_LENGTH = 64
 MAX_ID_LENGTH = 256
 MAX_CATEGORY_LENGTH = 256
 
@@ -58,6 +70,22 @@ ExternalId = Annotated[
     AfterValidator(valid_unicode),
     Field(json_schema_extra=NOT_BLANK),
 ]
+RecommendationId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_RECOMMENDATION_ID_LENGTH, pattern=r"^[!-~]+$"),
+    Field(description="printable ASCII without spaces, as answers give it"),
+]
+
+
+def json_number(value: object) -> object:
+    """A JSON number only: no text (``"8"``) and no boolean (``true``), which pydantic would convert."""
+    if isinstance(value, bool | str):
+        raise ValueError("a JSON number is expected")
+    return value
+
+
+# 8 and 8.0 (JSON Schema's integers), not 8.5, "8" or true
+Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY), BeforeValidator(json_number)]
 MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
@@ -116,16 +144,20 @@ class CartRequest(BaseModel):
     k: int = Field(default=DEFAULT_K, ge=MIN_K, le=MAX_K)
 
 
-class EventIn(BaseModel):
-    """A storefront event; item ids unknown to the published version are kept (they may be new items)."""
+class EventFields(BaseModel):
+    """What every storefront event has; item ids unknown to the published version are kept (they may be
+    new items). ``docs/feedback.md`` says how events that name a ``recommendation_id`` are attributed to the
+    answer that showed the items."""
 
     model_config = ConfigDict(extra="forbid")
 
     customer_id: ExternalId
-    type: EventType
     item_ids: list[ExternalId] = Field(min_length=1, max_length=MAX_ITEMS)
     timestamp: IsoTime | UnixSeconds | None = Field(
         default=None, description="ISO-8601 (UTC when no offset is given) or Unix seconds; default: now"
+    )
+    recommendation_id: RecommendationId | None = Field(
+        default=None, description="the recommendation_id of the answer that showed the items, for attribution"
     )
 
     @field_validator("timestamp")
@@ -143,15 +175,59 @@ class EventIn(BaseModel):
         return int(self.timestamp)
 
 
+class BrowsingEvent(EventFields):
+    """An impression (a list shown), a click, a view, an add to or a removal from the cart."""
+
+    type: BrowsingEventType
+
+
+class PurchaseEvent(EventFields):
+    """A purchase of ``item_ids``: each item one order line of ``quantity`` units at ``price``."""
+
+    type: Literal["purchase"]
+    order_id: ExternalId | None = Field(
+        default=None, description="the order: an order line (order, item) is attributed at most once"
+    )
+    quantity: Quantity | None = Field(default=None, description="units per item; default 1")
+    price: float | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_PRICE,
+        allow_inf_nan=False,
+        description="unit price per item; default: the catalog price of the published version",
+    )
+
+
+# one event: its ``type`` says which fields it may have (order fields on purchases only)
+EventIn = Annotated[PurchaseEvent | BrowsingEvent, Field(discriminator="type")]
+
+
 class EventAccepted(BaseModel):
     customer_id: str
     type: EventType
     at: int = Field(description="the event time, Unix seconds")
     item_ids: list[str]
+    recommendation_id: str | None = None
     buffered: bool = Field(
         default=False,
         description="true when Redis was unreachable: the event is held by the service and written when Redis "
         "returns (the customer's answers reflect it from then on)",
+    )
+
+
+class EventBatch(BaseModel):
+    """Several events in one request, validated together: one invalid event refuses the batch (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+
+class BatchAccepted(BaseModel):
+    accepted: int = Field(description="how many events were accepted (all of them)")
+    buffered: bool = Field(
+        default=False, description="true when Redis was unreachable: the events are held by the service"
     )
 
 
@@ -160,3 +236,61 @@ class Problem(BaseModel):
 
     status: str
     reason: str
+
+
+# journey KPIs (GET /v1/kpis; the definitions are in docs/feedback.md) ---------------------------------------------
+class Kpis(BaseModel):
+    answers: int = Field(description="list answers served")
+    impressions: int = Field(description="impression events naming one of these answers (lists shown)")
+    clicks: int = Field(description="clicked items of these answers")
+    ctr: float | None = Field(description="clicks / impressions; null without impressions")
+    attributed_purchases: int = Field(description="order lines attributed to these answers (last click)")
+    conversion_rate: float | None = Field(description="attributed purchases / impressions")
+    attributed_revenue: float = Field(description="price × quantity of the attributed order lines")
+    attributed_revenue_cents: int = Field(description="the same in integer cents (exact)")
+    revenue_per_mille: float | None = Field(description="attributed revenue per thousand impressions")
+
+
+class SurfaceKpis(Kpis):
+    surface: AnswerSurface
+    model_version: str
+
+
+class HourKpis(Kpis):
+    hour: str = Field(description="the hour's start, ISO-8601 UTC")
+    views: int
+    add_to_carts: int
+    purchases: int
+
+
+class Funnel(BaseModel):
+    """All traffic, attributed or not."""
+
+    views: int
+    clicks: int
+    add_to_carts: int
+    remove_from_carts: int
+    purchases: int = Field(description="purchase events (orders)")
+    carts: int = Field(description="carts opened (a customer's add_to_cart with no open cart)")
+    converted_carts: int = Field(description="carts followed by a purchase within the attribution window")
+    abandoned_carts: int = Field(description="carts with no purchase within the window")
+    open_carts: int = Field(description="carts opened less than the window ago, not converted yet")
+    cart_abandonment_rate: float | None = Field(description="abandoned / (abandoned + converted)")
+
+
+class ActiveVersion(BaseModel):
+    model_version: str
+    published_at: str | None
+
+
+class KpiReport(BaseModel):
+    from_: str = Field(alias="from", description="start of the first hour counted, ISO-8601 UTC")
+    to: str = Field(description="end of the last hour counted")
+    generated_at: str
+    attribution_window_seconds: int
+    surface: AnswerSurface | None = Field(description="the surface asked for; null: all")
+    active: ActiveVersion | None = Field(description="the version held now; null when nothing is published")
+    totals: Kpis
+    by_surface: list[SurfaceKpis] = Field(description="per surface × model version, sorted")
+    funnel: Funnel
+    series: list[HourKpis] = Field(description="one row per hour, oldest first, hours without traffic included")

@@ -61,6 +61,28 @@ class ServingSettings(BaseSettings):
         description="where a stopping process writes events it could not flush (JSON lines); the next start "
         "reads them back. Unset: they are logged at ERROR level instead",
     )
+    max_batch_body_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1, description="the body limit of POST /v1/events/batch (up to 1,000 events)"
+    )
+    record_answers: bool = Field(
+        default=True,
+        description="record what each list answer showed (for attribution and the KPIs); off: clicks and "
+        "purchases are counted in the funnel only",
+    )
+    answer_ttl_seconds: int = Field(
+        default=3600, ge=1, description="how long an answer's record is kept: later clicks on it are not attributed"
+    )
+    attribution_window_seconds: int = Field(
+        default=24 * 3600,
+        ge=1,
+        description="a purchase is attributed to the customer's last click on the item within this many seconds "
+        "before it; also how long a cart stays open without a purchase before it counts as abandoned",
+    )
+    event_log_max_length: int = Field(
+        default=1_000_000, ge=1, description="events kept in the event log (the stream recs:log), about"
+    )
+    event_log_max_age_days: float = Field(default=30, gt=0, description="events older than this leave the event log")
+    kpi_retention_days: int = Field(default=90, ge=1, description="hourly KPI counters expire after this many days")
     item_answer_cache: int = Field(
         default=50_000,
         ge=0,

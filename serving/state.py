@@ -15,7 +15,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +23,9 @@ import numpy as np
 from recommender.request_time import item_labels
 from serving.cache import CacheReader, VersionIncompleteError, VersionTables
 from serving.event_buffer import EventBuffer, PendingEvent
+from serving.feedback import store
+from serving.feedback.answers import AnswerRecorder
+from serving.feedback.ingest import GroupCommit, encode
 from serving.metrics import Metrics
 from serving.settings import ServingSettings
 
@@ -74,10 +77,11 @@ class Active:
 
 @dataclass(frozen=True)
 class RenderedItems:
-    """An item answer's ``items`` as JSON, and why it is a fallback (None: it is not)."""
+    """An item answer's ``items`` as JSON, why it is a fallback (None: it is not), and the items' ids."""
 
     items: bytes
     cause: str | None
+    item_ids: tuple[str, ...] = ()  # the items' ids, best first (what the answer shows, for its record)
 
 
 class ItemAnswers:
@@ -110,8 +114,8 @@ class ItemAnswers:
 
 @dataclass
 class ServingState:
-    """Per app: settings, the Redis reader, metrics, the tables of the version held in memory, and the
-    events waiting for Redis."""
+    """Per app: settings, the Redis reader, metrics, the tables of the version held in memory, the events
+    waiting for Redis, and the feedback writers (answer records, the events' group commit)."""
 
     settings: ServingSettings
     reader: CacheReader
@@ -122,6 +126,25 @@ class ServingState:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _checked_at: float = float("-inf")
     _failed: tuple[str, float] | None = None  # a version that could not be loaded, and when
+    answers: AnswerRecorder = field(init=False)
+    commit: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.answers = AnswerRecorder(self.write_answers)
+        self.commit = GroupCommit(self.write_events)
+
+    @property
+    def retention(self) -> store.Retention:
+        cfg = self.settings
+        return store.Retention(
+            events_max=cfg.events_max,
+            events_ttl=cfg.events_ttl_seconds,
+            log_max_length=cfg.event_log_max_length,
+            log_max_age=int(cfg.event_log_max_age_days * 86400),
+            window=cfg.attribution_window_seconds,
+            kpi_ttl=cfg.kpi_retention_days * 86400,
+            answer_ttl=cfg.answer_ttl_seconds,
+        )
 
     async def sync(self, active: str | None) -> Active | None:
         """Make the held version match ``active`` (the one Redis names now); returns the held version.
@@ -153,10 +176,21 @@ class ServingState:
         return self.active
 
     async def write_events(self, events: Sequence[PendingEvent]) -> None:
-        """Append events to their customers' lists in Redis (one MULTI/EXEC), within the request budget."""
-        cfg = self.settings
-        async with asyncio.timeout(cfg.request_timeout_seconds):
-            await self.reader.add_events(events, cfg.events_max, cfg.events_ttl_seconds)
+        """Store events, oldest first, with one script call within the request budget (the log, the
+        customers' recent events, attribution, KPIs; ``serving.feedback.store``). The answers recorded so
+        far go first, so that a click finds the answer it names."""
+        async with asyncio.timeout(self.settings.request_timeout_seconds):
+            await self.answers.flush()
+            credits = await store.write_events(
+                self.reader.client, [encode(e) for e in events], self.retention, time.time()
+            )
+        self.metrics.credit(credits)
+
+    async def write_answers(self, answers: Sequence[bytes], counts: Mapping[tuple[int, str], int]) -> None:
+        """Store answer records and add answer counts (``serving.feedback.answers``), within the request budget."""
+        async with asyncio.timeout(self.settings.request_timeout_seconds):
+            await store.write_answers(self.reader.client, answers, counts, self.retention)
+        self.metrics.count_answers(counts)
 
     def _failed_recently(self, active: str | None, now: float) -> bool:
         """``active`` failed to load less than ``version_check_seconds`` ago (do not retry on every request)."""

@@ -24,6 +24,7 @@ from serving.routes.common import (
     parse_events,
     popular_fallback,
     read_complements,
+    record_answer,
     redis_failed,
     render,
 )
@@ -64,6 +65,7 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
     rid = new_recommendation_id()
     active = await active_or_unpublished(state, SURFACE, check_stale=body.customer_id is None)
     if active is None:
+        record_answer(state, SURFACE, rid, NO_VERSION, [], body.customer_id)
         return CartRecommendations(
             customer_id=body.customer_id,
             item_ids=list(dict.fromkeys(body.item_ids)),
@@ -92,11 +94,13 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
     if cause is None and answer.fallback:
         cause = "unknown_items" if len(cart) == 0 else "no_list"
     count_fallback(state.metrics, SURFACE, cause)
+    items = render(active, answer)
+    record_answer(state, SURFACE, rid, active.model_version, [row["item_id"] for row in items], body.customer_id)
     return CartRecommendations(
         customer_id=body.customer_id,
         item_ids=ids,
         model_version=active.model_version,
         recommendation_id=rid,
         fallback=cause is not None,
-        items=render(active, answer),
+        items=items,
     )

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import math
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from pydantic import BeforeValidator
 from starlette.convertors import Convertor, register_url_convertor
 
 from recommender.request_time import Event, Fallback, Reranked, reasons_for
-from recommender.vocabulary import EVENT_TYPES
+from recommender.vocabulary import EVENT_TYPES, AnswerSurface
 from serving import cache
 from serving.metrics import Metrics
 from serving.schemas import MAX_K, MAX_OFFSET, MIN_K, MIN_OFFSET, NOT_BLANK, IdConstraints, stripped_id
@@ -79,12 +80,21 @@ def new_recommendation_id() -> str:
     return uuid.uuid4().hex
 
 
+def record_answer(
+    state: ServingState,
+    surface: AnswerSurface,
+    rid: str,
+    model_version: str,
+    item_ids: Sequence[str],
+    customer_id: str | None = None,
+) -> None:
+    """Record what an answer showed, for attribution and the KPIs (``serving.feedback.answers``; off with
+    ``RECS_RECORD_ANSWERS=false``)."""
+    if state.settings.record_answers:
+        state.answers.record(rid, surface, model_version, customer_id, item_ids, int(time.time()))
+
+
 # events as stored in Redis ----------------------------------------------------------------------------------
-def event_record(event_type: str, item_ids: Sequence[str], at: int) -> dict[str, Any]:
-    """The JSON object stored per event (external item ids: unknown ones may be new items)."""
-    return {"type": event_type, "item_ids": list(item_ids), "at": int(at)}
-
-
 def parse_events(raw: Sequence[bytes], item_index: dict[str, int]) -> list[Event]:
     """Stored events (newest first) -> ``Event`` with item indices of the held version (-1: unknown there).
 

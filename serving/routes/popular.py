@@ -20,6 +20,7 @@ from serving.routes.common import (
     count_fallback,
     new_recommendation_id,
     popular_fallback,
+    record_answer,
     render,
 )
 from serving.schemas import DEFAULT_K, MAX_CATEGORY_LENGTH, PopularRecommendations
@@ -41,6 +42,7 @@ async def popular(
     rid = new_recommendation_id()
     active = await active_or_unpublished(state, SURFACE, check_stale=True)
     if active is None:
+        record_answer(state, SURFACE, rid, NO_VERSION, [])
         return PopularRecommendations(
             category=category, model_version=NO_VERSION, recommendation_id=rid, fallback=True, items=[]
         )
@@ -48,10 +50,12 @@ async def popular(
     cause = "unknown_category" if category is not None and index < 0 else None
     answer = item_list(np.zeros(0, dtype=ENTRY), k=k, exclude_item=None, fallback=popular_fallback(active, index))
     count_fallback(state.metrics, SURFACE, cause)
+    items = render(active, answer)
+    record_answer(state, SURFACE, rid, active.model_version, [row["item_id"] for row in items])
     return PopularRecommendations(
         category=category,
         model_version=active.model_version,
         recommendation_id=rid,
         fallback=cause is not None,
-        items=render(active, answer),
+        items=items,
     )

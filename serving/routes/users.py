@@ -43,6 +43,7 @@ from serving.routes.common import (
     parse_events,
     popular_fallback,
     read_complements,
+    record_answer,
     redis_failed,
     render,
 )
@@ -132,6 +133,7 @@ async def customer_answer(
     rid = new_recommendation_id()
     active = await active_or_unpublished(state, surface, check_stale=False)
     if active is None:
+        record_answer(state, surface, rid, NO_VERSION, [], customer_id)
         return list_payload(NO_VERSION, rid, fallback=True, items=[], customer_id=customer_id)
     now = int(time.time())
     flt = request_filter(active, category, in_stock)
@@ -149,9 +151,9 @@ async def customer_answer(
     if cause is None and answer.fallback:
         cause = "filtered" if view.known else "unknown_customer"
     count_fallback(state.metrics, surface, cause)
-    return list_payload(
-        active.model_version, rid, fallback=cause is not None, items=render(active, answer), customer_id=customer_id
-    )
+    items = render(active, answer)
+    record_answer(state, surface, rid, active.model_version, [row["item_id"] for row in items], customer_id)
+    return list_payload(active.model_version, rid, fallback=cause is not None, items=items, customer_id=customer_id)
 
 
 @router.get("/{customer_id:id}/recommendations", response_model=CustomerRecommendations)

@@ -3,16 +3,24 @@
 ``redis_client``: ``redis.Redis`` on ``redis_url`` (emptied before each test), closed afterwards.
 ``published``: the session's trained bundle (the ``trained`` fixture) published into that Redis with the
 default ``k`` (model name "test-recs", model version "1"); the value is the ``PublishReport``.
+``serve(redis_url, **settings)``: the app with its lifespan running and an HTTP client talking to it;
+``api``: that client on the published bundle; ``bundle``: the trained bundle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
 
+import httpx
 import pytest
 import redis
 
+from recommender.bundle import ModelBundle
+from serving.app import create_app
 from serving.publish import PublishReport, publish_bundle
+from serving.settings import ServingSettings
 
 
 @pytest.fixture
@@ -25,3 +33,23 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture
 def published(trained, redis_client: redis.Redis) -> PublishReport:
     return publish_bundle(trained.bundle, redis_client, model_name="test-recs", model_version="1")
+
+
+@asynccontextmanager
+async def serve(redis_url: str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, and an HTTP client talking to it."""
+    app = create_app(ServingSettings(redis_url=redis_url, **settings))
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        yield client
+
+
+@pytest.fixture
+async def api(redis_url: str, published: PublishReport) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(redis_url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def bundle(trained) -> ModelBundle:
+    return trained.bundle

@@ -4,8 +4,6 @@ a real publish of the session's trained bundle: contracts, fallbacks, events and
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -14,38 +12,17 @@ import pytest
 
 from recommender.bundle import ModelBundle
 from recommender.synthetic import ShopConfig, generate_shop
-from serving.app import create_app
 from serving.publish import PublishReport
-from serving.settings import ServingSettings
 from tests.conftest import SHOP_CUSTOMERS, SHOP_SEED
+from tests.serving.conftest import serve
 
 pytestmark = pytest.mark.anyio
 LIST_FIELDS = {"model_version", "recommendation_id", "fallback", "items"}
 
 
-@asynccontextmanager
-async def serve(redis_url: str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running, and an HTTP client talking to it."""
-    app = create_app(ServingSettings(redis_url=redis_url, **settings))
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        yield client
-
-
-@pytest.fixture
-async def api(redis_url: str, published: PublishReport) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(redis_url) as client:
-        yield client
-
-
 @pytest.fixture(scope="module")
 def planted():
     return generate_shop(ShopConfig(customers=SHOP_CUSTOMERS, seed=SHOP_SEED)).planted
-
-
-@pytest.fixture(scope="module")
-def bundle(trained) -> ModelBundle:
-    return trained.bundle
 
 
 def ids_of(body: dict[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from serving.publish import PublishReport
 from serving.settings import ServingSettings
-from tests.serving.test_api import serve
+from tests.serving.conftest import serve
 
 pytestmark = pytest.mark.anyio
 READ, WRITE = "read-key-7f3a9c", "write-key-c41d0e"

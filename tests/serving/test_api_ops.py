@@ -13,7 +13,8 @@ from recommender.bundle import ModelBundle
 from serving.cache import ACTIVE_KEY
 from serving.embedded_redis import EmbeddedRedis
 from serving.publish import PublishReport, publish_bundle
-from tests.serving.test_api import ids_of, serve
+from tests.serving.conftest import serve
+from tests.serving.test_api import ids_of
 
 pytestmark = pytest.mark.anyio
 

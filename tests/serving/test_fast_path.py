@@ -22,7 +22,7 @@ from serving.fast_routes import fast_routes
 from serving.publish import PublishReport
 from serving.routes.common import get_state
 from serving.settings import ServingSettings
-from tests.serving.test_api import serve
+from tests.serving.conftest import serve
 
 pytestmark = pytest.mark.anyio
 UNKNOWN = "utm_source=mail"  # a parameter no route declares: FastAPI ignores it
@@ -69,10 +69,21 @@ def path_ids(param: dict[str, Any], known: list[str], suffixes: list[str]) -> li
     return ids + [f"x{suffix}" for suffix in suffixes]
 
 
+def answers_a_list(schema: dict[str, Any], operation: dict[str, Any]) -> bool:
+    """The operation's 200 answer is a recommendation list (the routes the fast path may take; the others,
+    such as ``/v1/kpis``, answer with state that changes between two calls)."""
+    ref = operation["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    name = ref.get("$ref", "").rpartition("/")[2]
+    return "recommendation_id" in schema["components"]["schemas"].get(name, {}).get("properties", {})
+
+
 def list_requests(schema: dict[str, Any], known: dict[str, list[str]]) -> list[str]:
     """Every request of the test, in a fixed order, from the OpenAPI schema (``known``: valid values by name)."""
-    routes = [(path, ops["get"].get("parameters", [])) for path, ops in schema["paths"].items() if "get" in ops]
-    routes = [(path, params) for path, params in routes if path.startswith("/v1/")]
+    routes = [
+        (path, ops["get"].get("parameters", []))
+        for path, ops in schema["paths"].items()
+        if "get" in ops and answers_a_list(schema, ops["get"])
+    ]
     suffixes = [path.partition("}")[2] for path, _ in routes if "}" in path]
     requests: list[str] = []
     for template, params in routes:

@@ -16,7 +16,8 @@ from recommender.synthetic import ShopConfig, generate_shop
 from serving.cache import ACTIVE_KEY, events_key
 from serving.publish import PublishReport
 from tests.conftest import SHOP_CUSTOMERS, SHOP_SEED
-from tests.serving.test_api import ids_of, serve
+from tests.serving.conftest import serve
+from tests.serving.test_api import ids_of
 
 pytestmark = pytest.mark.anyio
 ODD_IDS = [

@@ -9,7 +9,7 @@ import redis
 
 from serving.cache import version_key
 from serving.publish import PublishReport, publish_bundle
-from tests.serving.test_api import serve
+from tests.serving.conftest import serve
 
 pytestmark = pytest.mark.anyio
 

@@ -45,12 +45,13 @@ def redis_state(client: redis.Redis) -> dict[bytes, bytes | None]:
 
 
 def answers(redis_url: str, customers: list[str], items: list[str]) -> list[dict[str, Any]]:
-    """What the API answers for these customers and items (minus the per-request id), through the app."""
+    """What the API answers for these customers and items (minus the per-request id), through the app (which
+    records no answers, so that the store holds only what publish wrote)."""
     paths = [f"/v1/users/{c}/recommendations?k=10" for c in customers]
     paths += [f"/v1/items/{i}/complements?k=10" for i in items]
 
     async def ask() -> list[dict[str, Any]]:
-        app = create_app(ServingSettings(redis_url=redis_url))
+        app = create_app(ServingSettings(redis_url=redis_url, record_answers=False))
         transport = httpx.ASGITransport(app=app)
         async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             responses = [await c.get(path) for path in paths]

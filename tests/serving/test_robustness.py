@@ -23,9 +23,11 @@ from recommender.bundle import ModelBundle
 from recommender.synthetic import ShopConfig, generate_shop
 from serving.cache import events_key
 from serving.embedded_redis import EmbeddedRedis
+from serving.feedback.store import LOG_KEY
 from serving.publish import publish_bundle
 from tests.conftest import SHOP_CUSTOMERS, SHOP_SEED
-from tests.serving.test_api import ids_of, serve
+from tests.serving.conftest import serve
+from tests.serving.test_api import ids_of
 from tests.serving.test_api_ops import samples
 
 pytestmark = pytest.mark.anyio
@@ -100,9 +102,24 @@ async def test_a_purchase_sent_during_an_outage_reshapes_the_answer_after_the_re
     await restart(server)
     await until(api, lambda status, body: status == 200 and body["buffered_events"] == 0)
     (stored,) = stored_events(server.url, who)
-    assert stored == {"type": "purchase", "item_ids": [tent], "at": response.json()["at"]}
+    price = float(bundle.catalog.price[bundle.items.index_one(tent)])
+    assert stored == {
+        "customer_id": who,
+        "type": "purchase",
+        "item_ids": [tent],
+        "at": response.json()["at"],
+        "quantity": 1,
+        "prices": [pytest.approx(price)],
+        "line_cents": [round(stored["prices"][0] * 100)],
+    }
     for view in views:
         assert [e["item_ids"] for e in stored_events(server.url, view["customer_id"])] == [view["item_ids"]]
+    # the event log has every event accepted during the outage, in the order they were accepted
+    with redis.Redis.from_url(server.url) as client:
+        logged = [json.loads(fields[b"e"]) for _, fields in client.xrange(LOG_KEY)]
+    assert [(e["customer_id"], e["type"]) for e in logged] == [(who, "purchase")] + [
+        (view["customer_id"], "view") for view in views
+    ]
     after = (await api.get(f"/v1/users/{who}/recommendations")).json()
     assert after["fallback"] is False
     assert tent not in ids_of(after) and not set(ids_of(after)) & set(planted.tents)

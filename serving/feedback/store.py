@@ -1,0 +1,256 @@
+"""The feedback keys in Redis and the two Lua scripts that write them, each in one round trip per batch.
+
+Layout (next to ``serving.cache``'s published lists; ``<n>:`` is the byte length of the id that follows, so
+that no two (customer, item) pairs share a key whatever characters their ids hold):
+
+    recs:log                                  STREAM  every accepted event, field ``e``: the event as JSON;
+                                                      trimmed by length (MAXLEN ~) and age (MINID ~)
+    recs:ans:<recommendation_id>              HASH    an answer's record: " s" surface, " v" model version,
+                                                      " c" customer, " t" time, then item id -> position
+                                                      (1-based); ids never start with a space). TTL
+    recs:touch:<n>:<customer>:<item>          STRING  the customer's last click on the item from an answer:
+                                                      "surface US model_version US time"; TTL = the window
+    recs:line:<n>:<order_id>:<item>           STRING  an order line already attributed; TTL = the window
+    recs:cart:<customer>                      STRING  when the customer's open cart opened (Unix seconds)
+    recs:kpi:<hour>                           HASH    the hour's counters (hour = Unix seconds // 3600):
+                                                      "surface US version US metric" and "funnel US metric"
+
+US is the unit separator, ``\\x1f`` (surfaces, metrics and version labels never hold it). Every counter is
+an integer (revenue in cents), so sums are exact. The scripts do O(1) work per event or answer: a handful of
+commands on keys named by it, never a scan. What they count is in ``docs/feedback.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from serving.cache import AsyncRedis, Script
+
+US = "\x1f"
+LOG_KEY = "recs:log"
+KPI_PREFIX = "recs:kpi:"
+FUNNEL = "funnel"
+HOUR = 3600
+
+# ARGV: events_max, events_ttl, log max length, log min id ("" for none), window, kpi ttl, then the events
+EVENTS_SCRIPT = Script(
+    b"""
+local events_max, events_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local log_max, log_min_id = ARGV[3], ARGV[4]
+local window, kpi_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local US = '\\31'
+local touched, counted = {}, {}
+local function bump(at, field, by)
+  local key = 'recs:kpi:' .. math.floor(at / 3600)
+  redis.call('HINCRBY', key, field, by)
+  touched[key] = true
+end
+local function credit(at, s, v, metric, by)
+  local field = s .. US .. v .. US .. metric
+  bump(at, field, by)
+  counted[#counted + 1] = field
+  counted[#counted + 1] = by
+end
+local function text(x) if type(x) == 'string' then return x end return nil end
+local function pair_key(prefix, a, b) return prefix .. #a .. ':' .. a .. ':' .. b end
+local function funnel(at, metric) bump(at, 'funnel' .. US .. metric, 1) end
+
+for i = 7, #ARGV do
+  local raw = ARGV[i]
+  local e = cjson.decode(raw)
+  local c, kind, at, items = e.customer_id, e.type, tonumber(e.at), e.item_ids
+  redis.call('XADD', 'recs:log', 'MAXLEN', '~', log_max, '*', 'e', raw)
+  if kind ~= 'impression' then
+    local k = 'recs:events:' .. c
+    redis.call('LPUSH', k, raw)
+    redis.call('LTRIM', k, 0, events_max - 1)
+    redis.call('EXPIRE', k, events_ttl)
+  end
+  local rid = text(e.recommendation_id)
+  local answer = rid and ('recs:ans:' .. rid)
+  if kind == 'impression' then
+    if answer then
+      local sv = redis.call('HMGET', answer, ' s', ' v')
+      if sv[1] then credit(at, sv[1], sv[2], 'impressions', 1) end
+    end
+  elseif kind == 'click' then
+    funnel(at, 'clicks')
+    if answer then
+      local shown = redis.call('HMGET', answer, ' s', ' v', unpack(items))
+      if shown[1] then
+        local n = 0
+        for j = 1, #items do
+          if shown[j + 2] then
+            n = n + 1
+            local touch = shown[1] .. US .. shown[2] .. US .. string.format('%d', at)
+            redis.call('SET', pair_key('recs:touch:', c, items[j]), touch, 'EX', window)
+          end
+        end
+        if n > 0 then credit(at, shown[1], shown[2], 'clicks', n) end
+      end
+    end
+  elseif kind == 'view' then
+    funnel(at, 'views')
+  elseif kind == 'remove_from_cart' then
+    funnel(at, 'remove_from_carts')
+  elseif kind == 'add_to_cart' then
+    funnel(at, 'add_to_carts')
+    local cart = 'recs:cart:' .. c
+    local opened = tonumber(redis.call('GET', cart))
+    if not opened or at - opened > window then
+      redis.call('SET', cart, string.format('%d', at), 'EX', window + 3600)
+      funnel(at, 'carts')
+    end
+  elseif kind == 'purchase' then
+    funnel(at, 'purchases')
+    local cart = 'recs:cart:' .. c
+    local opened = tonumber(redis.call('GET', cart))
+    if opened and at >= opened and at - opened <= window then
+      redis.call('DEL', cart)
+      funnel(opened, 'converted_carts')
+    end
+    local shown = false
+    if answer then shown = redis.call('HMGET', answer, ' s', ' v', unpack(items)) end
+    local order, cents = text(e.order_id), e.line_cents
+    for j = 1, #items do
+      local s, v = nil, nil
+      if shown and shown[1] and shown[j + 2] then
+        s, v = shown[1], shown[2]
+      else
+        local touch = redis.call('GET', pair_key('recs:touch:', c, items[j]))
+        if touch then
+          local ts, tv, tat = string.match(touch, '^(.-)\\31(.-)\\31(%-?%d+)$')
+          tat = tonumber(tat)
+          if tat and at >= tat and at - tat <= window then s, v = ts, tv end
+        end
+      end
+      if s and (not order or redis.call('SET', pair_key('recs:line:', order, items[j]), 1, 'NX', 'EX', window)) then
+        credit(at, s, v, 'attributed_purchases', 1)
+        credit(at, s, v, 'attributed_revenue_cents', cents[j])
+      end
+    end
+  end
+end
+for key in pairs(touched) do redis.call('EXPIRE', key, kpi_ttl) end
+if log_min_id ~= '' then redis.call('XTRIM', 'recs:log', 'MINID', '~', log_min_id) end
+return counted
+"""
+)
+
+# ARGV: answer ttl, kpi ttl, n, then n triples (hour, field, count), then the answers as JSON arrays
+# [recommendation_id, surface, model_version, customer, time, [item ids]]
+ANSWERS_SCRIPT = Script(
+    b"""
+local ttl, kpi_ttl, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local i = 4
+for _ = 1, n do
+  local key = 'recs:kpi:' .. ARGV[i]
+  redis.call('HINCRBY', key, ARGV[i + 1], ARGV[i + 2])
+  redis.call('EXPIRE', key, kpi_ttl)
+  i = i + 3
+end
+for j = i, #ARGV do
+  local a = cjson.decode(ARGV[j])
+  local items = a[6]
+  if #items > 0 then
+    local args = {' s', a[2], ' v', a[3], ' c', a[4], ' t', a[5]}
+    for p = 1, #items do
+      args[#args + 1] = items[p]
+      args[#args + 1] = p
+    end
+    local key = 'recs:ans:' .. a[1]
+    redis.call('HSET', key, unpack(args))
+    redis.call('EXPIRE', key, ttl)
+  end
+end
+return n
+"""
+)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long each feedback key lives, and the attribution window (seconds unless said)."""
+
+    events_max: int  # a customer's recent events kept
+    events_ttl: int
+    log_max_length: int
+    log_max_age: int
+    window: int  # attribution window after a click, and a cart's life
+    kpi_ttl: int
+    answer_ttl: int
+
+
+@dataclass(frozen=True)
+class Credit:
+    """What one event batch added to a surface's counters (for the process's Prometheus counters)."""
+
+    surface: str
+    model_version: str
+    metric: str  # impressions, clicks, attributed_purchases, attributed_revenue_cents
+    amount: int
+
+
+def kpi_field(surface: str, model_version: str, metric: str) -> str:
+    return f"{surface}{US}{model_version}{US}{metric}"
+
+
+async def write_events(client: AsyncRedis, events: Sequence[bytes], keep: Retention, now: float) -> list[Credit]:
+    """Store events (JSON, oldest first; see ``serving.feedback.ingest``) in one script call: the log, the
+    customers' recent events, attribution and the KPIs. Returns what was credited to surfaces."""
+    min_id = f"{max(0, int((now - keep.log_max_age) * 1000))}-0"
+    args: list[bytes | str | int] = [
+        keep.events_max,
+        keep.events_ttl,
+        keep.log_max_length,
+        min_id,
+        keep.window,
+        keep.kpi_ttl,
+        *events,
+    ]
+    reply = await EVENTS_SCRIPT.run(client, (), args)
+    credits = []
+    for field, amount in zip(reply[::2], reply[1::2], strict=True):
+        surface, version, metric = field.decode().split(US)
+        credits.append(Credit(surface, version, metric, int(amount)))
+    return credits
+
+
+async def write_answers(
+    client: AsyncRedis, answers: Sequence[bytes], counts: Mapping[tuple[int, str], int], keep: Retention
+) -> None:
+    """Store answer records (JSON arrays, see ``serving.feedback.answers``) and add ``counts`` ((hour, field)
+    -> n) to the KPIs, in one script call."""
+    args: list[bytes | str | int] = [keep.answer_ttl, keep.kpi_ttl, len(counts)]
+    for (hour, field), n in counts.items():
+        args.extend((hour, field, n))
+    args.extend(answers)
+    await ANSWERS_SCRIPT.run(client, (), args)
+
+
+async def read_hours(client: AsyncRedis, hours: Sequence[int]) -> list[dict[str, int]]:
+    """The KPI counters of each hour (one pipeline of HGETALL); an hour without traffic is ``{}``."""
+    async with client.pipeline(transaction=False) as pipe:
+        for hour in hours:
+            pipe.hgetall(f"{KPI_PREFIX}{hour}")
+        replies: list[dict[bytes, bytes]] = await pipe.execute()
+    return [{k.decode(): int(v) for k, v in reply.items()} for reply in replies]
+
+
+async def log_length(client: AsyncRedis) -> int:
+    """How many events the log holds now."""
+    return int(await client.xlen(LOG_KEY))
+
+
+def parse_fields(counters: Mapping[str, int]) -> tuple[dict[tuple[str, str, str], int], dict[str, int]]:
+    """An hour's counters as ({(surface, model_version, metric): n}, {funnel metric: n})."""
+    surfaces: dict[tuple[str, str, str], int] = {}
+    funnel: dict[str, int] = {}
+    for field, n in counters.items():
+        parts = field.split(US)
+        if len(parts) == 2 and parts[0] == FUNNEL:
+            funnel[parts[1]] = n
+        elif len(parts) == 3:
+            surfaces[(parts[0], parts[1], parts[2])] = n
+    return surfaces, funnel
