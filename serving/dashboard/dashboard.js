@@ -15,6 +15,7 @@
 
   const COUNT = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
   const MONEY = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const AXIS = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
   const finite = (v) => typeof v === "number" && Number.isFinite(v);
   const count = (v) => (finite(v) ? COUNT.format(v) : DASH);
   const money = (v) => (finite(v) ? MONEY.format(v) : DASH);
@@ -238,7 +239,7 @@
     });
     window.RecsCharts.bars(byTestId("chart-revenue"), series, {
       value: (row) => row.attributed_revenue,
-      formatY: (v, max) => (max >= 10 ? COUNT.format(v) : MONEY.format(v)),
+      formatY: (v) => AXIS.format(v),
       describe: (row) => `${hour(row)}: revenue ${money(row.attributed_revenue)} (${count(row.attributed_purchases)} purchases)`,
       emptyMessage: "no attributed revenue in this range",
     });

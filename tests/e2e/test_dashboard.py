@@ -39,7 +39,19 @@ INSTALL = "`make test` installs them: `apt-get install -y chromium` and the test
 SCREENSHOT_TO = "RECS_DASHBOARD_SCREENSHOT"
 UPDATE_SECONDS = 20  # the page refreshes every second here; this bounds a slow CI machine
 PRICE, QUANTITY = Decimal("12.34"), 2
-TILES = ("answers", "impressions", "clicks", "attributed-purchases", "attributed-revenue")
+# what the journey below adds to (one each, but answers and impressions: two)
+COUNTED = (
+    "tile-answers",
+    "tile-impressions",
+    "tile-clicks",
+    "tile-attributed-purchases",
+    "tile-attributed-revenue",
+    "funnel-views",
+    "funnel-add-to-carts",
+    "funnel-purchases",
+    "funnel-carts",
+    "funnel-converted-carts",
+)
 
 
 def chromium_path() -> str:
@@ -134,10 +146,37 @@ def test_without_the_key_the_page_is_a_401(served: Served, playwright_api: Any) 
             browser.close()
 
 
+def send_journey(served: Served, customer: str) -> dict[str, dict[str, Any]]:
+    """Two answers through the HTTP API (for you, then complements of the clicked item), both shown; a click on
+    the for-you list, a view, an add to cart and a purchase of the clicked item. Returns the answers."""
+    for_you = api(served, "GET", f"/v1/users/{customer}/recommendations?k=5").json()
+    shown = [row["item_id"] for row in for_you["items"]]
+    bought = shown[1]
+    complements = api(served, "GET", f"/v1/items/{bought}/complements?k=4").json()
+    purchase = {"price": float(PRICE), "quantity": QUANTITY, "order_id": "o1"}
+    events = [
+        {"type": "impression", "item_ids": shown, "recommendation_id": for_you["recommendation_id"]},
+        {"type": "click", "item_ids": [bought], "recommendation_id": for_you["recommendation_id"]},
+        {"type": "view", "item_ids": [bought]},
+        {"type": "add_to_cart", "item_ids": [bought]},
+        {"type": "impression", "item_ids": [r["item_id"] for r in complements["items"]],
+         "recommendation_id": complements["recommendation_id"]},
+        {"type": "purchase", "item_ids": [bought], **purchase},
+    ]  # fmt: skip
+    for event in events:
+        api(served, "POST", "/v1/events", json={"customer_id": customer, **event})
+    return {"for_you": for_you, "complements": complements}
+
+
+def percent(numerator: Decimal, denominator: Decimal) -> str:
+    return f"{(100 * numerator / denominator).quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
+
+
 def test_the_page_follows_events_sent_through_the_api(
     served: Served, playwright_api: Any, trained, redis_server, tmp_path: Path
 ) -> None:
     expect = playwright_api.expect
+    wait = UPDATE_SECONDS * 1000
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path())
         try:
@@ -148,53 +187,50 @@ def test_the_page_follows_events_sent_through_the_api(
             tile = page.get_by_test_id
 
             # nothing published yet: the page says so
-            expect(tile("status")).to_have_attribute("data-state", "unpublished", timeout=UPDATE_SECONDS * 1000)
+            expect(tile("status")).to_have_attribute("data-state", "unpublished", timeout=wait)
             expect(tile("active-version")).to_have_text("nothing published")
             expect(tile("tile-impressions")).to_have_text("0")  # a fresh Redis
             expect(tile("tile-ctr")).to_have_text("–")  # a rate without impressions
 
             with redis.Redis.from_url(redis_server.url) as client:
                 report = publish_bundle(trained.bundle, client, model_name=MODEL, model_version="1")
-            expect(tile("status")).to_have_attribute("data-state", "ok", timeout=UPDATE_SECONDS * 1000)
-            expect(tile("active-version")).to_have_text(report.model_version)
+            expect(tile("status")).to_have_attribute("data-state", "ok", timeout=wait)
+            published = f"1@{report.version}"  # the answers' model_version: the registry's version @ the publish
+            expect(tile("active-version")).to_have_text(published)
             expect(tile("active-published-at")).to_contain_text(" UTC")
 
-            before = {name: number(tile(f"tile-{name}").inner_text()) for name in TILES}
-            funnel_before = {name: number(tile(f"funnel-{name}").inner_text()) for name in ("views", "purchases")}
-            customer = str(trained.bundle.customers.ids[3])
-            answer = api(served, "GET", f"/v1/users/{customer}/recommendations?k=5").json()
-            shown = [row["item_id"] for row in answer["items"]]
-            rid = answer["recommendation_id"]
-            bought = shown[1]
-            events = [
-                {"type": "impression", "item_ids": shown, "recommendation_id": rid},
-                {"type": "click", "item_ids": [bought], "recommendation_id": rid},
-                {"type": "view", "item_ids": [bought]},
-                {
-                    "type": "purchase",
-                    "item_ids": [bought],
-                    "price": float(PRICE),
-                    "quantity": QUANTITY,
-                    "order_id": "o1",
-                },
-            ]
-            for event in events:
-                api(served, "POST", "/v1/events", json={"customer_id": customer, **event})
+            before = {name: number(tile(name).inner_text()) for name in COUNTED}
+            answers = send_journey(served, str(trained.bundle.customers.ids[3]))
+            assert {answer["model_version"] for answer in answers.values()} == {published}
 
-            timeout = UPDATE_SECONDS * 1000
-            for name in ("answers", "impressions", "clicks", "attributed-purchases"):
-                expect(tile(f"tile-{name}")).to_have_text(f"{before[name] + 1:,}", timeout=timeout)
-            revenue = before["attributed-revenue"] + PRICE * QUANTITY
-            expect(tile("tile-attributed-revenue")).to_have_text(f"{revenue:,.2f}", timeout=timeout)
-            clicks, impressions = before["clicks"] + 1, before["impressions"] + 1
-            ctr = (100 * clicks / impressions).quantize(Decimal("0.01"), ROUND_HALF_UP)
-            expect(tile("tile-ctr")).to_have_text(f"{ctr}%")
-            for name in ("views", "purchases"):
-                expect(tile(f"funnel-{name}")).to_have_text(f"{funnel_before[name] + 1:,}", timeout=timeout)
-            version = answer["model_version"]
-            row = page.locator(f'[data-testid="surface-row"][data-surface="for_you"][data-version="{version}"]')
-            expect(row.locator('[data-col="clicks"]')).to_have_text(f"{before['clicks'] + 1:,}", timeout=timeout)
+            after = {name: before[name] + 1 for name in COUNTED}
+            after["tile-answers"] += 1  # two answers, two lists shown, one click
+            after["tile-impressions"] += 1
+            after["tile-attributed-revenue"] = before["tile-attributed-revenue"] + PRICE * QUANTITY
+            for name, value in after.items():
+                shown = f"{value:,.2f}" if name == "tile-attributed-revenue" else f"{value:,}"
+                expect(tile(name)).to_have_text(shown, timeout=wait)
+            expect(tile("tile-ctr")).to_have_text(percent(after["tile-clicks"], after["tile-impressions"]))
+            conversion = percent(after["tile-attributed-purchases"], after["tile-impressions"])
+            expect(tile("tile-conversion-rate")).to_have_text(conversion)
+            abandoned = number(tile("funnel-abandoned-carts").inner_text())
+            rate = percent(abandoned, abandoned + after["funnel-converted-carts"])
+            expect(tile("funnel-cart-abandonment-rate")).to_have_text(rate)
             expect(tile("chart-ctr")).not_to_have_attribute("data-points", "0")
+
+            # the version was published in this test: its rows hold exactly this journey
+            def cell(surface: str, column: str) -> Any:
+                row = f'[data-testid="surface-row"][data-surface="{surface}"][data-version="{published}"]'
+                return page.locator(f'{row} [data-col="{column}"]')
+
+            revenue = f"{PRICE * QUANTITY}"
+            rows = {
+                "for_you": {"answers": "1", "clicks": "1", "ctr": "100.00%", "attributed_revenue": revenue},
+                "complements": {"impressions": "1", "clicks": "0", "ctr": "0.00%", "conversion_rate": "0.00%"},
+            }
+            for surface, columns in rows.items():
+                for column, value in columns.items():
+                    expect(cell(surface, column)).to_have_text(value)
 
             screenshot = tmp_path / "dashboard.png"
             page.screenshot(path=str(screenshot), full_page=True)
@@ -202,11 +238,20 @@ def test_the_page_follows_events_sent_through_the_api(
             if os.environ.get(SCREENSHOT_TO):
                 shutil.copyfile(screenshot, os.environ[SCREENSHOT_TO])
 
+            # the range selector: whole hours up to the current one (the last hour may have just begun: its
+            # numbers are not compared)
+            tile("range").select_option("7d")
+            expect(tile("chart-revenue")).to_have_attribute("data-hours", "168", timeout=wait)
+            expect(tile("tile-clicks")).to_have_text(f"{after['tile-clicks']:,}")
+            tile("range").select_option("1h")
+            expect(tile("chart-revenue")).to_have_attribute("data-hours", "1", timeout=wait)
+            assert "range=1h" in page.url
+
             # the service goes away: the page says it cannot reach it and keeps the last numbers
             served.stop()
-            expect(tile("status")).to_have_attribute("data-state", "error", timeout=timeout)
+            expect(tile("status")).to_have_attribute("data-state", "error", timeout=wait)
             expect(tile("status")).to_contain_text("Cannot reach")
-            expect(tile("tile-clicks")).to_have_text(f"{before['clicks'] + 1:,}")
+            expect(tile("tile-clicks")).to_have_text(f"{after['tile-clicks']:,}")
             assert not errors, f"the page's script raised: {errors}"
         finally:
             browser.close()
