@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: venv test lint demo bench-load bench-serve bench-outage bench-scale bench-scale-quick bench-profile clean
+.PHONY: venv browser test lint demo bench-load bench-serve bench-outage bench-scale bench-scale-quick bench-profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: venv
+# the dashboard's browser test drives Debian's chromium through playwright's Python package (the test extra);
+# `playwright install` is never run: it downloads browsers, and the system's chromium is used instead
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: venv browser
 	$(BIN)/ruff check recommender training serving tests benchmarks
 	$(BIN)/python -m pytest -q
 

@@ -38,7 +38,7 @@ from serving.fast_events import FastEventsMiddleware, event_routes
 from serving.fast_path import FastPathMiddleware
 from serving.fast_routes import fast_routes
 from serving.metrics import Metrics, MetricsMiddleware
-from serving.routes import cart, events, health, items, kpis, popular, users
+from serving.routes import cart, dashboard, events, health, items, kpis, popular, users
 from serving.schemas import Problem
 from serving.settings import ServingSettings
 from serving.state import ServingState
@@ -151,6 +151,7 @@ def include_routes(app: FastAPI, cfg: ServingSettings) -> None:
         app.include_router(module.router, **guarded(read_check(reads, writes)))
     app.include_router(events.router, **guarded(event_check(reads, writes), forbidden=bool(writes and reads)))
     app.include_router(health.router)
+    app.include_router(dashboard.router)
 
 
 def guarded(check: KeyCheck | None, *, forbidden: bool = False) -> dict[str, Any]:
