@@ -8,7 +8,9 @@ Who may call what:
 - ``/healthz``, ``/readyz``, ``/metrics`` (and ``/docs``, ``/openapi.json``) never need a key.
 
 A missing or unknown key is a 401 with a reason and ``WWW-Authenticate: ApiKey header="X-API-Key"``.
-Keys are read from the header only, never from the URL (servers log URLs), and compared with
+Keys are read from the header only, never from the URL (servers log URLs), with one exception: the
+dashboard's page (``GET /dashboard?key=``, which a browser's navigation cannot send a header for;
+``serving.routes.dashboard`` hides the key in the access log). Keys are compared with
 ``secrets.compare_digest`` against every configured key. Nothing here logs a key or puts it in an answer.
 """
 

@@ -110,7 +110,10 @@ def simulate_in_background(console: Console, shop: Shop, options: RunOptions) ->
             console.print(f"simulation skipped: {exc}", markup=False)
             return
         print_report(console, result)
-        console.print(f"journey KPIs: {options.url}/v1/kpis", soft_wrap=True)
+        console.print(
+            f"journey KPIs: the dashboard at {options.url}/dashboard, the JSON at {options.url}/v1/kpis",
+            soft_wrap=True,
+        )
 
     thread = threading.Thread(target=work, name="recs-demo-simulation", daemon=True)
     thread.start()
