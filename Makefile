@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: venv browser test lint demo bench-load bench-serve bench-outage bench-scale bench-scale-quick bench-profile clean
+.PHONY: venv browser test lint demo bench-load bench-serve bench-ingest bench-outage bench-scale bench-scale-quick bench-profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench-load: venv
 
 bench-serve: venv
 	$(BIN)/python -m benchmarks.serve_speed
+
+bench-ingest: venv
+	$(BIN)/python -m benchmarks.event_ingest
 
 bench-outage: venv
 	$(BIN)/python -m benchmarks.redis_outage

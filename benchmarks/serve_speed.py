@@ -1,6 +1,7 @@
 """HTTP speed of the storefront's list routes against a bare FastAPI + Redis GET endpoint, in one run.
 
     python -m benchmarks.serve_speed [--customers 100000] [--seconds 15] [--connections 64] [--rounds 2]
+                                     [--without-records]
 
 On loopback: generates a shop (``--customers``, about 20 order lines each), fits the bundle, publishes it
 into a real redis-server started for the run, starts ``recs serve`` (one uvicorn worker, uvloop and
@@ -15,6 +16,8 @@ complements) from each, per surface:
 - ``GET /v1/users/{id}/next-purchase?k=10`` vs the customer's packed next-purchase list;
 - ``GET /v1/items/{id}/complements?k=10`` vs the item's packed complements list.
 
+Every list answer is recorded for attribution (``serving.feedback.answers``), as shipped; with
+``--without-records`` a third server with ``RECS_RECORD_ANSWERS=false`` takes its turn in the same rounds.
 Bare and ours alternate, ``--rounds`` times each (the machine's load drifts), and the table shows the
 mean requests/s, the p50 and p99 of the round with the median requests/s, errors, and the ratios ours/bare.
 The serving worker's RSS (now and peak, from /proc) is taken after the runs.
@@ -168,6 +171,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--without-records",
+        action="store_true",
+        help="also serve with RECS_RECORD_ANSWERS=false, in the same rounds: what recording answers costs",
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
 
@@ -180,16 +188,25 @@ def main() -> None:
             ours = start_server([RECS, "serve", "--port", str(ours_port)], env, work / "ours.log")
             bare_cmd = [sys.executable, "-m", "uvicorn", "benchmarks.bare_app:app", "--port", str(bare_port)]
             bare = start_server([*bare_cmd, "--log-level", "warning", "--no-access-log"], env, work / "bare.log")
+            servers = [ours, bare]
+            if args.without_records:
+                plain_port = free_port()
+                plain_env = {**env, "RECS_RECORD_ANSWERS": "false"}
+                servers.append(start_server([RECS, "serve", "--port", str(plain_port)], plain_env, work / "plain.log"))
             rows = []
             try:
                 wait_ready(f"http://127.0.0.1:{ours_port}/readyz", ours)
                 wait_ready(f"http://127.0.0.1:{bare_port}/healthz", bare)
+                if args.without_records:
+                    wait_ready(f"http://127.0.0.1:{plain_port}/readyz", servers[2])
                 for surface, label, path, kind in SURFACES:
-                    runs: dict[str, list[dict[str, float]]] = {"bare": [], "ours": []}
                     targets = {
                         "bare": (f"http://127.0.0.1:{bare_port}", f"/bare/{surface}/%s"),
                         "ours": (f"http://127.0.0.1:{ours_port}", path),
                     }
+                    if args.without_records:
+                        targets["plain"] = (f"http://127.0.0.1:{plain_port}", path)
+                    runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
                     for base, fmt in targets.values():  # warm-up
                         run_wrk(wrk, base, fmt, files[kind], 3, args.connections, work)
                     for _ in range(args.rounds):
@@ -201,7 +218,7 @@ def main() -> None:
                     print(f"{label}: done", flush=True)
                 rss = rss_mb(ours.pid)
             finally:
-                for proc in (ours, bare):
+                for proc in servers:
                     proc.terminate()
                     proc.wait(timeout=20)
 
@@ -213,9 +230,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for label, runs in rows:
         summary = {name: summarize(r) for name, r in runs.items()}
-        o, b = summary["ours"], summary["bare"]
-        for name, r in (("recs serve", o), ("bare FastAPI + Redis GET", b)):
-            ratios = f"{o['rps'] / b['rps']:.2f}x | {o['p99'] / b['p99']:.2f}x" if name == "recs serve" else " | "
+        b = summary["bare"]
+        servers_shown = [("recs serve", summary["ours"])]
+        if "plain" in summary:
+            servers_shown.append(("recs serve, RECS_RECORD_ANSWERS=false", summary["plain"]))
+        for name, r in [*servers_shown, ("bare FastAPI + Redis GET", b)]:
+            ratios = f"{r['rps'] / b['rps']:.2f}x | {r['p99'] / b['p99']:.2f}x" if r is not b else " | "
             cells = f"{r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {int(r['errors'])}"
             print(f"| {label} | {name} | {cells} | {ratios} |")
     print(f"\nrecs serve worker RSS after the runs: {rss[0]:.0f} MB (peak {rss[1]:.0f} MB)")

@@ -41,7 +41,7 @@ from serving.metrics import Metrics, MetricsMiddleware
 from serving.routes import cart, dashboard, events, health, items, kpis, popular, users
 from serving.schemas import Problem
 from serving.settings import ServingSettings
-from serving.state import ServingState
+from serving.state import ServingState, settle_heap
 
 log = logging.getLogger(__name__)
 API_VERSION = "1"
@@ -102,6 +102,8 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         except cache.RedisUnavailable as exc:
             state.problem = f"Redis unreachable at startup: {exc}"
             log.warning("starting without a loaded version: %s", state.problem)
+        if state.active is None:  # loading a version settles the heap; without one, settle it now (events)
+            settle_heap()
         tasks = [
             asyncio.create_task(buffer.run(state.write_events), name="recs-event-flusher"),
             asyncio.create_task(state.answers.run(), name="recs-answer-recorder"),
