@@ -26,6 +26,7 @@ from recommender.errors import DataError, TooManyRejectsError
 from training.config_file import load_bundle_config
 from training.exit_codes import EXIT_BAD_DATA
 from training.pipeline import TrainingOutcome, train
+from training.promotion import PROMOTION_METRIC
 from training.self_tune import Candidate
 from training.settings import TrainingSettings
 from training.train_report import metrics_markdown, metrics_tables, print_registered
@@ -144,6 +145,13 @@ def train_and_register(
             console.print(tuning_table(outcome.tuning))
         for table in metrics_tables(outcome.report):
             console.print(table)
+        if outcome.report.metrics.get(PROMOTION_METRIC) is None:
+            console.print(
+                f"[yellow]warning[/yellow]: next purchase could not be evaluated ({PROMOTION_METRIC} is missing): "
+                "no customer has an order after the time split with history before it. The data are too small "
+                "to evaluate, and --promote will not promote this version.",
+                highlight=False,
+            )
 
         t0 = time.perf_counter()
         with console.status("logging to MLflow and registering the model"):
@@ -151,8 +159,7 @@ def train_and_register(
             registered = _log_training(client, settings, outcome, orders, catalog, rejects_path, promote)
         mlflow_seconds = time.perf_counter() - t0
 
-    print_registered(console, settings, registered, promote)
-    if metrics_json:
+    if metrics_json:  # first: nothing printed after training may keep it from being written
         payload = {
             "metrics": outcome.report.metrics,
             "rows": outcome.report.rows,
@@ -162,10 +169,13 @@ def train_and_register(
             "model_name": registered.model_name,
             "version": registered.version,
             "promoted": registered.promoted,
+            "promotion": registered.promotion_reason,
             "tuning": outcome.tuning.summary() if outcome.tuning is not None else None,
         }
         metrics_json.parent.mkdir(parents=True, exist_ok=True)
         metrics_json.write_text(json.dumps(payload, indent=2))
+    print_registered(console, settings, registered, promote)
+    if metrics_json:
         console.print(f"metrics written to {metrics_json}")
 
 

@@ -62,17 +62,10 @@ def metrics_markdown(report: EvaluationReport) -> str:
 
 
 def print_registered(console: Console, settings: TrainingSettings, registered: RegisteredRun, promote: bool) -> None:
-    from training import tracking
-
     console.print(
         f"MLflow run {registered.run_id} -> model {registered.model_name} version {registered.version} "
         f"(alias candidate) at {settings.resolved_tracking_uri}"
     )
-    if promote:
-        if registered.promoted:
-            console.print(f"[green]promoted[/green]: version {registered.version} is now @champion")
-        else:
-            console.print(
-                f"not promoted: {tracking.PROMOTION_METRIC} did not beat champion version "
-                f"{registered.champion_version} ({registered.previous_champion_metric:.4f})"
-            )
+    if promote and registered.promotion_reason:
+        style = "green" if registered.promoted else "yellow"
+        console.print(f"[{style}]{registered.promotion_reason}[/{style}]", highlight=False)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from recommender.vocabulary import DEFAULT_MODEL_NAME
 from serving.settings import ServingSettings
@@ -163,3 +164,24 @@ def test_reject_ratio_threshold_decides_the_exit_code(
     orders.write_text("\n".join(keep + bad) + "\n")
     result = _run(["train", "--orders", str(orders), "--max-reject-ratio", ratio], tmp_path / "home")
     assert result.returncode == code, result.stdout + result.stderr
+
+
+def test_promote_on_data_too_small_to_evaluate_explains_and_writes_the_metrics(tmp_path: Path) -> None:
+    """No customer has two orders: nothing can be scored. On a brand-new store, --promote neither crashes nor
+    promotes; it says why, warns with the reason before, and --metrics-json is written."""
+    orders = tmp_path / "tiny.csv"
+    lines = [f"o{i},c{i},i{i % 7},1,2.5,2026-0{1 + i % 9}-1{i % 9}T10:00:00" for i in range(24)]
+    orders.write_text("order_id,customer_id,item_id,quantity,price,ordered_at\n" + "\n".join(lines) + "\n")
+    metrics = tmp_path / "metrics.json"
+    done = _run(["train", "--orders", str(orders), "--promote", "--no-tune", "--metrics-json", str(metrics)], tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
+    out = " ".join(done.stdout.split())
+    assert "next purchase could not be evaluated" in out
+    assert "not promoted: the evaluation gave no next_purchase.ndcg_at_10" in out
+    payload = json.loads(metrics.read_text())
+    assert payload["promoted"] is False and payload["version"] == "1"
+    assert payload["promotion"].startswith("not promoted")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert str(client.get_model_version_by_alias("cli-recs", "candidate").version) == "1"
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias("cli-recs", "champion")

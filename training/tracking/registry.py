@@ -6,6 +6,7 @@ the new version beats the current champion on ``PROMOTION_METRIC`` (or there is 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -17,10 +18,19 @@ from mlflow.exceptions import MlflowException
 
 from recommender.bundle import MANIFEST, ModelBundle
 from recommender.errors import ModelFileError
+from training.promotion import PROMOTION_METRIC
 
-PROMOTION_METRIC = "next_purchase.ndcg_at_10"
 CANDIDATE = "candidate"
 CHAMPION = "champion"
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What ``promote_if_better`` decided, and why, in words the command prints."""
+
+    promoted: bool
+    reason: str
+    previous_metric: float | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,7 @@ class RegisteredRun:
     promoted: bool
     champion_version: str | None
     previous_champion_metric: float | None
+    promotion_reason: str | None = None  # set when promotion was asked for
 
 
 def current_champion(client: MlflowClient, model_name: str) -> str | None:
@@ -40,26 +51,41 @@ def current_champion(client: MlflowClient, model_name: str) -> str | None:
         return None
 
 
-def promote_if_better(
-    client: MlflowClient, model_name: str, version: str, metrics: dict[str, float]
-) -> tuple[bool, float | None]:
+def promote_if_better(client: MlflowClient, model_name: str, version: str, metrics: dict[str, float]) -> Promotion:
     """Move ``champion`` to ``version`` when its promotion metric beats the champion's (or none exists).
 
-    Returns (promoted, the previous champion's metric or None).
-    """
+    A run whose evaluation gave no promotion metric (data too small to evaluate) is never promoted."""
     new_value = metrics.get(PROMOTION_METRIC)
-    if new_value is None:
-        return False, None
+    if new_value is None or not math.isfinite(new_value):
+        return Promotion(
+            False,
+            f"not promoted: the evaluation gave no {PROMOTION_METRIC} (no customer could be scored: the data are "
+            "too small to evaluate)",
+        )
     try:
         champion = client.get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
         client.set_registered_model_alias(model_name, CHAMPION, version)
-        return True, None
+        return Promotion(
+            True, f"promoted: version {version} is the first @champion ({PROMOTION_METRIC} {new_value:.4f})"
+        )
     old_value = client.get_run(champion.run_id).data.metrics.get(PROMOTION_METRIC)
-    if old_value is None or new_value > old_value:
+    if old_value is None:
         client.set_registered_model_alias(model_name, CHAMPION, version)
-        return True, old_value
-    return False, old_value
+        return Promotion(
+            True, f"promoted: champion version {champion.version} has no {PROMOTION_METRIC} to compare with"
+        )
+    if new_value > old_value:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        reason = (
+            f"promoted: {PROMOTION_METRIC} {new_value:.4f} beats champion version {champion.version}'s {old_value:.4f}"
+        )
+        return Promotion(True, reason, old_value)
+    reason = (
+        f"not promoted: {PROMOTION_METRIC} {new_value:.4f} does not beat champion version {champion.version}'s "
+        f"{old_value:.4f}"
+    )
+    return Promotion(False, reason, old_value)
 
 
 def resolve_model_version(client: MlflowClient, model_uri: str) -> tuple[str, str]:

@@ -118,11 +118,14 @@ def log_training(
         run_id = run.info.run_id
     version = str(info.registered_model_version)
     client.set_registered_model_alias(settings.model_name, CANDIDATE, version)
-    promoted, champion, previous = False, current_champion(client, settings.model_name), None
-    if promote:
-        promoted, previous = promote_if_better(client, settings.model_name, version, metrics)
-        champion = version if promoted else champion
-    return RegisteredRun(run_id, settings.model_name, version, promoted, champion, previous)
+    champion = current_champion(client, settings.model_name)
+    if not promote:
+        return RegisteredRun(run_id, settings.model_name, version, False, champion, None)
+    decision = promote_if_better(client, settings.model_name, version, metrics)
+    champion = version if decision.promoted else champion
+    return RegisteredRun(
+        run_id, settings.model_name, version, decision.promoted, champion, decision.previous_metric, decision.reason
+    )
 
 
 def log_candidates(client: MlflowClient, settings: TrainingSettings, parent_run_id: str, tuning: TuneOutcome) -> None:
