@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from recommender.bundle import BundleConfig
-from recommender.data import LoadResult
+from recommender.data import LoadResult, fingerprint
 from recommender.errors import DataError, TooManyRejectsError
 from training.config_file import load_bundle_config
 from training.exit_codes import EXIT_BAD_DATA
@@ -163,7 +163,7 @@ def train_and_register(
         payload = {
             "metrics": outcome.report.metrics,
             "rows": outcome.report.rows,
-            "data": _data_metrics(outcome),
+            "data": {**_data_metrics(outcome), **fingerprint(outcome.load.history)},
             "seconds": {**outcome.seconds, "mlflow": mlflow_seconds},
             "run_id": registered.run_id,
             "model_name": registered.model_name,
@@ -220,7 +220,11 @@ def _log_training(
         bundle=outcome.bundle,
         artifacts={"data": rejects_path},
         texts=texts,
-        tags={"orders": str(orders), "catalog": str(catalog or "")},
+        tags={
+            "orders": str(orders),
+            "catalog": str(catalog or ""),
+            **{f"data.{key}": value for key, value in fingerprint(outcome.load.history).items()},
+        },
         promote=promote,
     )
     if tuning is not None:

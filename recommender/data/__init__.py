@@ -16,11 +16,13 @@ columns are ignored. Datetimes without an offset are taken as UTC. Rows where ev
 Modules: ``load`` (``load_orders``: reading, blank lines, id mapping, order keys, the catalog), ``validation``
 (the reject reasons, their limits and the row checks), ``timestamps`` (``parse_timestamps``), ``rejects``
 (the rejects frame, ``write_rejects``), ``results`` (``LoadResult``, ``LoadSummary`` and the checks on them),
-``readers`` (``read_table``), ``csv_reader``, ``parquet_reader`` and ``columns`` (known and internal column
-names). Underscored names are internal to the package; its modules share them.
+``readers`` (``read_table``), ``csv_reader``, ``parquet_reader``, ``columns`` (known and internal column
+names) and ``fingerprint`` (counts, date range and a content hash of a history). Underscored names are
+internal to the package; its modules share them.
 """
 
 from recommender.data.columns import CATALOG_COLUMNS, ORDER_COLUMNS
+from recommender.data.fingerprint import fingerprint
 from recommender.data.load import load_orders
 from recommender.data.readers import AmbiguousColumnsError
 from recommender.data.rejects import write_rejects
@@ -38,6 +40,7 @@ __all__ = [
     "LoadSummary",
     "check_reject_ratio",
     "check_usable",
+    "fingerprint",
     "load_orders",
     "parse_timestamps",
     "write_rejects",

@@ -113,6 +113,12 @@ def test_train_end_to_end_with_a_few_bad_lines(shop: dict[str, Path], tmp_path: 
     assert payload["metrics"]["eval.next_purchase_customers"] == 300
     assert payload["metrics"]["eval.eligible_customers"] > 300
     assert client.get_run(champion.run_id).data.params["evaluation.max_customers"] == "300"
+    # the training data's fingerprint, on the run and in the metrics JSON
+    tags = client.get_run(champion.run_id).data.tags
+    assert tags["data.fingerprint"] == data["fingerprint"] and len(data["fingerprint"]) == 16
+    assert (
+        tags["data.lines"] == str(data["data.rows_kept"]) and tags["data.first_order_at"] < tags["data.last_order_at"]
+    )
 
 
 def test_malformed_orders_exit_2_with_rejects_and_summary(tmp_path: Path) -> None:
