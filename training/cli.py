@@ -25,7 +25,7 @@ from recommender.data import LoadResult, fingerprint
 from recommender.errors import DataError, TooManyRejectsError
 from training.config_file import load_bundle_config
 from training.exit_codes import EXIT_BAD_DATA
-from training.pipeline import TrainingOutcome, train
+from training.pipeline import TrainingOutcome, rescore, train
 from training.promotion import PROMOTION_METRIC
 from training.self_tune import Candidate
 from training.settings import TrainingSettings
@@ -33,7 +33,7 @@ from training.train_report import metrics_markdown, metrics_tables, print_regist
 from training.tuning_report import candidate_line, tuning_table
 
 if TYPE_CHECKING:
-    from training.tracking import MlflowClient, RegisteredRun
+    from training.tracking import Evidence, MlflowClient, RegisteredRun
 
 FINAL_FIT = "final fit"  # the prefix of the final fit's step names (training.pipeline.train)
 
@@ -154,9 +154,10 @@ def train_and_register(
             )
 
         t0 = time.perf_counter()
+        client = connecting[0].result() if connecting else _connect_tracking(settings)
+        evidence = _promotion_evidence(console, client, settings, outcome) if promote else None
         with console.status("logging to MLflow and registering the model"):
-            client = connecting[0].result() if connecting else _connect_tracking(settings)
-            registered = _log_training(client, settings, outcome, orders, catalog, rejects_path, promote)
+            registered = _log_training(client, settings, outcome, orders, catalog, rejects_path, promote, evidence)
         mlflow_seconds = time.perf_counter() - t0
 
     if metrics_json:  # first: nothing printed after training may keep it from being written
@@ -186,6 +187,24 @@ def _connect_tracking(settings: TrainingSettings) -> MlflowClient:
     return tracking.connect(settings)
 
 
+def _promotion_evidence(
+    console: Console, client: MlflowClient, settings: TrainingSettings, outcome: TrainingOutcome
+) -> Evidence:
+    """The champion's config refitted and scored on this run's evaluation split, next to this run's number."""
+    from training import tracking
+
+    report = outcome.report
+    scored = int(report.counts.get("next_purchase_customers", 0))
+    evidence = tracking.Evidence(report.metrics.get(PROMOTION_METRIC), None, scored, settings.min_promotion_customers)
+    champion = tracking.champion_config(client, settings.model_name)
+    if champion is None or report.data is None or scored < settings.min_promotion_customers:
+        return evidence
+    version, config = champion
+    with console.status(f"scoring champion version {version}'s config on this run's evaluation"):
+        value = rescore(report.data, config).metrics.get(PROMOTION_METRIC)
+    return tracking.Evidence(evidence.new_value, value, scored, settings.min_promotion_customers)
+
+
 def _log_training(
     client: MlflowClient,
     settings: TrainingSettings,
@@ -194,6 +213,7 @@ def _log_training(
     catalog: Path | None,
     rejects_path: Path,
     promote: bool,
+    evidence: Evidence | None = None,
 ) -> RegisteredRun:
     from training import tracking
 
@@ -201,7 +221,13 @@ def _log_training(
     texts = {
         "evaluation/metrics_table.md": metrics_markdown(outcome.report),
         "evaluation/metrics.json": json.dumps(outcome.report.rows, indent=2),
+        tracking.CONFIG_ARTIFACT: outcome.config.model_dump_json(indent=2),
     }
+    promotion_metrics: dict[str, float] = {}
+    if evidence is not None:
+        promotion_metrics["promotion.scored_customers"] = float(evidence.scored_customers)
+        if evidence.champion_value is not None:
+            promotion_metrics[f"promotion.champion.{PROMOTION_METRIC}"] = evidence.champion_value
     tune_params: dict[str, object] = {"enabled": tuning is not None}
     tune_metrics: dict[str, float] = {}
     if tuning is not None:
@@ -216,7 +242,13 @@ def _log_training(
             "evaluation": {"max_customers": outcome.eval_customers},
             "tune": tune_params,
         },
-        metrics={**outcome.report.metrics, **_data_metrics(outcome), **_timing_metrics(outcome), **tune_metrics},
+        metrics={
+            **outcome.report.metrics,
+            **_data_metrics(outcome),
+            **_timing_metrics(outcome),
+            **tune_metrics,
+            **promotion_metrics,
+        },
         bundle=outcome.bundle,
         artifacts={"data": rejects_path},
         texts=texts,
@@ -226,6 +258,7 @@ def _log_training(
             **{f"data.{key}": value for key, value in fingerprint(outcome.load.history).items()},
         },
         promote=promote,
+        evidence=evidence,
     )
     if tuning is not None:
         tracking.log_candidates(client, settings, registered.run_id, tuning)

@@ -65,6 +65,7 @@ class EvaluationReport:
 
     rows: list[dict[str, object]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    data: EvaluationData | None = field(default=None, repr=False)  # the splits scored (None: nothing to score)
 
     def add(self, task: str, method: str, values: dict[str, float], ours: bool) -> None:
         """Record one method's metrics; counts (``n_*``) go to ``counts``, undefined (NaN) values are dropped."""
@@ -249,9 +250,19 @@ def evaluate(
         report.counts["next_purchase_customers"] = 0
         return report
     report.counts.update(data.counts())
+    report.data = data
     bundle = fit_evaluated_models(data.split.train, config, on_step=lambda name: step(f"evaluation fit: {name}"))
     score_models(data, bundle, config, report, on_step=step)
     score_baselines(data, report)
+    return report
+
+
+def rescore(data: EvaluationData, config: BundleConfig, on_step: StepHook | None = None) -> EvaluationReport:
+    """``config``'s models fitted on the training side of ``data`` and scored on its targets: another version's
+    config measured on exactly this run's evaluation (promotion compares on it)."""
+    report = EvaluationReport(counts=data.counts(), data=data)
+    bundle = fit_evaluated_models(data.split.train, config, on_step=on_step)
+    score_models(data, bundle, config, report, on_step=on_step)
     return report
 
 

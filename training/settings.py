@@ -28,6 +28,10 @@ class TrainingSettings(BaseSettings):
     # override it), within this many seconds (None: auto, see training.self_tune)
     tune: bool = Field(default=True, validation_alias=AliasChoices("RECS_TUNE"))
     tune_budget_seconds: float | None = Field(default=None, ge=0, validation_alias=AliasChoices("RECS_TUNE_BUDGET"))
+    # --promote refuses when the evaluation scored fewer customers than this (too little evidence)
+    min_promotion_customers: int = Field(
+        default=200, ge=0, validation_alias=AliasChoices("RECS_MIN_PROMOTION_CUSTOMERS")
+    )
 
     @property
     def resolved_tracking_uri(self) -> str:

@@ -191,3 +191,49 @@ def test_promote_on_data_too_small_to_evaluate_explains_and_writes_the_metrics(t
     assert str(client.get_model_version_by_alias("cli-recs", "candidate").version) == "1"
     with pytest.raises(MlflowException):
         client.get_model_version_by_alias("cli-recs", "champion")
+
+
+def test_promotion_compares_on_the_same_evaluation(shop: dict[str, Path], tmp_path: Path) -> None:
+    """``--promote`` refits the champion's config on the new run's split and promotes only on that comparison:
+    the same config again ties and promotes (fresher data); a worse config does not; a 6-customer file,
+    whose own number is high, is refused for too few scored customers."""
+    home = tmp_path / "home"
+    base = ["train", "--orders", str(shop["orders"]), "--catalog", str(shop["catalog"]), "--promote", "--no-tune"]
+    base += ["--eval-customers", "300"]
+
+    def train(*extra: str) -> tuple[dict, str]:
+        out = tmp_path / "metrics.json"
+        done = _run([*base, *extra, "--metrics-json", str(out)], home)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(out.read_text()), " ".join(done.stdout.split())
+
+    first, _ = train()
+    assert first["promoted"] and "first @champion" in first["promotion"]
+    again, text = train()
+    assert again["promoted"], again["promotion"]
+    assert "champion version 1's config refitted on the same split" in text
+    store = f"sqlite:///{(home / 'mlflow.db').resolve()}"
+    client = MlflowClient(store, registry_uri=store)
+    run = client.get_run(client.get_model_version("cli-recs", "2").run_id)
+    own, champions = (
+        run.data.metrics["next_purchase.ndcg_at_10"],
+        run.data.metrics["promotion.champion.next_purchase.ndcg_at_10"],
+    )
+    assert own == pytest.approx(champions, abs=1e-9)  # the same config on the same split
+    assert run.data.metrics["promotion.scored_customers"] == 300
+
+    worse_config = tmp_path / "worse.json"
+    worse_config.write_text(json.dumps({"next_purchase": {"min_repeat_share": 1.0, "neighbours": 0}}))
+    worse, text = train("--config", str(worse_config))
+    assert not worse["promoted"] and "not promoted" in worse["promotion"], worse["promotion"]
+    assert worse["metrics"]["next_purchase.ndcg_at_10"] < champions
+
+    tiny = tmp_path / "tiny.csv"
+    lines = [f"o{c}{n},c{c},i{(c + n) % 5},1,2.5,2026-0{1 + n}-0{1 + c}T10:00:00" for c in range(6) for n in range(4)]
+    tiny.write_text("order_id,customer_id,item_id,quantity,price,ordered_at\n" + "\n".join(lines) + "\n")
+    out = tmp_path / "tiny.json"
+    done = _run(["train", "--orders", str(tiny), "--promote", "--no-tune", "--metrics-json", str(out)], home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    small = json.loads(out.read_text())
+    assert not small["promoted"] and "scored 6 customers, fewer than the 200" in small["promotion"]
+    assert str(client.get_model_version_by_alias("cli-recs", "champion").version) == "2"

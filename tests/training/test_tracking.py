@@ -20,6 +20,7 @@ def _log(
     metrics: dict[str, float] | None = None,
     promote: bool = True,
     tmp: Path | None = None,
+    evidence: tracking.Evidence | None = None,
 ) -> tracking.RegisteredRun:
     client = tracking.connect(settings)
     rejects = (tmp or settings.home) / "rejects.csv"
@@ -34,6 +35,7 @@ def _log(
         artifacts={"data": rejects},
         texts={"evaluation/metrics_table.md": "| method |\n"},
         promote=promote,
+        evidence=evidence,
     )
 
 
@@ -77,27 +79,39 @@ def test_run_has_params_metrics_artifacts_and_a_registered_candidate(recs_home: 
     assert version.run_id == registered.run_id
 
 
-def test_champion_moves_only_when_the_new_version_is_better(recs_home: Path, trained) -> None:
+def test_champion_moves_only_on_comparable_evidence(recs_home: Path, trained) -> None:
+    """Promotion compares the new version and the champion on the same evaluation (``Evidence``): a tie
+    promotes (fresher data), a loss does not, and too few scored customers or no measure of the champion on
+    the same split never promote."""
     settings = TrainingSettings()
     base = dict(trained.report.metrics)
     metric = tracking.PROMOTION_METRIC
 
-    first = _log(settings, trained, {**base, metric: 0.30})
-    assert first.promoted  # no champion yet
-    worse = _log(settings, trained, {**base, metric: 0.20})
-    assert not worse.promoted
-    assert worse.previous_champion_metric == pytest.approx(0.30)
+    def evidence(new: float, champion: float | None, scored: int = 500) -> tracking.Evidence:
+        return tracking.Evidence(new, champion, scored, 200)
+
+    first = _log(settings, trained, {**base, metric: 0.30}, evidence=evidence(0.30, None))
+    assert first.promoted and "first @champion" in (first.promotion_reason or "")  # no champion yet
+    worse = _log(settings, trained, {**base, metric: 0.20}, evidence=evidence(0.20, 0.30))
+    assert not worse.promoted and worse.previous_champion_metric == pytest.approx(0.30)
+    assert "0.2000" in (worse.promotion_reason or "") and "0.3000" in (worse.promotion_reason or "")
     client = MlflowClient(settings.resolved_tracking_uri)
     assert _alias(client, settings, "champion") == first.version
     assert _alias(client, settings, "candidate") == worse.version
 
-    better = _log(settings, trained, {**base, metric: 0.35})
-    assert better.promoted
-    assert _alias(client, settings, "champion") == better.version
+    # a higher number measured on other data proves nothing: no measure of the champion on this split
+    unmeasured = _log(settings, trained, {**base, metric: 0.99}, evidence=evidence(0.99, None))
+    assert not unmeasured.promoted and "could not be measured" in (unmeasured.promotion_reason or "")
+    too_few = _log(settings, trained, {**base, metric: 0.99}, evidence=evidence(0.99, 0.30, scored=6))
+    assert not too_few.promoted and "scored 6 customers, fewer than the 200" in (too_few.promotion_reason or "")
+    assert _alias(client, settings, "champion") == first.version
+
+    tie = _log(settings, trained, {**base, metric: 0.30}, evidence=evidence(0.30, 0.30))
+    assert tie.promoted and _alias(client, settings, "champion") == tie.version
 
     not_asked = _log(settings, trained, {**base, metric: 0.99}, promote=False)
-    assert not not_asked.promoted
-    assert _alias(client, settings, "champion") == better.version
+    assert not not_asked.promoted and not_asked.promotion_reason is None
+    assert _alias(client, settings, "champion") == tie.version
 
 
 def test_pyfunc_champion_loads_and_predicts_for_customer_ids(recs_home: Path, trained) -> None:

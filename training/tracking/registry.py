@@ -14,9 +14,10 @@ from urllib.request import url2pathname
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from recommender.bundle import MANIFEST, ModelBundle
+from recommender.bundle import MANIFEST, BundleConfig, ModelBundle
 from recommender.errors import ModelFileError
 from training.promotion import PROMOTION_METRIC
 
@@ -31,6 +32,17 @@ class Promotion:
     promoted: bool
     reason: str
     previous_metric: float | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The promotion metric of the new version and of the champion on one evaluation: the new run's split,
+    the champion's config refitted on its training side (``training.pipeline.rescore``)."""
+
+    new_value: float | None
+    champion_value: float | None  # None: the champion could not be measured on this split (no config recorded)
+    scored_customers: int  # customers the split scored
+    min_customers: int  # fewer: too little evidence to promote on
 
 
 @dataclass(frozen=True)
@@ -51,10 +63,37 @@ def current_champion(client: MlflowClient, model_name: str) -> str | None:
         return None
 
 
-def promote_if_better(client: MlflowClient, model_name: str, version: str, metrics: dict[str, float]) -> Promotion:
-    """Move ``champion`` to ``version`` when its promotion metric beats the champion's (or none exists).
+def champion_version(client: MlflowClient, model_name: str) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
 
-    A run whose evaluation gave no promotion metric (data too small to evaluate) is never promoted."""
+
+CONFIG_ARTIFACT = "config/bundle_config.json"  # every recs train run logs the config it trained with here
+
+
+def champion_config(client: MlflowClient, model_name: str) -> tuple[str, BundleConfig] | None:
+    """(version, the config it was trained with) of the current champion; None without a champion or when its
+    run recorded no config (runs from before the config was logged)."""
+    champion = champion_version(client, model_name)
+    if champion is None or not champion.run_id:
+        return None
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{champion.run_id}/{CONFIG_ARTIFACT}")
+    except (MlflowException, OSError):
+        return None
+    return str(champion.version), BundleConfig.model_validate_json(text)
+
+
+def promote_if_better(
+    client: MlflowClient, model_name: str, version: str, metrics: dict[str, float], evidence: Evidence | None
+) -> Promotion:
+    """Move ``champion`` to ``version`` when the evidence says it is at least as good as the champion on the
+    same evaluation (it is fitted on fresher data, so a tie promotes), or when there is no champion yet.
+
+    Never promoted: a run whose evaluation gave no promotion metric, or scored fewer than
+    ``evidence.min_customers`` customers, or a champion that could not be measured on the same split."""
     new_value = metrics.get(PROMOTION_METRIC)
     if new_value is None or not math.isfinite(new_value):
         return Promotion(
@@ -62,30 +101,33 @@ def promote_if_better(client: MlflowClient, model_name: str, version: str, metri
             f"not promoted: the evaluation gave no {PROMOTION_METRIC} (no customer could be scored: the data are "
             "too small to evaluate)",
         )
-    try:
-        champion = client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
+    if evidence is not None and evidence.scored_customers < evidence.min_customers:
+        return Promotion(
+            False,
+            f"not promoted: the evaluation scored {evidence.scored_customers:,} customers, fewer than the "
+            f"{evidence.min_customers:,} promotion needs (RECS_MIN_PROMOTION_CUSTOMERS)",
+        )
+    champion = champion_version(client, model_name)
+    if champion is None:
         client.set_registered_model_alias(model_name, CHAMPION, version)
         return Promotion(
             True, f"promoted: version {version} is the first @champion ({PROMOTION_METRIC} {new_value:.4f})"
         )
-    old_value = client.get_run(champion.run_id).data.metrics.get(PROMOTION_METRIC)
-    if old_value is None:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
+    if evidence is None or evidence.champion_value is None:
         return Promotion(
-            True, f"promoted: champion version {champion.version} has no {PROMOTION_METRIC} to compare with"
+            False,
+            f"not promoted: champion version {champion.version} could not be measured on this run's evaluation "
+            "(no config recorded with it), so the numbers are not comparable; move it by hand if you mean to",
         )
-    if new_value > old_value:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
-        reason = (
-            f"promoted: {PROMOTION_METRIC} {new_value:.4f} beats champion version {champion.version}'s {old_value:.4f}"
-        )
-        return Promotion(True, reason, old_value)
-    reason = (
-        f"not promoted: {PROMOTION_METRIC} {new_value:.4f} does not beat champion version {champion.version}'s "
-        f"{old_value:.4f}"
+    old_value = evidence.champion_value
+    compared = (
+        f"{PROMOTION_METRIC} on this run's evaluation: {new_value:.4f}, champion version {champion.version}'s "
+        f"config refitted on the same split: {old_value:.4f}"
     )
-    return Promotion(False, reason, old_value)
+    if new_value >= old_value:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        return Promotion(True, f"promoted: {compared}", old_value)
+    return Promotion(False, f"not promoted: {compared}", old_value)
 
 
 def resolve_model_version(client: MlflowClient, model_uri: str) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from recommender.bundle import BundleConfig, ModelBundle
 from training.self_tune import TUNED_SURFACES, TuneOutcome
 from training.settings import TrainingSettings
-from training.tracking.registry import CANDIDATE, RegisteredRun, current_champion, promote_if_better
+from training.tracking.registry import CANDIDATE, Evidence, RegisteredRun, current_champion, promote_if_better
 
 if TYPE_CHECKING:
     from training.search import Trial
@@ -90,6 +90,7 @@ def log_training(
     texts: dict[str, str],
     tags: dict[str, str] | None = None,
     promote: bool = False,
+    evidence: Evidence | None = None,
 ) -> RegisteredRun:
     """One MLflow run: params, metrics, artifacts, the pyfunc model; registers a version and sets aliases."""
     experiment = client.get_experiment_by_name(settings.experiment)
@@ -121,7 +122,7 @@ def log_training(
     champion = current_champion(client, settings.model_name)
     if not promote:
         return RegisteredRun(run_id, settings.model_name, version, False, champion, None)
-    decision = promote_if_better(client, settings.model_name, version, metrics)
+    decision = promote_if_better(client, settings.model_name, version, metrics, evidence)
     champion = version if decision.promoted else champion
     return RegisteredRun(
         run_id, settings.model_name, version, decision.promoted, champion, decision.previous_metric, decision.reason
