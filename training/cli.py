@@ -29,7 +29,7 @@ from training.pipeline import TrainingOutcome, rescore, train
 from training.promotion import PROMOTION_METRIC
 from training.self_tune import Candidate
 from training.settings import TrainingSettings
-from training.train_report import metrics_markdown, metrics_tables, print_registered
+from training.train_report import metrics_markdown, metrics_tables, print_registered, small_evaluation_warning
 from training.tuning_report import candidate_line, tuning_table
 
 if TYPE_CHECKING:
@@ -152,6 +152,8 @@ def train_and_register(
                 "to evaluate, and --promote will not promote this version.",
                 highlight=False,
             )
+        if (warning := small_evaluation_warning(outcome.report, settings.min_eval_customers)) is not None:
+            console.print(warning, highlight=False)
 
         t0 = time.perf_counter()
         client = connecting[0].result() if connecting else _connect_tracking(settings)

@@ -52,6 +52,12 @@ from training.self_tune import CandidateHook, TuneOutcome, self_tune
 
 StepHook = Callable[[str], None]
 EVALUATED_MODELS = ("collaborative", "for_you", "next_purchase")  # what ``score_models`` scores
+# what each task's rows were measured on: task -> (its count in ``EvaluationReport.counts``, what it counts)
+MEASURED_ON: dict[str, tuple[str, str]] = {
+    "next_purchase": ("next_purchase_customers", "customers"),
+    "for_you": ("for_you_customers", "customers"),
+    "complements": ("complement_anchors", "anchors"),
+}
 T = TypeVar("T")
 
 
@@ -60,7 +66,8 @@ class EvaluationReport:
     """Metrics of our models and the baselines measured in the same run.
 
     ``rows``: one dict per (task, method) with its metrics; ``metrics``: the same flattened into MLflow
-    names: ``<task>.<metric>`` for ours, ``<task>.baseline.<method>.<metric>`` for baselines.
+    names: ``<task>.<metric>`` for ours, ``<task>.baseline.<method>.<metric>`` for baselines, and ``counts``
+    (what each task was measured on, see ``MEASURED_ON``, and the customers eligible) as ``eval.<count>``.
     """
 
     rows: list[dict[str, object]] = field(default_factory=list)
@@ -86,6 +93,11 @@ class EvaluationReport:
 
     def metric(self, name: str) -> float:
         return self.metrics[name]
+
+    def measured_on(self, task: str) -> tuple[int, str] | None:
+        """How many customers (complements: anchors) ``task`` was measured on, and which; None: not counted."""
+        key, unit = MEASURED_ON.get(task, ("", ""))
+        return (self.counts[key], unit) if key in self.counts else None
 
 
 @dataclass
@@ -127,7 +139,7 @@ class EvaluationData:
             "eligible_customers": self.eligible_customers,
             "next_purchase_customers": len(self.split.customers),
             "for_you_customers": len(self.for_you_customers),
-            "complement_anchors": len(self.complements_events.anchor_items),
+            "complement_anchors": len(self.complements_events.anchor_items) if self.has_complement_anchors else 0,
         }
 
 
@@ -247,7 +259,7 @@ def evaluate(
         data = prepare_evaluation(history, config, max_customers)
     except NothingToEvaluateError:
         step("evaluation skipped: no customer has two orders")
-        report.counts["next_purchase_customers"] = 0
+        report.counts.update(dict.fromkeys(("eligible_customers", *(key for key, _ in MEASURED_ON.values())), 0))
         return report
     report.counts.update(data.counts())
     report.data = data

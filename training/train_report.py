@@ -1,5 +1,6 @@
-"""How ``recs train`` shows its results: the metrics tables (rich on the console, markdown for MLflow) and
-the line about the registered version."""
+"""How ``recs train`` shows its results: the metrics tables (rich on the console, markdown for MLflow), each
+saying how many customers (complements: anchors) it was measured on, the warning when those counts are too small
+to trust, and the line about the registered version."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from training.pipeline import EvaluationReport
+from training.pipeline import MEASURED_ON, EvaluationReport
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
@@ -36,8 +37,20 @@ def metrics_tables(report: EvaluationReport) -> list[Table]:
     return tables
 
 
+def count_text(n: int, unit: str) -> str:
+    """``1,234 customers``, ``1 anchor``."""
+    return f"{n:,} {unit[:-1] if n == 1 else unit}"
+
+
+def measured_on(report: EvaluationReport, task: str) -> str:
+    """``1,234 customers`` (complements: anchors) that ``task`` was measured on; empty when not counted."""
+    found = report.measured_on(task)
+    return count_text(*found) if found is not None else ""
+
+
 def _table(report: EvaluationReport, task: str, title: str, cols: list[str]) -> Table:
-    table = Table(title=f"{title} (time-ordered split)", title_justify="left")
+    count = measured_on(report, task)
+    table = Table(title=f"{title}{' on ' + count if count else ''} (time-ordered split)", title_justify="left")
     table.add_column("method")
     for col in cols:
         table.add_column(col.replace("_at_", "@"), justify="right")
@@ -54,11 +67,45 @@ def metrics_markdown(report: EvaluationReport) -> str:
     out: list[str] = []
     for task in dict.fromkeys(str(row["task"]) for row in report.rows):
         cols = _metric_columns(report, task)
-        out += [f"### {task}", "", "| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+        count = measured_on(report, task)
+        out += [
+            f"### {task}" + (f" (measured on {count})" if count else ""),
+            "",
+            "| method | " + " | ".join(cols) + " |",
+            "|---" * (len(cols) + 1) + "|",
+        ]
         for row in (r for r in report.rows if r["task"] == task):
-            out.append(f"| {row['method']} | " + " | ".join(f"{float(row[c]):.4f}" for c in cols if c in row) + " |")
+            out.append(
+                f"| {row['method']} | " + " | ".join(f"{float(row[c]):.4f}" if c in row else "" for c in cols) + " |"
+            )
         out.append("")
     return "\n".join(out)
+
+
+def small_evaluation_warning(report: EvaluationReport, minimum: int) -> str | None:
+    """The warning when a task was measured on fewer than ``minimum`` customers (complements: anchors), with
+    every task's count; None when each reached it. Promotion is decided elsewhere (``training.tracking``)."""
+    measured = {task: found for task in MEASURED_ON if (found := report.measured_on(task)) is not None}
+    small = [f"{_name(task)} ({count_text(n, unit)})" for task, (n, unit) in measured.items() if n < minimum]
+    if not small:
+        return None
+    counts = ", ".join(f"{_name(task)} {count_text(n, unit)}" for task, (n, unit) in measured.items())
+    eligible = report.counts.get("eligible_customers", 0)
+    scored = measured.get("next_purchase", (0, ""))[0]
+    sample = f", of which --eval-customers scored a sample of {scored:,}" if eligible > scored else ""
+    return (
+        f"[yellow]warning[/yellow]: too few to evaluate {_and(small)}: the minimum is "
+        f"{minimum:,} (RECS_MIN_EVAL_CUSTOMERS), and metrics on fewer are too noisy to compare models on. "
+        f"Measured on: {counts}; {eligible:,} customers have two or more orders{sample}."
+    )
+
+
+def _and(parts: list[str]) -> str:
+    return " and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else parts[0]
+
+
+def _name(task: str) -> str:
+    return task.replace("_", " ")
 
 
 def print_registered(console: Console, settings: TrainingSettings, registered: RegisteredRun, promote: bool) -> None:

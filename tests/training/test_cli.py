@@ -87,7 +87,8 @@ def test_train_end_to_end_with_a_few_bad_lines(shop: dict[str, Path], tmp_path: 
         tmp_path / "home",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "gp_topfreq" in result.stdout and "next_purchase" in result.stdout
+    out = " ".join(result.stdout.split())
+    assert "gp_topfreq" in out and "next_purchase on 300 customers (time-ordered split)" in out
     assert "promoted" in result.stdout
 
     payload = json.loads(metrics_json.read_text())
@@ -183,6 +184,8 @@ def test_promote_on_data_too_small_to_evaluate_explains_and_writes_the_metrics(t
     assert done.returncode == 0, done.stderr + done.stdout
     out = " ".join(done.stdout.split())
     assert "next purchase could not be evaluated" in out
+    assert "too few to evaluate next purchase (0 customers), for you (0 customers) and " in out
+    assert "the minimum is 200 (RECS_MIN_EVAL_CUSTOMERS)" in out
     assert "not promoted: the evaluation gave no next_purchase.ndcg_at_10" in out
     payload = json.loads(metrics.read_text())
     assert payload["promoted"] is False and payload["version"] == "1"
