@@ -24,16 +24,13 @@ class TrainingSettings(BaseSettings):
     experiment: str = Field(default="recs", validation_alias=AliasChoices("RECS_EXPERIMENT"))
     # customers scored by the evaluation (a seeded sample; 0: everyone with two or more orders)
     eval_customers: int = Field(default=20_000, ge=0, validation_alias=AliasChoices("RECS_EVAL_CUSTOMERS"))
-    # a task measured on fewer customers (complements: anchors) than this gets a warning with the counts
+    # a task measured on fewer customers (complements: anchors) than this gets a warning with the counts, and
+    # --promote never promotes a version whose next purchase was scored on fewer (too little evidence)
     min_eval_customers: int = Field(default=200, ge=0, validation_alias=AliasChoices("RECS_MIN_EVAL_CUSTOMERS"))
     # recs train picks next purchase's and complements' configs on validation data first (--tune/--no-tune
     # override it), within this many seconds (None: auto, see training.self_tune)
     tune: bool = Field(default=True, validation_alias=AliasChoices("RECS_TUNE"))
     tune_budget_seconds: float | None = Field(default=None, ge=0, validation_alias=AliasChoices("RECS_TUNE_BUDGET"))
-    # --promote refuses when the evaluation scored fewer customers than this (too little evidence)
-    min_promotion_customers: int = Field(
-        default=200, ge=0, validation_alias=AliasChoices("RECS_MIN_PROMOTION_CUSTOMERS")
-    )
 
     @property
     def resolved_tracking_uri(self) -> str:

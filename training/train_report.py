@@ -84,7 +84,8 @@ def metrics_markdown(report: EvaluationReport) -> str:
 
 def small_evaluation_warning(report: EvaluationReport, minimum: int) -> str | None:
     """The warning when a task was measured on fewer than ``minimum`` customers (complements: anchors), with
-    every task's count; None when each reached it. Promotion is decided elsewhere (``training.tracking``)."""
+    every task's count; None when each reached it. Promotion is decided elsewhere (``training.tracking``), on
+    the same minimum."""
     measured = {task: found for task in MEASURED_ON if (found := report.measured_on(task)) is not None}
     small = [f"{_name(task)} ({count_text(n, unit)})" for task, (n, unit) in measured.items() if n < minimum]
     if not small:
@@ -93,10 +94,13 @@ def small_evaluation_warning(report: EvaluationReport, minimum: int) -> str | No
     eligible = report.counts.get("eligible_customers", 0)
     scored = measured.get("next_purchase", (0, ""))[0]
     sample = f", of which --eval-customers scored a sample of {scored:,}" if eligible > scored else ""
+    promotion = (
+        " --promote does not promote on so few." if measured.get("next_purchase", (minimum, ""))[0] < minimum else ""
+    )
     return (
         f"[yellow]warning[/yellow]: too few to evaluate {_and(small)}: the minimum is "
         f"{minimum:,} (RECS_MIN_EVAL_CUSTOMERS), and metrics on fewer are too noisy to compare models on. "
-        f"Measured on: {counts}; {eligible:,} customers have two or more orders{sample}."
+        f"Measured on: {counts}; {eligible:,} customers have two or more orders{sample}.{promotion}"
     )
 
 

@@ -105,7 +105,7 @@ def promote_if_better(
         return Promotion(
             False,
             f"not promoted: the evaluation scored {evidence.scored_customers:,} customers, fewer than the "
-            f"{evidence.min_customers:,} promotion needs (RECS_MIN_PROMOTION_CUSTOMERS)",
+            f"{evidence.min_customers:,} promotion needs (RECS_MIN_EVAL_CUSTOMERS)",
         )
     champion = champion_version(client, model_name)
     if champion is None:
