@@ -335,7 +335,7 @@ def build_app() -> typer.Typer:
     app.command("serve")(serve_command)
     app.command("demo")(demo_command)
     app.command("simulate")(simulate_command)
-    app.add_typer(events_app(redis_url), name="events")
+    app.add_typer(events_app(lambda: redis_url(TrainingSettings())), name="events")
     return app
 
 

@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 CHECKPOINT = "_checkpoint.json"
 LOCK = "_export.lock"
 START = "0-0"  # the checkpoint before anything is exported (every entry's id is after it)
-PAGE_SIZE = 20_000  # log entries read per XRANGE
 EVENT_SCHEMA = {  # the stored event (serving.feedback.ingest.stored_event); other fields are ignored
     "customer_id": pl.String,
     "type": pl.String,
@@ -286,8 +285,8 @@ def export_log(
     out: Path,
     plan: Plan,
     *,
+    page_size: int,
     since: int | None = None,
-    page_size: int = PAGE_SIZE,
     on_page: Callable[[str, int], None] | None = None,
 ) -> ExportReport:
     """Export the entries that ``plan`` names (call under ``export_lock``); ``on_page(last id, entries)``

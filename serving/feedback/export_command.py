@@ -2,7 +2,8 @@
 ``serving.feedback.export`` and ``docs/feedback.md``).
 
 ``events_app(redis_url)`` builds the typer group; ``serving.cli`` passes its ``redis_url`` helper
-(``RECS_REDIS_URL``, else the embedded server), so that one declaration says where Redis is.
+(``RECS_REDIS_URL``, else the embedded server), so that one declaration says where Redis is, and this module
+needs nothing from ``training``.
 """
 
 from __future__ import annotations
@@ -16,25 +17,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from serving.feedback.export import (
-    PAGE_SIZE,
-    ExportError,
-    ExportReport,
-    Plan,
-    export_lock,
-    export_log,
-    parse_since,
-    plan_export,
-    stream_key,
-)
 from serving.feedback.store import LOG_KEY
-from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
     from redis import Redis
 
-RedisUrl = Callable[[TrainingSettings], contextlib.AbstractContextManager[str]]
+    from serving.feedback.export import ExportReport, Plan
+
+RedisUrl = Callable[[], contextlib.AbstractContextManager[str]]  # yields the URL while Redis is needed
 EXIT_FAILED = 1
+PAGE_SIZE = 20_000  # log entries read per XRANGE
+SHOWN_FILES = 10  # part files listed after an export
 PROGRESS_FROM = 100_000  # log entries to read from which a progress bar is shown
 
 
@@ -58,11 +51,12 @@ def events_app(redis_url: RedisUrl) -> typer.Typer:
         rewritten), one row per event and item, then a checkpoint, so that a re-run exports only what was
         logged since. Events before --since are skipped for good (the checkpoint moves past them)."""
         from serving.cache import RedisUnavailable, connect_sync
+        from serving.feedback.export import START, ExportError, export_lock, parse_since, plan_export
 
         console = Console(soft_wrap=True)
         try:
             since_at = None if since is None else parse_since(since)
-            with redis_url(TrainingSettings()) as url, export_lock(out):
+            with redis_url() as url, export_lock(out):
                 client = connect_sync(url)
                 try:
                     plan = plan_export(client, out)
@@ -80,7 +74,8 @@ def events_app(redis_url: RedisUrl) -> typer.Typer:
         if report.removed_uncommitted:
             console.print(f"removed {report.removed_uncommitted} uncommitted part(s) of an interrupted export")
         if report.events_read == 0:
-            console.print(f"nothing new in the event log since {plan.after or 'the start'}")
+            since_id = plan.after if plan.after not in (None, START) else "the start"
+            console.print(f"nothing new in the event log since {since_id}")
             return
         skipped = report.events_read - report.events
         console.print(
@@ -88,14 +83,19 @@ def events_app(redis_url: RedisUrl) -> typer.Typer:
             f"under {out}, log entries {report.first_id} to {report.last_id}"
             + (f"; {skipped:,} events before --since skipped" if skipped else "")
         )
-        for path in report.files or []:
+        files = report.files or []
+        for path in files[:SHOWN_FILES]:
             console.print(f"  {path.relative_to(out)}", markup=False, highlight=False)
+        if len(files) > SHOWN_FILES:
+            console.print(f"  and {len(files) - SHOWN_FILES} more")
 
     return app
 
 
 def _run(console: Console, client: Redis, out: Path, plan: Plan, since: int | None, page_size: int) -> ExportReport:
     """``export_log`` with a progress bar over the stream ids' milliseconds when the log is large."""
+    from serving.feedback.export import export_log
+
     if plan.end is None or plan.first_available is None or client.xlen(LOG_KEY) < PROGRESS_FROM:
         return export_log(client, out, plan, since=since, page_size=page_size)
     start_ms = max(_ms(plan.after or "0-0"), _ms(plan.first_available))
@@ -118,4 +118,6 @@ def _run(console: Console, client: Redis, out: Path, plan: Plan, since: int | No
 
 
 def _ms(stream_id: str) -> int:
+    from serving.feedback.export import stream_key
+
     return stream_key(stream_id)[0]
