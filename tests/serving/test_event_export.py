@@ -16,7 +16,7 @@ import redis
 from typer.testing import CliRunner, Result
 
 from serving.cli import build_app
-from serving.feedback.export import CHECKPOINT, ExportError, parse_since
+from serving.feedback.export import CHECKPOINT, ExportError, export_lock, parse_since
 from serving.feedback.store import LOG_KEY
 from tests.serving.conftest import serve
 
@@ -166,9 +166,11 @@ def test_an_export_interrupted_before_its_checkpoint_is_redone_without_duplicate
     (out / CHECKPOINT).write_bytes(committed)
     (out / "date=2026-12-07" / ".part-9-9.parquet.tmp").write_bytes(b"half")
     log_events(redis_client, "c", DAY2 + 50, 3)
+    (b0, _), *_ = redis_client.xrange(LOG_KEY, f"({json.loads(committed)['last_id']}", "+", count=1)
+    redis_client.xdel(LOG_KEY, b0)  # gone from the log, so the re-run's parts have other names than the stale ones
     result = export(redis_url, out, "--page-size", page_size)
     assert "removed 2 uncommitted part(s)" in result.output
-    assert "exported 8 events (16 rows)" in result.output
+    assert "exported 7 events (14 rows)" in result.output
     assert exported_rows(out) == expected_rows(redis_client)
     assert not list(out.glob("date=*/.*"))
 
@@ -222,3 +224,15 @@ def test_since_reads_unix_seconds_and_iso_times(text: str, at: int) -> None:
 def test_a_bad_since_is_an_error() -> None:
     with pytest.raises(ExportError, match="neither Unix seconds nor an ISO date"):
         parse_since("yesterday")
+
+
+def test_one_export_per_directory_at_a_time(redis_url: str, redis_client: redis.Redis, tmp_path: Path) -> None:
+    out = tmp_path / "events"
+    log_events(redis_client, "a", DAY1, 2)
+    with export_lock(out):
+        result = CliRunner().invoke(
+            build_app(), ["events", "export", "--out", str(out)], env={"RECS_REDIS_URL": redis_url}
+        )
+    assert result.exit_code == 1 and "another export is writing to" in result.output
+    assert not parts(out) and not (out / CHECKPOINT).exists()
+    assert "exported 2 events" in export(redis_url, out).output
