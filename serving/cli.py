@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from recommender.synthetic import DEMO_CUSTOMERS, DEMO_SEED
 from serving.embedded_redis import shared_embedded_redis
+from serving.feedback.export_command import events_app
 from serving.simulator.command import simulate_command
 from training.cli import generate, train_and_register, train_command
 from training.settings import TrainingSettings
@@ -322,7 +323,8 @@ def print_examples(console: Console, paths: dict[str, Path], port: int) -> None:
 
 
 def build_app() -> typer.Typer:
-    """``recs``: training's commands (generate, train, tune), then serving's (publish, serve, demo, simulate)."""
+    """``recs``: training's commands (generate, train, tune), then serving's (publish, serve, demo, simulate,
+    events)."""
     app = typer.Typer(
         add_completion=False, no_args_is_help=True, help="Train, evaluate and serve storefront recommendations."
     )
@@ -333,6 +335,7 @@ def build_app() -> typer.Typer:
     app.command("serve")(serve_command)
     app.command("demo")(demo_command)
     app.command("simulate")(simulate_command)
+    app.add_typer(events_app(lambda: redis_url(TrainingSettings())), name="events")
     return app
 
 
