@@ -2,6 +2,8 @@
 
 Aliases: every new registered version gets ``candidate``; ``promote_if_better`` moves ``champion`` only when
 the new version beats the current champion on ``PROMOTION_METRIC`` (or there is no champion yet).
+The aliases themselves, and each move of ``champion`` with its history (what ``recs promote`` and ``recs
+rollback`` do), are in ``aliases``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,7 @@ from mlflow.exceptions import MlflowException
 from recommender.bundle import MANIFEST, ModelBundle
 from recommender.errors import ModelFileError
 from training.promotion import PROMOTION_METRIC
-
-CANDIDATE = "candidate"
-CHAMPION = "champion"
+from training.tracking.aliases import CHAMPION, ChampionMove, current_champion, move_champion
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,19 @@ class RegisteredRun:
     promotion_reason: str | None = None  # set when promotion was asked for
 
 
-def current_champion(client: MlflowClient, model_name: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(model_name, CHAMPION).version)
-    except MlflowException:
-        return None
-
-
 def promote_if_better(client: MlflowClient, model_name: str, version: str, metrics: dict[str, float]) -> Promotion:
-    """Move ``champion`` to ``version`` when its promotion metric beats the champion's (or none exists).
+    """Move ``champion`` to ``version`` when its promotion metric beats the champion's (or none exists), with
+    the reason recorded on the version as a hand promotion's is (``aliases``), so rollback undoes it.
 
     A run whose evaluation gave no promotion metric (data too small to evaluate) is never promoted."""
+    previous = current_champion(client, model_name)
+    decision = _compare(client, model_name, version, metrics)
+    if decision.promoted:
+        move_champion(client, ChampionMove(model_name, previous, version, decision.reason))
+    return decision
+
+
+def _compare(client: MlflowClient, model_name: str, version: str, metrics: dict[str, float]) -> Promotion:
     new_value = metrics.get(PROMOTION_METRIC)
     if new_value is None or not math.isfinite(new_value):
         return Promotion(
@@ -65,18 +67,15 @@ def promote_if_better(client: MlflowClient, model_name: str, version: str, metri
     try:
         champion = client.get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
         return Promotion(
             True, f"promoted: version {version} is the first @champion ({PROMOTION_METRIC} {new_value:.4f})"
         )
     old_value = client.get_run(champion.run_id).data.metrics.get(PROMOTION_METRIC)
     if old_value is None:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
         return Promotion(
             True, f"promoted: champion version {champion.version} has no {PROMOTION_METRIC} to compare with"
         )
     if new_value > old_value:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
         reason = (
             f"promoted: {PROMOTION_METRIC} {new_value:.4f} beats champion version {champion.version}'s {old_value:.4f}"
         )
