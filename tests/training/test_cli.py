@@ -34,7 +34,7 @@ def _rejects(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-COMMANDS = ("generate", "train", "tune", "publish", "serve", "demo", "simulate")
+COMMANDS = ("generate", "train", "tune", "publish", "promote", "rollback", "serve", "demo", "simulate")
 
 
 def test_recs_is_assembled_by_serving_cli_with_every_command(tmp_path: Path) -> None:
