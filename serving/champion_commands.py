@@ -62,7 +62,12 @@ def promote_command(
 
 
 def rollback_command(
-    reason: Annotated[str | None, typer.Option(help="Why, recorded on both versions (recs.rollback_reason).")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Why: recs.rollback_reason on the version returned to, recs.demotion_reason on the one left."
+        ),
+    ] = None,
     publish: Annotated[bool, typer.Option("--publish/--no-publish", help=PUBLISH_HELP)] = True,
 ) -> None:
     """Return @champion to the version it was promoted from and republish it; prints what changed.
