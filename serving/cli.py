@@ -1,6 +1,8 @@
 """The ``recs`` command, assembled here: ``generate`` and ``train`` from training.cli, ``tune`` from
-training.tune, ``simulate`` from serving.simulator, and the serving side's own ``publish``, ``serve`` and
-``demo``. The console script is ``recs = "serving.cli:main"``; training never imports serving.
+training.tune, ``simulate`` from serving.simulator, ``promote`` and ``rollback`` from
+serving.champion_commands, and the serving side's own ``publish``, ``serve`` and ``demo`` (publishing a
+registered version: serving.registry_publish). The console script is ``recs = "serving.cli:main"``;
+training never imports serving.
 
 With ``RECS_REDIS_URL`` unset, each serving command uses the project's embedded Redis server (its data under
 ``RECS_HOME/redis``, shared between commands, reused when one is already running). The registered model
@@ -14,20 +16,19 @@ import gc
 import os
 import signal
 import socket
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from recommender.synthetic import DEMO_CUSTOMERS, DEMO_SEED
-from serving.embedded_redis import shared_embedded_redis
+from serving.champion_commands import promote_command, rollback_command
 from serving.feedback.export_command import events_app
+from serving.registry_publish import EXIT_BAD_MODEL, GRACE_SECONDS, PUBLISH_K, publish_from_registry, redis_url
 from serving.simulator.command import simulate_command
 from training.cli import generate, train_and_register, train_command
 from training.settings import TrainingSettings
@@ -37,30 +38,18 @@ if TYPE_CHECKING:
     import uvicorn
 
     from recommender.synthetic import Shop
-    from serving.publish import PublishReport
 
-EXIT_NO_MODEL = 3
-EXIT_BAD_MODEL = 4
 DEMO_SHOPPERS = 40  # the demo's short simulation
-
-
-@contextlib.contextmanager
-def redis_url(settings: TrainingSettings) -> Iterator[str]:
-    """``RECS_REDIS_URL`` when set, else the embedded server under ``RECS_HOME/redis``."""
-    configured = os.environ.get("RECS_REDIS_URL")
-    if configured:
-        yield configured
-        return
-    with shared_embedded_redis(settings.home / "redis") as url:
-        yield url
 
 
 def publish_command(
     model_uri: Annotated[
         str | None, typer.Option("--model-uri", help="Default: models:/<RECS_MODEL_NAME>@champion")
     ] = None,
-    k: Annotated[int, typer.Option(min=1, max=1000, help="Candidates kept per customer and item.")] = 100,
-    grace_seconds: Annotated[int, typer.Option(min=1, help="How long the previous version stays readable.")] = 3600,
+    k: Annotated[int, typer.Option(min=1, max=1000, help="Candidates kept per customer and item.")] = PUBLISH_K,
+    grace_seconds: Annotated[int, typer.Option(min=1, help="How long the previous version stays readable.")] = (
+        GRACE_SECONDS
+    ),
 ) -> None:
     """Precompute every list from a registered model into Redis, then switch the active version atomically."""
     from recommender.errors import ModelFileError
@@ -78,53 +67,6 @@ def publish_command(
         f"(previous: {report.previous_version or 'none'}): "
         + ", ".join(f"{n:,} {surface}" for surface, n in report.counts.items())
     )
-
-
-def publish_from_registry(
-    console: Console, settings: TrainingSettings, url: str, model_uri: str | None, k: int, grace_seconds: int
-) -> PublishReport:
-    from serving.cache import connect_sync
-    from serving.publish import publish_bundle
-    from training import tracking
-
-    uri = model_uri or f"models:/{settings.model_name}@{tracking.CHAMPION}"
-    with console.status(f"fetching {uri} from {settings.resolved_tracking_uri}"):
-        client = tracking.connect(settings)
-        try:
-            name, version = tracking.resolve_model_version(client, uri)
-        except LookupError as exc:
-            console.print(f"[red]error:[/red] {exc}. Train one first: recs train --orders PATH --promote")
-            raise typer.Exit(EXIT_NO_MODEL) from exc
-        with tempfile.TemporaryDirectory(prefix="recs-publish-") as tmp:
-            bundle = tracking.download_bundle(client, uri, Path(tmp))
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    totals = {
-        "for_you": len(bundle.customers),
-        "next_purchase": len(bundle.customers),
-        "complements": len(bundle.items),
-        "similar": len(bundle.items),
-    }
-    redis_client = connect_sync(url)
-    try:
-        with Progress(*columns, console=console) as progress:
-            tasks = {name_: progress.add_task(name_, total=total) for name_, total in totals.items()}
-
-            def on_progress(surface: str, done: int) -> None:
-                if surface in tasks:
-                    progress.update(tasks[surface], completed=done)
-
-            report = publish_bundle(
-                bundle,
-                redis_client,
-                model_name=name,
-                model_version=version,
-                k=k,
-                grace_seconds=grace_seconds,
-                progress=on_progress,
-            )
-    finally:
-        redis_client.close()
-    return report
 
 
 class LogLevel(StrEnum):
@@ -253,7 +195,7 @@ def demo_command(
     train_and_register(console, settings, paths["orders"], paths["catalog"], promote=True)
     with redis_url(settings) as url:
         console.print("[bold]3/4 publishing[/bold] to Redis")
-        report = publish_from_registry(console, settings, url, None, 100, 3600)
+        report = publish_from_registry(console, settings, url, None, PUBLISH_K, GRACE_SECONDS)
         console.print(
             f"published version {report.version}: "
             + ", ".join(f"{n:,} {surface}" for surface, n in report.counts.items())
@@ -323,8 +265,8 @@ def print_examples(console: Console, paths: dict[str, Path], port: int) -> None:
 
 
 def build_app() -> typer.Typer:
-    """``recs``: training's commands (generate, train, tune), then serving's (publish, serve, demo, simulate,
-    events)."""
+    """``recs``: training's commands (generate, train, tune), then serving's (publish, promote, rollback, serve,
+    demo, simulate, events)."""
     app = typer.Typer(
         add_completion=False, no_args_is_help=True, help="Train, evaluate and serve storefront recommendations."
     )
@@ -332,6 +274,8 @@ def build_app() -> typer.Typer:
     app.command("train")(train_command)
     app.command("tune")(tune_command)
     app.command("publish")(publish_command)
+    app.command("promote")(promote_command)
+    app.command("rollback")(rollback_command)
     app.command("serve")(serve_command)
     app.command("demo")(demo_command)
     app.command("simulate")(simulate_command)

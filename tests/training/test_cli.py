@@ -34,7 +34,7 @@ def _rejects(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-COMMANDS = ("generate", "train", "tune", "publish", "serve", "demo", "simulate", "events")
+COMMANDS = ("generate", "train", "tune", "publish", "promote", "rollback", "serve", "demo", "simulate", "events")
 
 
 def test_recs_is_assembled_by_serving_cli_with_every_command(tmp_path: Path) -> None:
@@ -190,7 +190,8 @@ def test_promote_on_data_too_small_to_evaluate_explains_and_writes_the_metrics(t
     payload = json.loads(metrics.read_text())
     assert payload["promoted"] is False and payload["version"] == "1"
     assert payload["promotion"].startswith("not promoted")
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(store, registry_uri=store)  # not the process-wide registry an earlier test set
     assert str(client.get_model_version_by_alias("cli-recs", "candidate").version) == "1"
     with pytest.raises(MlflowException):
         client.get_model_version_by_alias("cli-recs", "champion")

@@ -7,8 +7,10 @@ parent run and one child run per trial, and what ``recs publish`` reads from the
 ``MLFLOW_TRACKING_URI`` unset, runs go to a local sqlite store with an explicit artifact location under
 ``RECS_HOME``.
 
-Aliases: every new registered version gets ``candidate``; ``promote`` moves ``champion`` only when the
-new version beats the current champion on ``PROMOTION_METRIC`` (or there is no champion yet).
+Aliases (``aliases``): every new registered version gets ``candidate``; ``promote`` moves ``champion`` only
+when the new version beats the current champion on ``PROMOTION_METRIC`` (or there is no champion yet);
+``recs promote`` and ``recs rollback`` move it by hand. Every move is recorded as tags on the version it
+moves to, which is how rollback finds the champion before.
 
 ``recs tune``: one parent run (tag ``recs.kind=tune``) holds the baselines, the best config's params, its
 metrics (those of the trial each part came from), ``best.<objective>`` and ``best_trial.<objective>``,
@@ -16,16 +18,25 @@ and ``best_config.json``; one nested child run per trial holds that trial's full
 metrics and the sampled values (tag ``recs.sampled``).
 """
 
-from training.tracking.registry import (
+from training.tracking.aliases import (
     CANDIDATE,
     CHAMPION,
+    ChampionMove,
+    NoChampionError,
+    NothingToRollBackError,
+    UnknownVersionError,
+    current_champion,
+    move_champion,
+    plan_promotion,
+    plan_rollback,
+)
+from training.tracking.registry import (
     CONFIG_ARTIFACT,
     PROMOTION_METRIC,
     Evidence,
     Promotion,
     RegisteredRun,
     champion_config,
-    current_champion,
     download_bundle,
     local_bundle_path,
     promote_if_better,
@@ -48,10 +59,14 @@ __all__ = [
     "CHAMPION",
     "CONFIG_ARTIFACT",
     "PROMOTION_METRIC",
+    "ChampionMove",
     "Evidence",
     "MlflowClient",
+    "NoChampionError",
+    "NothingToRollBackError",
     "Promotion",
     "RegisteredRun",
+    "UnknownVersionError",
     "champion_config",
     "connect",
     "current_champion",
@@ -62,7 +77,10 @@ __all__ = [
     "log_candidates",
     "log_training",
     "log_trial_run",
+    "move_champion",
     "parent_run",
+    "plan_promotion",
+    "plan_rollback",
     "promote_if_better",
     "pyfunc_signature",
     "resolve_model_version",

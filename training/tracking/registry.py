@@ -2,6 +2,8 @@
 
 Aliases: every new registered version gets ``candidate``; ``promote_if_better`` moves ``champion`` only when
 the new version beats the current champion on ``PROMOTION_METRIC`` (or there is no champion yet).
+The aliases themselves, and each move of ``champion`` with its history (what ``recs promote`` and ``recs
+rollback`` do), are in ``aliases``.
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ from mlflow.exceptions import MlflowException
 from recommender.bundle import MANIFEST, BundleConfig, ModelBundle
 from recommender.errors import ModelFileError
 from training.promotion import PROMOTION_METRIC
-
-CANDIDATE = "candidate"
-CHAMPION = "champion"
+from training.tracking.aliases import CHAMPION, ChampionMove, current_champion, move_champion
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,6 @@ class RegisteredRun:
     promotion_reason: str | None = None  # set when promotion was asked for
 
 
-def current_champion(client: MlflowClient, model_name: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(model_name, CHAMPION).version)
-    except MlflowException:
-        return None
-
-
 def champion_version(client: MlflowClient, model_name: str) -> ModelVersion | None:
     try:
         return client.get_model_version_by_alias(model_name, CHAMPION)
@@ -90,10 +83,21 @@ def promote_if_better(
     client: MlflowClient, model_name: str, version: str, metrics: dict[str, float], evidence: Evidence | None
 ) -> Promotion:
     """Move ``champion`` to ``version`` when the evidence says it is at least as good as the champion on the
-    same evaluation (it is fitted on fresher data, so a tie promotes), or when there is no champion yet.
+    same evaluation (it is fitted on fresher data, so a tie promotes), or when there is no champion yet; the
+    reason is recorded on the version as a hand promotion's is (``aliases``), so that rollback undoes it.
 
     Never promoted: a run whose evaluation gave no promotion metric, or scored fewer than
     ``evidence.min_customers`` customers, or a champion that could not be measured on the same split."""
+    previous = current_champion(client, model_name)
+    decision = _compare(client, model_name, version, metrics, evidence)
+    if decision.promoted:
+        move_champion(client, ChampionMove(model_name, previous, version, decision.reason))
+    return decision
+
+
+def _compare(
+    client: MlflowClient, model_name: str, version: str, metrics: dict[str, float], evidence: Evidence | None
+) -> Promotion:
     new_value = metrics.get(PROMOTION_METRIC)
     if new_value is None or not math.isfinite(new_value):
         return Promotion(
@@ -109,7 +113,6 @@ def promote_if_better(
         )
     champion = champion_version(client, model_name)
     if champion is None:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
         return Promotion(
             True, f"promoted: version {version} is the first @champion ({PROMOTION_METRIC} {new_value:.4f})"
         )
@@ -117,7 +120,8 @@ def promote_if_better(
         return Promotion(
             False,
             f"not promoted: champion version {champion.version} could not be measured on this run's evaluation "
-            "(no config recorded with it), so the numbers are not comparable; move it by hand if you mean to",
+            "(no config recorded with it), so the numbers are not comparable; move it by hand if you mean to "
+            "(recs promote VERSION)",
         )
     old_value = evidence.champion_value
     compared = (
@@ -125,7 +129,6 @@ def promote_if_better(
         f"config refitted on the same split: {old_value:.4f}"
     )
     if new_value >= old_value:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
         return Promotion(True, f"promoted: {compared}", old_value)
     return Promotion(False, f"not promoted: {compared}", old_value)
 

@@ -28,7 +28,8 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from recommender.bundle import BundleConfig, ModelBundle
 from training.self_tune import TUNED_SURFACES, TuneOutcome
 from training.settings import TrainingSettings
-from training.tracking.registry import CANDIDATE, Evidence, RegisteredRun, current_champion, promote_if_better
+from training.tracking.aliases import CANDIDATE, current_champion
+from training.tracking.registry import Evidence, RegisteredRun, promote_if_better
 
 if TYPE_CHECKING:
     from training.search import Trial
