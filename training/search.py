@@ -1,9 +1,11 @@
 """The search loop of ``recs tune``: trials over the search space (``training.search_space``), each fitted
 and scored on splits made once, within a budget; the best config put together per objective.
 
-Trial 0 is always the starting config, so the best config never scores below the starting point on the
-search's split. After it, half of the trials draw every parameter afresh (random search), the other half
-move a few parameters of the best config so far by a small step (local refinement). The search stops when
+Trial 0 is always the starting config, and trial 1 the defaults when the start is not them (a
+``best_config.json`` from an earlier search, or ``--config``), so the best config never scores below the
+starting point nor below the defaults on the search's split. After them, half of the trials draw every
+parameter afresh (random search), the other half move a few parameters of the best config so far by a small
+step (local refinement). The search stops when
 the next trial would not finish within the time budget (the mean trial time so far is the estimate) or
 after the trial cap (``Budget``).
 
@@ -116,7 +118,9 @@ class Trial:
     values: dict[str, Any]
     config: BundleConfig
     metrics: dict[str, float] = field(default_factory=dict)
-    strategy: str = "start"  # "start" (trial 0), "random" (a fresh draw) or "local" (a step from the best so far)
+    # "start" (trial 0), "defaults" (trial 1 when the start is not the defaults), "random" (a fresh draw) or
+    # "local" (a step from the best so far)
+    strategy: str = "start"
     seconds: float = 0.0
     error: str | None = None
     run_id: str | None = None
@@ -151,16 +155,21 @@ def run_trials(
     on_trial: TrialHook | None = None,
     evaluator: Evaluator = evaluate_trial,
 ) -> list[Trial]:
-    """Trial 0 is ``base``; each later trial is ``base`` with either a fresh draw from ``space`` or, with
-    probability ``LOCAL_SHARE`` once some trial succeeded, a small step from the best config so far
-    (``compose_best``; ``local_values``). A trial whose fit fails with a ``RecommenderError`` is recorded
-    with its error and the search goes on."""
+    """Trial 0 is ``base``; when ``base`` is not the defaults (a ``best_config.json`` or ``--config``), trial 1
+    is the defaults, so that the best config is never below the defaults on the search's split. Each later
+    trial is ``base`` with either a fresh draw from ``space`` or, with probability ``LOCAL_SHARE`` once some
+    trial succeeded, a small step from the best config so far (``compose_best``; ``local_values``). A trial
+    whose fit fails with a ``RecommenderError`` is recorded with its error and the search goes on."""
     check_space(space, base)
     trials: list[Trial] = []
+    starts = 1 if base == BundleConfig() else 2  # the starting config, and the defaults when they differ
     t0 = time.perf_counter()
-    while budget.allows(trials, time.perf_counter() - t0):
-        values, strategy = _next_values(base, space, trials, rng)
-        trial = Trial(number=len(trials), values=values, config=apply_values(base, values), strategy=strategy)
+    while len(trials) < starts or budget.allows(trials, time.perf_counter() - t0):
+        if len(trials) == 1 and starts == 2:
+            trial = Trial(number=1, values={}, config=BundleConfig(), strategy="defaults")
+        else:
+            values, strategy = _next_values(base, space, trials, rng)
+            trial = Trial(number=len(trials), values=values, config=apply_values(base, values), strategy=strategy)
         started = time.perf_counter()
         try:
             trial.metrics = evaluator(data, trial.config)

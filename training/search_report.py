@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from recommender.bundle import BundleConfig
 from training.protocol import COMPLEMENTS_K
 from training.search import OBJECTIVES, Budget, SearchResult, Trial, TrialHook
 
@@ -57,7 +58,8 @@ def results_table(result: SearchResult) -> Table:
         m = trial.metrics
         cells = [m.get(k, math.nan) for k in (metric, "next_purchase.recall_at_10", "next_purchase.recall_at_20")]
         hit = m.get(f"complements.hit_rate_at_{COMPLEMENTS_K}", math.nan)
-        label = str(trial.number) + (" (start)" if trial.number == 0 else "") + (" failed" if trial.error else "")
+        tag = {"start": " (start)", "defaults": " (defaults)"}.get(trial.strategy, "")
+        label = str(trial.number) + tag + (" failed" if trial.error else "")
         table.add_row(label, *(f"{v:.4f}" for v in cells), f"{hit:.4f}", f"{trial.seconds:.1f}")
     b = result.baselines
     gp = [
@@ -67,3 +69,14 @@ def results_table(result: SearchResult) -> Table:
     sym = b.get(f"complements.baseline.symmetric_cooccurrence.hit_rate_at_{COMPLEMENTS_K}", math.nan)
     table.add_row("gp_topfreq / sym. co-occ.", *(f"{v:.4f}" for v in gp), f"{sym:.4f}", "")
     return table
+
+
+def against_defaults(result: SearchResult) -> str:
+    """Each objective's best score next to the defaults' on the same split (the search never keeps less)."""
+    defaults = next((t for t in result.trials if t.config == BundleConfig() and not t.error), None)
+    parts = []
+    for objective in OBJECTIVES:
+        best = result.metrics.get(objective.metric, math.nan)
+        base = defaults.metrics.get(objective.metric, math.nan) if defaults is not None else math.nan
+        parts.append(f"{objective.metric}: best {best:.4f}, the defaults {base:.4f}")
+    return "on the search's split: " + "; ".join(parts)

@@ -40,7 +40,7 @@ from training.search import (
     run_trials,
     search_history,
 )
-from training.search_report import results_table, trial_progress
+from training.search_report import against_defaults, results_table, trial_progress
 from training.search_space import DEFAULT_SPACE, SearchSpace
 from training.settings import TrainingSettings
 
@@ -140,6 +140,7 @@ def tune_command(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_BAD_DATA) from exc
     console.print(results_table(result))
+    console.print(against_defaults(result), highlight=False)
     console.print(
         f"MLflow parent run {result.parent_run_id} ({len(result.trials)} trials) at {settings.resolved_tracking_uri}"
     )

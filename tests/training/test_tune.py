@@ -155,6 +155,35 @@ def test_run_trials_starts_from_base_and_survives_a_failing_trial(tiny_history: 
     assert trials[2].config != base  # later trials are sampled
 
 
+def test_a_start_that_is_not_the_defaults_is_searched_with_the_defaults(tiny_history: OrderHistory) -> None:
+    """A later search starts from an earlier best_config.json; the defaults are trial 1, so the best config
+    never scores below them on the search's split (here the defaults score best of all)."""
+    defaults = BundleConfig()
+    base = defaults.model_copy(
+        update={
+            "collaborative": defaults.collaborative.model_copy(update={"factors": defaults.collaborative.factors * 2})
+        }
+    )
+    data = search.prepare(tiny_history, base)
+
+    def evaluator(_data: search.SearchData, config: BundleConfig) -> dict[str, float]:
+        distance = abs(config.collaborative.factors - defaults.collaborative.factors)
+        return {"next_purchase.ndcg_at_10": 1.0 / (1.0 + distance)}
+
+    trials = search.run_trials(
+        data,
+        base,
+        search_space.DEFAULT_SPACE,
+        search.Budget(0.0, max_trials=4),
+        np.random.default_rng(3),
+        evaluator=evaluator,
+    )
+    assert [t.strategy for t in trials[:2]] == ["start", "defaults"]  # both run, even with no time budget left
+    assert trials[0].config == base and trials[1].config == defaults
+    best, metrics = search.compose_best(base, search.best_trials(trials))
+    assert metrics["next_purchase.ndcg_at_10"] == 1.0 and best.collaborative == defaults.collaborative
+
+
 def test_local_trials_step_from_the_best_so_far(tiny_history: OrderHistory) -> None:
     base = BundleConfig()
     data = search.prepare(tiny_history, base)
@@ -203,6 +232,7 @@ def test_tune_logs_child_runs_and_the_next_train_uses_the_best(tiny_shop: dict[s
     result = CliRunner().invoke(_app(), [*args, "--trials", "3", "--seed", "4", "--minutes", "5"])
     assert result.exit_code == 0, result.output
     assert "best config written" in result.output and "second-to-last" in result.output
+    assert "next_purchase.ndcg_at_10: best" in result.output and "the defaults" in result.output
 
     settings = TrainingSettings()
     client = MlflowClient(settings.resolved_tracking_uri)
