@@ -14,7 +14,8 @@ What is tuned, and on what (never on what ``recs train`` then reports):
 
 For you, popular and similar items are not tuned. Candidates are overrides of the starting config's section
 (the defaults, or ``--config`` / ``best_config.json``); the starting config is always trial 0 of each
-surface, so the pick never scores below it on validation. Candidates fitted on the same history that differ
+surface, and the defaults' section the next trial when the start is not the defaults, so the pick never
+scores below the start nor below the defaults on validation. Candidates fitted on the same history that differ
 only in how the signals are weighed share the next-purchase neighbour lists
 (``NextPurchaseModel.reuse_neighbours``).
 
@@ -96,6 +97,8 @@ GAIN_Z = 2.0  # a candidate replaces the start only when its paired validation g
 AUTO_BUDGET_TRIALS = 6.0
 MIN_AUTO_BUDGET_SECONDS = 25.0
 TUNED_SURFACES = ("next_purchase", "complements")
+# the candidate that is the defaults' section (tried when the start is not the defaults: a best_config.json)
+USE_DEFAULTS: dict[str, Any] = {"defaults": True}
 
 
 @dataclass
@@ -114,6 +117,8 @@ class Candidate:
 
     @property
     def label(self) -> str:
+        if self.overrides is USE_DEFAULTS:
+            return "defaults"
         return json.dumps(self.overrides, sort_keys=True) if self.overrides else "start"
 
 
@@ -227,7 +232,11 @@ def pick(candidates: list[Candidate], surface: str, clusters: np.ndarray | None 
     start = scored[0]
     assert start.rows is not None
     better = [c for c in scored[1:] if significant_gain(c.rows, start.rows, clusters)]  # type: ignore[arg-type]
-    return max([start, *better], key=lambda c: (c.metrics[metric], -c.number))
+    chosen = max([start, *better], key=lambda c: (c.metrics[metric], -c.number))
+    defaults = next((c for c in scored if getattr(c.config, surface) == getattr(BundleConfig(), surface)), None)
+    if defaults is not None and defaults.metrics[metric] > chosen.metrics[metric]:
+        return defaults  # never a pick below the defaults on validation
+    return chosen
 
 
 def _named(task: str, values: dict[str, float]) -> dict[str, float]:
@@ -270,7 +279,10 @@ class _Search:
 
     def run(self, surface: str, overrides: dict[str, Any], score: Scorer) -> None:
         try:
-            config = with_overrides(self.base, surface, overrides)
+            if overrides is USE_DEFAULTS:
+                config = self.base.model_copy(update={surface: getattr(BundleConfig(), surface)})
+            else:
+                config = with_overrides(self.base, surface, overrides)
         except ValidationError as exc:
             raise RecommenderError(f"self-tuning candidate {overrides} is not a valid {surface} config") from exc
         candidate = Candidate(len(self.candidates), surface, overrides, config)
@@ -318,7 +330,8 @@ def self_tune(
         return score_complements(cp_data, config)
 
     for surface, overrides, estimate in _order(search, np_data is not None, cp_data is not None):
-        if not search.affords(estimate if estimate is not None else search.estimates.get(surface, 0.0)):
+        needed = overrides is USE_DEFAULTS  # the defaults are always measured when the start is not them
+        if not needed and not search.affords(estimate if estimate is not None else search.estimates.get(surface, 0.0)):
             continue
         search.run(surface, overrides, next_purchase if surface == "next_purchase" else complements)
         done = search.candidates[-1]
@@ -341,10 +354,15 @@ def _order(
     tried; the ranker goes on top of the best next-purchase candidate found before it."""
     np_rest = list(NEXT_PURCHASE_CANDIDATES[1:])
     cp_rest = list(COMPLEMENTS_CANDIDATES[1:])
+    defaults = BundleConfig()
     if next_purchase:
         yield "next_purchase", NEXT_PURCHASE_CANDIDATES[0], None
+        if search.base.next_purchase != defaults.next_purchase:
+            yield "next_purchase", USE_DEFAULTS, None
     if complements:
         yield "complements", COMPLEMENTS_CANDIDATES[0], None
+        if search.base.complements != defaults.complements:
+            yield "complements", USE_DEFAULTS, None
     if next_purchase and np_rest:
         yield "next_purchase", np_rest.pop(0), None
     best = pick(search.candidates, "next_purchase") if next_purchase else None

@@ -92,6 +92,48 @@ def test_a_candidate_that_wins_by_noise_does_not_replace_the_start() -> None:
     assert self_tune.pick([start, lucky], "complements") is start
 
 
+def test_a_pick_is_never_below_the_defaults() -> None:
+    """A start from a saved config that scores below the defaults gives way to them, gain significant or not."""
+    saved = BundleConfig().model_copy(
+        update={"complements": BundleConfig().complements.model_copy(update={"shrinkage": 99.0})}
+    )
+    start = self_tune.Candidate(0, "complements", {}, saved, {self_tune.COMPLEMENTS_METRIC: 0.40}, rows=np.zeros(10))
+    defaults = self_tune.Candidate(
+        1,
+        "complements",
+        self_tune.USE_DEFAULTS,
+        BundleConfig(),
+        {self_tune.COMPLEMENTS_METRIC: 0.41},
+        rows=np.zeros(10),
+    )
+    assert self_tune.pick([start, defaults], "complements") is defaults and defaults.label == "defaults"
+    worse = self_tune.Candidate(
+        1,
+        "complements",
+        self_tune.USE_DEFAULTS,
+        BundleConfig(),
+        {self_tune.COMPLEMENTS_METRIC: 0.39},
+        rows=np.zeros(10),
+    )
+    assert self_tune.pick([start, worse], "complements") is start
+
+
+def test_a_saved_start_is_measured_against_the_defaults_even_without_budget(history: OrderHistory) -> None:
+    defaults = BundleConfig()
+    saved = defaults.model_copy(
+        update={"next_purchase": defaults.next_purchase.model_copy(update={"recency_decay": 0.5})}
+    )
+    tuned = self_tune.self_tune(history, saved, budget_seconds=0)
+    assert [(c.surface, c.label) for c in tuned.candidates] == [
+        ("next_purchase", "start"),
+        ("next_purchase", "defaults"),
+    ]
+    _start, measured = tuned.candidates
+    assert measured.config.next_purchase == defaults.next_purchase
+    metric = self_tune.NEXT_PURCHASE_METRIC
+    assert tuned.picked("next_purchase").metrics[metric] >= measured.metrics[metric]
+
+
 def test_no_budget_runs_the_start_only(history: OrderHistory) -> None:
     tuned = self_tune.self_tune(history, BundleConfig(), budget_seconds=0)
     assert [c.surface for c in tuned.candidates] == ["next_purchase"]
