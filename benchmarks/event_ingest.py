@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from benchmarks.serve_speed import RECS, ensure_wrk, parse_wrk, rss_mb, start_server, summarize, wait_ready
+from benchmarks.serve_speed import RECS, ensure_wrk, rss_mb, run_wrk_script, start_server, summarize, wait_ready
 from serving.embedded_redis import EmbeddedRedis, free_port
 from serving.feedback.store import LOG_KEY
 
@@ -81,13 +80,7 @@ def write_bodies(work: Path, batch: int, rng: np.random.Generator) -> dict[str, 
 def run_wrk(wrk: str, base: str, path: str, bodies: Path, seconds: int, connections: int, work: Path) -> dict:
     script = work / f"wrk-{path.strip('/').replace('/', '-')}.lua"
     script.write_text(LUA % (bodies, 7, path))
-    out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return parse_wrk(out)
+    return run_wrk_script(wrk, base, script, seconds, connections)
 
 
 def main() -> None:

@@ -87,6 +87,11 @@ def run_wrk(
 ) -> dict[str, float]:
     script = work / f"wrk-{abs(hash(path_format))}.lua"
     script.write_text(LUA % (ids_file, 7, path_format))
+    return run_wrk_script(wrk, base, script, seconds, connections)
+
+
+def run_wrk_script(wrk: str, base: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
+    """wrk (2 threads) with a Lua ``script`` against ``base``; its parsed summary (``parse_wrk``)."""
     out = subprocess.run(
         [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
         capture_output=True,

@@ -38,27 +38,11 @@ class BodyTooLargeMiddleware:
         if length is not None and length > limit:
             await self.refuse(send, limit, setting)
             return
-        body = await self.read_body(receive, limit)
+        body = await receive_body(receive, limit)
         if body is None:
             await self.refuse(send, limit, setting)
             return
         await self.app(scope, replay(body, receive), send)
-
-    async def read_body(self, receive: Receive, limit: int) -> bytes | None:
-        """The whole body, or None as soon as it passes the limit (a client gone away reads as empty)."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return b"".join(chunks)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
 
     async def refuse(self, send: Send, limit: int, setting: str) -> None:
         reason = f"the request body is larger than {limit} bytes ({setting})"
@@ -66,6 +50,23 @@ class BodyTooLargeMiddleware:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": STATUS, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def receive_body(receive: Receive, limit: int | None = None) -> bytes | None:
+    """The whole body, or None as soon as it passes ``limit`` (a client gone away reads as empty)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def body_framing(scope: Scope) -> tuple[int | None, bool]:
@@ -89,11 +90,11 @@ def replay(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the app ``body`` in one message, then waits on the real one (disconnect)."""
     sent = False
 
-    async def receive_body() -> Message:
+    async def receive_replayed() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    return receive_body
+    return receive_replayed

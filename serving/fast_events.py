@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving.auth import HEADER, KeyCheck, matches
-from serving.body_limit import replay
+from serving.body_limit import receive_body, replay
 from serving.state import ServingState
 
 API_KEY_HEADER = HEADER.lower().encode("latin-1")
@@ -84,7 +84,7 @@ class FastEventsMiddleware:
         if route is None:
             await self.app(scope, receive, send)
             return
-        body = await read_body(receive)
+        body = await receive_body(receive) or b""  # bounded by the body limit middleware, outside
         try:
             value = route.body.validate_json(body)
         except ValidationError:  # FastAPI answers (422 with its message)
@@ -116,15 +116,3 @@ class FastEventsMiddleware:
         if not isinstance(getattr(app.state, "serving", None), ServingState):
             return None
         return route
-
-
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body (the body limit middleware, outside, has bounded it already)."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks)
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)

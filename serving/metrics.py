@@ -18,25 +18,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sized
-from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.feedback.store import US
+from serving.feedback.store import US, Credit
 
 FEEDBACK_METRICS = ("answers", "impressions", "clicks", "attributed_purchases", "attributed_revenue_cents")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 UNMATCHED = "unmatched"
 MAX_CACHED_LABELS = 1024
-
-
-class Credited(Protocol):
-    surface: str
-    model_version: str
-    metric: str
-    amount: int
 
 
 class Metrics:
@@ -101,7 +93,7 @@ class Metrics:
         if version is not None:
             self.active_version.labels(version=version, model_name=model_name, model_version=model_version).set(1)
 
-    def credit(self, credits: Iterable[Credited]) -> None:
+    def credit(self, credits: Iterable[Credit]) -> None:
         """Add what an event batch credited to surfaces (``serving.feedback.store.Credit``)."""
         for c in credits:
             counter = self.feedback.get(c.metric)

@@ -197,14 +197,13 @@ def _promotion_evidence(
 
     report = outcome.report
     scored = int(report.counts.get("next_purchase_customers", 0))
-    evidence = tracking.Evidence(report.metrics.get(PROMOTION_METRIC), None, scored, settings.min_eval_customers)
     champion = tracking.champion_config(client, settings.model_name)
-    if champion is None or report.data is None or scored < settings.min_eval_customers:
-        return evidence
-    version, config = champion
-    with console.status(f"scoring champion version {version}'s config on this run's evaluation"):
-        value = rescore(report.data, config).metrics.get(PROMOTION_METRIC)
-    return tracking.Evidence(evidence.new_value, value, scored, settings.min_eval_customers)
+    value = None
+    if champion is not None and report.data is not None and scored >= settings.min_eval_customers:
+        version, config = champion
+        with console.status(f"scoring champion version {version}'s config on this run's evaluation"):
+            value = rescore(report.data, config).metrics.get(PROMOTION_METRIC)
+    return tracking.Evidence(report.metrics.get(PROMOTION_METRIC), value, scored, settings.min_eval_customers)
 
 
 def _log_training(

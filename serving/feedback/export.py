@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from serving.feedback.store import LOG_KEY
+from serving.times import unix_seconds
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -101,15 +102,10 @@ def stream_key(stream_id: str) -> tuple[int, int]:
 
 def parse_since(text: str) -> int:
     """``--since``: Unix seconds, an ISO date (midnight UTC) or an ISO date-time (UTC unless it says)."""
-    with contextlib.suppress(ValueError):
-        return int(float(text))
     try:
-        when = dt.datetime.fromisoformat(text.strip())
+        return int(unix_seconds(text.strip()))
     except ValueError as exc:
         raise ExportError(f"--since {text!r} is neither Unix seconds nor an ISO date or date-time") from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return int(when.timestamp())
 
 
 @dataclass(frozen=True)

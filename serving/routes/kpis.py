@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -23,6 +22,7 @@ from serving.feedback.kpis import kpi_report
 from serving.routes.common import REDIS_FAILURES, StateDep, json_answer, redis_failed
 from serving.schemas import MAX_UNIX_SECONDS, KpiReport, Problem
 from serving.state import Active
+from serving.times import unix_seconds
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
 DEFAULT_RANGE_SECONDS = 24 * 3600
@@ -35,14 +35,9 @@ def parse_time(name: str, value: str | None, default: float) -> float:
     if value is None:
         return default
     try:
-        seconds = float(value)
+        seconds = unix_seconds(value)
     except ValueError:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            seconds = math.nan
-        else:
-            seconds = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        seconds = math.nan
     if not (math.isfinite(seconds) and 0 <= seconds <= MAX_UNIX_SECONDS):
         raise RequestValidationError(
             [{"type": "value_error", "loc": ["query", name], "msg": f"{name}: {TIME_HELP}", "input": value}]

@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,10 +28,9 @@ import httpx
 import pytest
 import redis
 
-from serving.embedded_redis import free_port
 from serving.publish import publish_bundle
+from tests.e2e.serve_process import recs_serve
 
-RECS = str(Path(sys.executable).with_name("recs"))
 READ = "e2e-dashboard-read-key-5be1f0"
 MODEL = "e2e-dash"
 INSTALL = "`make test` installs them: `apt-get install -y chromium` and the test extra (`pip install -e '.[test]'`)"
@@ -101,21 +99,9 @@ def served(redis_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         "RECS_VERSION_CHECK_SECONDS": "0.2",
     }
     env.pop("RECS_EVENT_API_KEYS", None)
-    port = free_port()
     log = work / "serve.log"
-    with log.open("wb") as out:
-        command = [RECS, "serve", "--port", str(port), "--log-level", "debug", "--access-log"]
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    state = Served(f"http://127.0.0.1:{port}", log, proc)
-    try:
-        deadline = time.monotonic() + 60
-        while f"serving on {state.base}" not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"recs serve did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield state
-    finally:
-        state.stop()
+    with recs_serve(env, log, "--log-level", "debug", "--access-log") as (base, proc):
+        yield Served(base, log, proc)
 
 
 def api(served: Served, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -7,22 +7,18 @@ changing the very next answer within a second, marked fallbacks for unknown ids,
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from recommender.synthetic import Shop, ShopConfig, generate_shop
 from serving.cache import connect_sync
-from serving.embedded_redis import free_port
 from serving.publish import publish_bundle
 from tests.conftest import SHOP_CUSTOMERS, SHOP_SEED
+from tests.e2e.serve_process import recs_serve
 
-RECS = str(Path(sys.executable).with_name("recs"))
 LIST_FIELDS = {"model_version", "recommendation_id", "fallback", "items"}
 
 
@@ -38,29 +34,15 @@ def server(redis_server, trained, tmp_path_factory: pytest.TempPathFactory) -> I
     client.flushall()
     publish_bundle(trained.bundle, client, model_name="e2e-recs", model_version="1")
     client.close()
-    port = free_port()
     env = {
         **os.environ,
         "RECS_REDIS_URL": redis_server.url,
         "RECS_MODEL_NAME": "e2e-recs",
         "RECS_HOME": str(tmp_path_factory.mktemp("serve-home")),
     }
-    log = tmp_path_factory.mktemp("serve-log") / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([RECS, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        # the ready line is printed once the port accepts connections, so the first request must succeed
-        while f"serving on {base} (docs: /docs)" not in log.read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"recs serve did not print its ready line:\n{log.read_text()}")
-            time.sleep(0.05)
+    with recs_serve(env, tmp_path_factory.mktemp("serve-log") / "serve.log") as (base, _proc):
         assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _get(base: str, path: str) -> httpx.Response:

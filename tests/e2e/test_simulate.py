@@ -9,21 +9,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from serving.cache import connect_sync
-from serving.embedded_redis import free_port
 from serving.publish import publish_bundle
 from tests.conftest import SHOP_CUSTOMERS, SHOP_SEED
+from tests.e2e.serve_process import RECS, recs_serve
 
-RECS = str(Path(sys.executable).with_name("recs"))
 FIELDS = ("answers", "impressions", "clicks", "attributed_purchases", "attributed_revenue")
 
 
@@ -34,27 +30,14 @@ def server(redis_server, trained, tmp_path_factory: pytest.TempPathFactory) -> I
     client.flushall()
     publish_bundle(trained.bundle, client, model_name="e2e-sim", model_version="1")
     client.close()
-    port = free_port()
     env = {
         **os.environ,
         "RECS_REDIS_URL": redis_server.url,
         "RECS_MODEL_NAME": "e2e-sim",
         "RECS_HOME": str(tmp_path_factory.mktemp("sim-home")),
     }
-    log = tmp_path_factory.mktemp("sim-log") / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([RECS, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while f"serving on {base} (docs: /docs)" not in log.read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"recs serve did not print its ready line:\n{log.read_text()}")
-            time.sleep(0.05)
+    with recs_serve(env, tmp_path_factory.mktemp("sim-log") / "serve.log") as (base, _proc):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def rows(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -17,7 +17,7 @@ import redis
 from mlflow import MlflowClient
 
 from serving.cache import ACTIVE_KEY, version_key
-from training import tracking
+from tests.registering import register
 from training.settings import TrainingSettings
 
 RECS = str(Path(sys.executable).with_name("recs"))
@@ -30,20 +30,8 @@ def versions(recs_home: Path, trained, monkeypatch: pytest.MonkeyPatch) -> Itera
         monkeypatch.setenv(name, "unset")
         monkeypatch.delenv(name)
     settings = TrainingSettings()
-    rejects = recs_home / "rejects.csv"
-    rejects.parent.mkdir(parents=True, exist_ok=True)
-    rejects.write_text("source,line,reason\n")
     for promote in (True, False):
-        tracking.log_training(
-            tracking.connect(settings),
-            settings,
-            params={},
-            metrics=trained.report.metrics,
-            bundle=trained.bundle,
-            artifacts={"data": rejects},
-            texts={},
-            promote=promote,
-        )
+        register(settings, trained, promote=promote)
     yield MlflowClient(settings.resolved_tracking_uri)
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)  # type: ignore[arg-type]

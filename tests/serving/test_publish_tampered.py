@@ -33,7 +33,7 @@ from serving.app import create_app
 from serving.cache import ACTIVE_KEY
 from serving.publish import InconsistentBundleError, PublishReport, publish_bundle
 from serving.settings import ServingSettings
-from training import tracking
+from tests.registering import register
 from training.settings import TrainingSettings
 
 RECS = str(Path(sys.executable).with_name("recs"))
@@ -143,18 +143,7 @@ def registered(recs_home: Path, trained, monkeypatch: pytest.MonkeyPatch) -> Ite
         monkeypatch.setenv(name, "unset")
         monkeypatch.delenv(name)
     settings = TrainingSettings()
-    rejects = recs_home / "rejects.csv"
-    rejects.parent.mkdir(parents=True, exist_ok=True)
-    rejects.write_text("source,line,reason\n")
-    tracking.log_training(
-        tracking.connect(settings),
-        settings,
-        params={},
-        metrics=trained.report.metrics,
-        bundle=trained.bundle,
-        artifacts={"data": rejects},
-        texts={},
-    )
+    register(settings, trained)
     (manifest,) = recs_home.rglob(f"bundle/{MANIFEST}")
     yield manifest.parent
     mlflow.set_tracking_uri(None)

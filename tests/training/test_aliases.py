@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from tests.registering import register
 from training import tracking
 from training.settings import TrainingSettings
 from training.tracking.aliases import (
@@ -24,21 +25,9 @@ from training.tracking.aliases import (
 def _register(
     settings: TrainingSettings, trained, metric: float, promote: bool, champion_metric: float | None = None
 ) -> str:
-    rejects = settings.home / "rejects.csv"
-    rejects.parent.mkdir(parents=True, exist_ok=True)
-    rejects.write_text("source,line,reason\n")
-    registered = tracking.log_training(
-        tracking.connect(settings),
-        settings,
-        params={},
-        metrics={**trained.report.metrics, tracking.PROMOTION_METRIC: metric},
-        bundle=trained.bundle,
-        artifacts={"data": rejects},
-        texts={},
-        promote=promote,
-        evidence=tracking.Evidence(metric, champion_metric, 500, 200),  # as measured on one split
-    )
-    return registered.version
+    metrics = {**trained.report.metrics, tracking.PROMOTION_METRIC: metric}
+    evidence = tracking.Evidence(metric, champion_metric, 500, 200)  # as measured on one split
+    return register(settings, trained, metrics=metrics, promote=promote, evidence=evidence).version
 
 
 def _tags(client: MlflowClient, name: str, version: str) -> dict[str, str]:

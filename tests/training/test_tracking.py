@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from tests.registering import register
 from training import tracking
 from training.settings import TrainingSettings
 
@@ -19,23 +20,16 @@ def _log(
     trained,
     metrics: dict[str, float] | None = None,
     promote: bool = True,
-    tmp: Path | None = None,
     evidence: tracking.Evidence | None = None,
 ) -> tracking.RegisteredRun:
-    client = tracking.connect(settings)
-    rejects = (tmp or settings.home) / "rejects.csv"
-    rejects.parent.mkdir(parents=True, exist_ok=True)
-    rejects.write_text("source,line,reason\n")
-    return tracking.log_training(
-        client,
+    return register(
         settings,
-        params=trained.config.model_dump(mode="json"),
-        metrics=metrics if metrics is not None else trained.report.metrics,
-        bundle=trained.bundle,
-        artifacts={"data": rejects},
-        texts={"evaluation/metrics_table.md": "| method |\n"},
+        trained,
+        metrics=metrics,
         promote=promote,
         evidence=evidence,
+        params=trained.config.model_dump(mode="json"),
+        texts={"evaluation/metrics_table.md": "| method |\n"},
     )
 
 

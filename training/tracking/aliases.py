@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 CANDIDATE = "candidate"
@@ -71,11 +72,17 @@ class ChampionMove:
         return f"champion: {before} -> version {self.version} ({self.kind}; reason: {self.reason})"
 
 
-def current_champion(client: MlflowClient, model_name: str) -> str | None:
+def champion_version(client: MlflowClient, model_name: str) -> ModelVersion | None:
+    """The model version ``champion`` names, or None."""
     try:
-        return str(client.get_model_version_by_alias(model_name, CHAMPION).version)
+        return client.get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
         return None
+
+
+def current_champion(client: MlflowClient, model_name: str) -> str | None:
+    champion = champion_version(client, model_name)
+    return None if champion is None else str(champion.version)
 
 
 def plan_promotion(client: MlflowClient, model_name: str, version: str, reason: str) -> ChampionMove:

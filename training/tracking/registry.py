@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from recommender.bundle import MANIFEST, BundleConfig, ModelBundle
 from recommender.errors import ModelFileError
 from training.promotion import PROMOTION_METRIC
-from training.tracking.aliases import CHAMPION, ChampionMove, current_champion, move_champion
+from training.tracking.aliases import ChampionMove, champion_version, move_champion
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,6 @@ class RegisteredRun:
     promotion_reason: str | None = None  # set when promotion was asked for
 
 
-def champion_version(client: MlflowClient, model_name: str) -> ModelVersion | None:
-    try:
-        return client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        return None
-
-
 CONFIG_ARTIFACT = "config/bundle_config.json"  # every recs train run logs the config it trained with here
 
 
@@ -88,15 +81,16 @@ def promote_if_better(
 
     Never promoted: a run whose evaluation gave no promotion metric, or scored fewer than
     ``evidence.min_customers`` customers, or a champion that could not be measured on the same split."""
-    previous = current_champion(client, model_name)
-    decision = _compare(client, model_name, version, metrics, evidence)
+    champion = champion_version(client, model_name)
+    decision = _compare(champion, version, metrics, evidence)
     if decision.promoted:
+        previous = None if champion is None else str(champion.version)
         move_champion(client, ChampionMove(model_name, previous, version, decision.reason))
     return decision
 
 
 def _compare(
-    client: MlflowClient, model_name: str, version: str, metrics: dict[str, float], evidence: Evidence | None
+    champion: ModelVersion | None, version: str, metrics: dict[str, float], evidence: Evidence | None
 ) -> Promotion:
     new_value = metrics.get(PROMOTION_METRIC)
     if new_value is None or not math.isfinite(new_value):
@@ -111,7 +105,6 @@ def _compare(
             f"not promoted: the evaluation scored {evidence.scored_customers:,} customers, fewer than the "
             f"{evidence.min_customers:,} promotion needs (RECS_MIN_EVAL_CUSTOMERS)",
         )
-    champion = champion_version(client, model_name)
     if champion is None:
         return Promotion(
             True, f"promoted: version {version} is the first @champion ({PROMOTION_METRIC} {new_value:.4f})"
