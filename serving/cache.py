@@ -11,6 +11,8 @@ Layout (every precomputed key carries its version; one small key names the activ
     recs:v:<version>:<surface>       HASH    external id -> packed entries, for surfaces
                                              for_you, next_purchase (customer ids), complements, similar (item ids)
     recs:events:<customer_id>        LIST    recent events, newest first, JSON; bounded length, with a TTL
+    recs:experiment                  STRING  JSON: the live experiment (``serving.experiments``), if any; its
+                                             challenger's version is published like any other, never active
 
 The feedback keys (the event log, answer records, attribution, KPIs) are laid out in ``serving.feedback.store``.
 
@@ -44,10 +46,12 @@ from redis.exceptions import NoScriptError
 from recommender.request_time import ENTRY
 
 ACTIVE_KEY = "recs:active"
+EXPERIMENT_KEY = "recs:experiment"
 VERSIONS_KEY = "recs:versions"
 EVENTS_PREFIX = "recs:events:"
 
 AsyncRedis = aioredis.Redis  # the asyncio client's type, for modules that take one (they never import redis)
+SyncRedis = redis.Redis  # the synchronous client's type (commands, publish)
 # What callers outside this module catch when Redis is down, slow or answers garbage (they never import redis).
 RedisUnavailable = redis.RedisError
 
@@ -181,11 +185,12 @@ class VersionIncompleteError(RuntimeError):
 
 # reading (the service, asyncio) ---------------------------------------------------------------------------
 # One customer's view in one command: the active version, the customer's list in the held version, the
-# recent events. A script rather than a pipeline of three commands: one request and one reply to encode and
-# parse, which is most of what a read costs the service (redis-py's client work, not Redis's).
+# recent events, and the live experiment (a few hundred bytes at most; usually nil). A script rather than a
+# pipeline of four commands: one request and one reply to encode and parse, which is most of what a read
+# costs the service (redis-py's client work, not Redis's).
 CUSTOMER_VIEW_SCRIPT = """
 return {redis.call('GET', KEYS[1]), redis.call('HGET', KEYS[2], ARGV[1]),
-        redis.call('LRANGE', KEYS[3], 0, %d)}
+        redis.call('LRANGE', KEYS[3], 0, %d), redis.call('GET', KEYS[4])}
 """  # %d: the number of events read, less one (fixed per reader: one argument fewer to send)
 
 
@@ -218,6 +223,11 @@ class CacheReader:
         raw = await self.client.get(ACTIVE_KEY)
         return raw.decode() if raw else None
 
+    async def pointers(self) -> tuple[str | None, bytes | None]:
+        """(the active version, the live experiment as stored): one MGET."""
+        active, experiment = await self.client.mget([ACTIVE_KEY, EXPERIMENT_KEY])
+        return (active.decode() if active else None), experiment
+
     async def load_tables(self, version: str) -> VersionTables:
         names = ("meta", "items", "catalog", "popular")
         values = await self.client.mget([version_key(version, n) for n in names])
@@ -228,16 +238,17 @@ class CacheReader:
 
     async def customer_view(
         self, version: str, surface: str, customer_id: str
-    ) -> tuple[str | None, bytes | None, list[bytes]]:
-        """(active version now, the customer's packed list, its ``events`` most recent events, newest first):
-        one EVALSHA (the script is loaded again when Redis lost it, after a restart)."""
-        keys = (ACTIVE_KEY, version_key(version, surface), events_key(customer_id))
+    ) -> tuple[str | None, bytes | None, list[bytes], bytes | None]:
+        """(active version now, the customer's packed list, its ``events`` most recent events, newest first,
+        the live experiment as stored): one EVALSHA (the script is loaded again when Redis lost it, after a
+        restart)."""
+        keys = (ACTIVE_KEY, version_key(version, surface), events_key(customer_id), EXPERIMENT_KEY)
         try:
-            reply = await self.client.execute_command("EVALSHA", self._view_sha, 3, *keys, customer_id)
+            reply = await self.client.execute_command("EVALSHA", self._view_sha, 4, *keys, customer_id)
         except NoScriptError:
-            reply = await self.client.execute_command("EVAL", self._view_script, 3, *keys, customer_id)
-        active, packed, recent = reply
-        return (active.decode() if active else None), packed, list(recent)
+            reply = await self.client.execute_command("EVAL", self._view_script, 4, *keys, customer_id)
+        active, packed, recent, experiment = reply
+        return (active.decode() if active else None), packed, list(recent), experiment
 
     async def item_lists(
         self, version: str, surface: str, item_ids: Sequence[str]

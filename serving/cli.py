@@ -27,6 +27,7 @@ from rich.console import Console
 
 from recommender.synthetic import DEMO_CUSTOMERS, DEMO_SEED
 from serving.champion_commands import promote_command, rollback_command
+from serving.experiments.commands import app as experiment_app
 from serving.feedback.export_command import events_app
 from serving.registry_publish import EXIT_BAD_MODEL, GRACE_SECONDS, PUBLISH_K, publish_from_registry, redis_url
 from serving.simulator.command import simulate_command
@@ -280,6 +281,7 @@ def build_app() -> typer.Typer:
     app.command("demo")(demo_command)
     app.command("simulate")(simulate_command)
     app.add_typer(events_app(lambda: redis_url(TrainingSettings())), name="events")
+    app.add_typer(experiment_app, name="experiment")
     return app
 
 

@@ -47,6 +47,7 @@ from recommender.models.popular import PopularModel
 from recommender.models.similar import SimilarItemsModel
 from recommender.vocabulary import SURFACES
 from serving.cache import VersionWriter, cleanup_versions, npz_bytes, pack_rows
+from serving.experiments.store import live_challenger_version
 
 Progress = Callable[[str, int], None]
 """``progress(step, done)``: ``step`` is a surface (``done`` = queries written so far) or a blob name."""
@@ -295,14 +296,17 @@ def publish_bundle(
     progress: Progress | None = None,
     version: str | None = None,
     chunk_size: int = DEFAULT_CHUNK,
+    activate: bool = True,
 ) -> PublishReport:
     """Precompute every list of ``bundle`` under a new version, then make it the active one.
 
     ``model_name``/``model_version`` name the registered model (stored in ``meta``); ``k`` is the list
     length per customer or item; the replaced version expires ``grace_seconds`` after the switch.
-    ``version`` overrides the generated id (tests). Raises ``IncompleteBundleError`` for a bundle
-    lacking a model, ``InconsistentBundleError`` for one whose parts disagree (both before anything is
-    written), ``ValueError`` for bad sizes; Redis errors propagate, leaving the old version active.
+    ``version`` overrides the generated id (tests). With ``activate`` off the version is written but
+    ``recs:active`` is left as it is (an experiment's challenger, ``serving.experiments``). Raises
+    ``IncompleteBundleError`` for a bundle lacking a model, ``InconsistentBundleError`` for one whose parts
+    disagree (both before anything is written), ``ValueError`` for bad sizes; Redis errors propagate,
+    leaving the old version active.
     """
     if k < 1 or chunk_size < 1 or grace_seconds < 1:
         raise ValueError(f"k, chunk_size and grace_seconds must be positive, got {k}, {chunk_size}, {grace_seconds}")
@@ -357,8 +361,11 @@ def publish_bundle(
         writer.put_blob(name, value)
         written += len(value.encode() if isinstance(value, str) else value)
         report(name, 1)
+    if not activate:
+        return PublishReport(version, None, counts, time.time() - started, written)
     previous = writer.activate(grace_seconds)
-    removed = cleanup_versions(client, keep={version} | ({previous} if previous else set()), older_than=started)
+    keep = {v for v in (version, previous, live_challenger_version(client)) if v}  # an experiment's too
+    removed = cleanup_versions(client, keep=keep, older_than=started)
     return PublishReport(
         version=version,
         previous_version=previous,

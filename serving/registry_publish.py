@@ -41,8 +41,17 @@ def redis_url(settings: TrainingSettings) -> Iterator[str]:
 
 
 def publish_from_registry(
-    console: Console, settings: TrainingSettings, url: str, model_uri: str | None, k: int, grace_seconds: int
+    console: Console,
+    settings: TrainingSettings,
+    url: str,
+    model_uri: str | None,
+    k: int,
+    grace_seconds: int,
+    *,
+    activate: bool = True,
 ) -> PublishReport:
+    """Publish the registered version ``model_uri`` (default: ``@champion``); with ``activate`` off, write it
+    without making it the active version (an experiment's challenger)."""
     from serving.cache import connect_sync
     from serving.publish import publish_bundle
     from training import tracking
@@ -81,6 +90,7 @@ def publish_from_registry(
                 k=k,
                 grace_seconds=grace_seconds,
                 progress=on_progress,
+                activate=activate,
             )
     finally:
         redis_client.close()

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from recommender.vocabulary import AnswerSurface, BrowsingEventType, EventType
+from serving.experiments.config import Variant
 
 # k and offset of list answers: their ranges and defaults, declared once (the routes' query parameters and
 # the cart's body use them; the fast path reads them back from the routes)
@@ -117,6 +118,12 @@ class RecommendationList(BaseModel):
     recommendation_id: str = Field(description="uuid4 hex: send it back with clicks and orders for attribution")
     fallback: bool = Field(description="true when this is not the personalized answer (unknown id, outage...)")
     items: list[RecommendedItem] = Field(description="best first")
+    experiment: str | None = Field(
+        default=None, description="the live experiment this answer is part of (null: none on this surface)"
+    )
+    variant: Variant | None = Field(
+        default=None, description="the experiment's variant this customer sees (always the same one)"
+    )
 
 
 class CustomerRecommendations(RecommendationList):

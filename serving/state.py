@@ -5,6 +5,10 @@ held, ``sync`` loads the new version's tables (one MGET) under an ``asyncio.Lock
 requests load it once. A request answers with the tables it started with, from keys of that same
 version (an old version stays readable for the publish grace period): no answer mixes two versions.
 
+During an experiment (``serving.experiments``) the state also holds the experiment and the challenger's
+tables: every customer read returns ``recs:experiment`` as stored, and ``sync_experiment`` loads the
+challenger's tables when it changed; ``arm`` picks the tables a customer's answer comes from.
+
 The state also holds the buffer of events accepted while Redis was unreachable (``serving.event_buffer``);
 ``sync`` follows every successful Redis read, so it nudges the buffer's flusher when events are waiting.
 """
@@ -23,6 +27,7 @@ import numpy as np
 from recommender.request_time import item_labels
 from serving.cache import CacheReader, VersionIncompleteError, VersionTables
 from serving.event_buffer import EventBuffer, PendingEvent
+from serving.experiments.config import BadExperimentError, Experiment, Variant, variant_of
 from serving.feedback import store
 from serving.feedback.answers import AnswerRecorder
 from serving.feedback.ingest import GroupCommit, encode
@@ -112,6 +117,23 @@ class ItemAnswers:
         return len(self._answers)
 
 
+@dataclass(frozen=True)
+class LiveExperiment:
+    """The experiment being served: its definition and the challenger's loaded version."""
+
+    config: Experiment
+    challenger: Active
+
+
+@dataclass(frozen=True)
+class Arm:
+    """The version one answer comes from, and the experiment and variant it is part of (None: none)."""
+
+    active: Active
+    experiment: str | None = None
+    variant: Variant | None = None
+
+
 @dataclass
 class ServingState:
     """Per app: settings, the Redis reader, metrics, the tables of the version held in memory, the events
@@ -128,6 +150,9 @@ class ServingState:
     _failed: tuple[str, float] | None = None  # a version that could not be loaded, and when
     answers: AnswerRecorder = field(init=False)
     commit: GroupCommit = field(init=False)
+    experiment: LiveExperiment | None = None
+    _experiment_raw: bytes | None = None  # recs:experiment as last synced (None: no experiment)
+    _experiment_failed: tuple[bytes, float] | None = None  # an experiment whose challenger could not load
 
     def __post_init__(self) -> None:
         self.answers = AnswerRecorder(self.write_answers)
@@ -163,8 +188,53 @@ class ServingState:
         return self.active
 
     async def refresh(self) -> Active | None:
-        """Ask Redis for the active version (one GET) and sync to it."""
-        return await self.sync(await self.reader.active_version())
+        """Ask Redis for the active version and the experiment (one MGET) and sync to both."""
+        active, experiment = await self.reader.pointers()
+        held = await self.sync(active)
+        await self.sync_experiment(experiment)
+        return held
+
+    async def sync_experiment(self, raw: bytes | None) -> None:
+        """Make the held experiment match ``raw`` (``recs:experiment`` as Redis holds it now).
+
+        A definition that does not parse, or whose challenger version cannot be loaded (retried every
+        ``version_check_seconds``), leaves no experiment held: every customer gets the champion, and the
+        problem is logged. Redis errors propagate."""
+        if raw == self._experiment_raw:
+            return
+        now = time.monotonic()
+        failed = self._experiment_failed
+        if failed is not None and failed[0] == raw and now - failed[1] < max(self.settings.version_check_seconds, 0.1):
+            return
+        async with self._lock:
+            if raw == self._experiment_raw:
+                return
+            if raw is None:
+                self.experiment, self._experiment_raw = None, None
+                log.info("experiment ended")
+                return
+            try:
+                config = Experiment.from_json(raw)
+                tables = await self.reader.load_tables(config.challenger_version)
+            except (BadExperimentError, VersionIncompleteError) as exc:
+                log.warning("experiment not served, every customer gets the champion: %s", exc)
+                self.experiment, self._experiment_failed = None, (raw, now)
+                return
+            self.experiment = LiveExperiment(config, Active.of(tables, self.settings.item_answer_cache))
+            self._experiment_raw, self._experiment_failed = raw, None
+            settle_heap()
+            log.info(
+                "experiment %s: challenger %s for %.0f%% of customers", config.name, tables.version, 100 * config.share
+            )
+
+    def arm(self, active: Active, surface: str, customer_id: str | None) -> Arm:
+        """The version ``customer_id``'s answer on ``surface`` comes from: the challenger's for customers in
+        its group when an experiment runs on ``surface``, else ``active`` (the champion)."""
+        live = self.experiment
+        if live is None or customer_id is None or surface not in live.config.surfaces:
+            return Arm(active)
+        variant = variant_of(live.config, customer_id)
+        return Arm(live.challenger if variant == "challenger" else active, live.config.name, variant)
 
     async def current(self, *, check_stale: bool = True) -> Active | None:
         """The version to answer with: the held one, after a check of Redis when none is held or (with
@@ -199,6 +269,10 @@ class ServingState:
             and self._failed[0] == active
             and now - self._failed[1] < max(self.settings.version_check_seconds, 0.1)
         )
+
+    def follows(self, experiment: bytes | None) -> bool:
+        """The held experiment is the one ``recs:experiment`` holds (``experiment``, as read)."""
+        return experiment == self._experiment_raw
 
     def holds(self, version: str | None) -> bool:
         """The held tables are those of ``version`` (a published one)."""

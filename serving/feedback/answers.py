@@ -45,12 +45,23 @@ class AnswerRecorder:
         return len(self._answers)
 
     def record(
-        self, rid: str, surface: str, model_version: str, customer_id: str | None, item_ids: Sequence[str], at: int
+        self,
+        rid: str,
+        surface: str,
+        model_version: str,
+        customer_id: str | None,
+        item_ids: Sequence[str],
+        at: int,
+        experiment: str | None = None,
     ) -> None:
         """One answer: its id, surface, model version label, customer (None for item pages), items (best
-        first) and time (Unix seconds). An answer without items is counted, not stored."""
+        first), time (Unix seconds) and, in an experiment, ``"<experiment>:<variant>"``. An answer without
+        items is counted, not stored."""
         if item_ids:
-            self._answers.append(orjson.dumps([rid, surface, model_version, customer_id or "", at, list(item_ids)]))
+            record = [rid, surface, model_version, customer_id or "", at, list(item_ids)]
+            if experiment is not None:
+                record.append(experiment)
+            self._answers.append(orjson.dumps(record))
             if len(self._answers) > self.capacity:
                 excess = len(self._answers) - self.capacity
                 del self._answers[:excess]

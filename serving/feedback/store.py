@@ -14,6 +14,12 @@ that no two (customer, item) pairs share a key whatever characters their ids hol
     recs:cart:<customer>                      STRING  when the customer's open cart opened (Unix seconds)
     recs:kpi:<hour>                           HASH    the hour's counters (hour = Unix seconds // 3600):
                                                       "surface US version US metric" and "funnel US metric"
+    recs:xp:<experiment>:<variant>:<metric>   HASH    an experiment's counters per customer: customer ->
+                                                      answers, impressions, clicks, purchases (attributed
+                                                      order lines) or revenue_cents; TTL = the KPIs'
+
+An answer given in an experiment records ``" x"`` = ``"<experiment>:<variant>"``; the touch of a click on it
+carries the same after its time, so the purchases it leads to are credited to the variant too.
 
 US is the unit separator, ``\\x1f`` (surfaces, metrics and version labels never hold it). Every counter is
 an integer (revenue in cents), so sums are exact. The scripts do O(1) work per event or answer: a handful of
@@ -55,6 +61,13 @@ end
 local function text(x) if type(x) == 'string' then return x end return nil end
 local function pair_key(prefix, a, b) return prefix .. #a .. ':' .. a .. ':' .. b end
 local function funnel(at, metric) bump(at, 'funnel' .. US .. metric, 1) end
+local function per_customer(x, metric, customer, by)
+  if x and x ~= '' then
+    local key = 'recs:xp:' .. x .. ':' .. metric
+    redis.call('HINCRBY', key, customer, by)
+    redis.call('EXPIRE', key, kpi_ttl)
+  end
+end
 
 for i = 7, #ARGV do
   local raw = ARGV[i]
@@ -71,23 +84,29 @@ for i = 7, #ARGV do
   local answer = rid and ('recs:ans:' .. rid)
   if kind == 'impression' then
     if answer then
-      local sv = redis.call('HMGET', answer, ' s', ' v')
-      if sv[1] then credit(at, sv[1], sv[2], 'impressions', 1) end
+      local sv = redis.call('HMGET', answer, ' s', ' v', ' x')
+      if sv[1] then
+        credit(at, sv[1], sv[2], 'impressions', 1)
+        per_customer(sv[3], 'impressions', c, 1)
+      end
     end
   elseif kind == 'click' then
     funnel(at, 'clicks')
     if answer then
-      local shown = redis.call('HMGET', answer, ' s', ' v', unpack(items))
+      local shown = redis.call('HMGET', answer, ' s', ' v', ' x', unpack(items))
       if shown[1] then
         local n = 0
+        local touch = shown[1] .. US .. shown[2] .. US .. string.format('%d', at) .. US .. (shown[3] or '')
         for j = 1, #items do
-          if shown[j + 2] then
+          if shown[j + 3] then
             n = n + 1
-            local touch = shown[1] .. US .. shown[2] .. US .. string.format('%d', at)
             redis.call('SET', pair_key('recs:touch:', c, items[j]), touch, 'EX', window)
           end
         end
-        if n > 0 then credit(at, shown[1], shown[2], 'clicks', n) end
+        if n > 0 then
+          credit(at, shown[1], shown[2], 'clicks', n)
+          per_customer(shown[3], 'clicks', c, n)
+        end
       end
     end
   elseif kind == 'view' then
@@ -111,23 +130,25 @@ for i = 7, #ARGV do
       funnel(opened, 'converted_carts')
     end
     local shown = false
-    if answer then shown = redis.call('HMGET', answer, ' s', ' v', unpack(items)) end
+    if answer then shown = redis.call('HMGET', answer, ' s', ' v', ' x', unpack(items)) end
     local order, cents = text(e.order_id), e.line_cents
     for j = 1, #items do
-      local s, v = nil, nil
-      if shown and shown[1] and shown[j + 2] then
-        s, v = shown[1], shown[2]
+      local s, v, x = nil, nil, nil
+      if shown and shown[1] and shown[j + 3] then
+        s, v, x = shown[1], shown[2], shown[3]
       else
         local touch = redis.call('GET', pair_key('recs:touch:', c, items[j]))
         if touch then
-          local ts, tv, tat = string.match(touch, '^(.-)\\31(.-)\\31(%-?%d+)$')
+          local ts, tv, tat, tx = string.match(touch, '^(.-)\\31(.-)\\31(%-?%d+)\\31?(.*)$')
           tat = tonumber(tat)
-          if tat and at >= tat and at - tat <= window then s, v = ts, tv end
+          if tat and at >= tat and at - tat <= window then s, v, x = ts, tv, tx end
         end
       end
       if s and (not order or redis.call('SET', pair_key('recs:line:', order, items[j]), 1, 'NX', 'EX', window)) then
         credit(at, s, v, 'attributed_purchases', 1)
         credit(at, s, v, 'attributed_revenue_cents', cents[j])
+        per_customer(x, 'purchases', c, 1)
+        per_customer(x, 'revenue_cents', c, cents[j])
       end
     end
   end
@@ -139,7 +160,8 @@ return counted
 )
 
 # ARGV: answer ttl, kpi ttl, n, then n triples (hour, field, count), then the answers as JSON arrays
-# [recommendation_id, surface, model_version, customer, time, [item ids]]
+# [recommendation_id, surface, model_version, customer, time, [item ids]] and, in an experiment,
+# "<experiment>:<variant>" last
 ANSWERS_SCRIPT = Script(
     b"""
 local ttl, kpi_ttl, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -158,6 +180,13 @@ for j = i, #ARGV do
     for p = 1, #items do
       args[#args + 1] = items[p]
       args[#args + 1] = p
+    end
+    if a[7] then
+      args[#args + 1] = ' x'
+      args[#args + 1] = a[7]
+      local exposed = 'recs:xp:' .. a[7] .. ':answers'
+      redis.call('HINCRBY', exposed, a[4], 1)
+      redis.call('EXPIRE', exposed, kpi_ttl)
     end
     local key = 'recs:ans:' .. a[1]
     redis.call('HSET', key, unpack(args))
@@ -190,6 +219,15 @@ class Credit:
     model_version: str
     metric: str  # impressions, clicks, attributed_purchases, attributed_revenue_cents
     amount: int
+
+
+EXPERIMENT_PREFIX = "recs:xp:"
+EXPERIMENT_METRICS = ("answers", "impressions", "clicks", "purchases", "revenue_cents")
+
+
+def experiment_key(experiment: str, variant: str, metric: str) -> str:
+    """The hash of an experiment's per-customer counters of ``metric`` in ``variant``."""
+    return f"{EXPERIMENT_PREFIX}{experiment}:{variant}:{metric}"
 
 
 def kpi_field(surface: str, model_version: str, metric: str) -> str:

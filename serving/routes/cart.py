@@ -51,8 +51,8 @@ async def read_cart(
     """(echoed cart, cart item indices, the customer's recent events, complement lists of the cart)."""
     events = RecentEvents.empty()
     if body.customer_id is not None:
-        named, _, raw = await state.reader.customer_view(active.version, "for_you", body.customer_id)
-        await follow_version(state, named)
+        named, _, raw, experiment = await state.reader.customer_view(active.version, "for_you", body.customer_id)
+        await follow_version(state, named, experiment)
         events = RecentEvents.from_events(parse_events(raw, active.tables.item_index))
     ids, cart = merged_cart(active, body.item_ids, events)
     return ids, cart, events, await read_complements(state, active, cart)
@@ -74,6 +74,8 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
             fallback=True,
             items=[],
         )
+    arm = state.arm(active, SURFACE, body.customer_id)
+    active = arm.active
     cause: str | None = None
     events, lists = RecentEvents.empty(), {}
     ids, cart = merged_cart(active, body.item_ids, events)
@@ -95,7 +97,7 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
         cause = "unknown_items" if len(cart) == 0 else "no_list"
     count_fallback(state.metrics, SURFACE, cause)
     items = render(active, answer)
-    record_answer(state, SURFACE, rid, active.model_version, [row["item_id"] for row in items], body.customer_id)
+    record_answer(state, SURFACE, rid, active.model_version, [row["item_id"] for row in items], body.customer_id, arm)
     return CartRecommendations(
         customer_id=body.customer_id,
         item_ids=ids,
@@ -103,4 +105,6 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
         recommendation_id=rid,
         fallback=cause is not None,
         items=items,
+        experiment=arm.experiment,
+        variant=arm.variant,
     )

@@ -29,7 +29,7 @@ from recommender.vocabulary import EVENT_TYPES, AnswerSurface
 from serving import cache
 from serving.metrics import Metrics
 from serving.schemas import MAX_K, MAX_OFFSET, MIN_K, MIN_OFFSET, NOT_BLANK, IdConstraints, stripped_id
-from serving.state import Active, ServingState
+from serving.state import Active, Arm, ServingState
 
 log = logging.getLogger(__name__)
 REDIS_FAILURES: tuple[type[BaseException], ...] = (cache.RedisUnavailable, TimeoutError)
@@ -87,11 +87,13 @@ def record_answer(
     model_version: str,
     item_ids: Sequence[str],
     customer_id: str | None = None,
+    arm: Arm | None = None,
 ) -> None:
     """Record what an answer showed, for attribution and the KPIs (``serving.feedback.answers``; off with
-    ``RECS_RECORD_ANSWERS=false``)."""
+    ``RECS_RECORD_ANSWERS=false``), and the experiment's variant it was part of."""
     if state.settings.record_answers:
-        state.answers.record(rid, surface, model_version, customer_id, item_ids, int(time.time()))
+        experiment = None if arm is None or arm.experiment is None else f"{arm.experiment}:{arm.variant}"
+        state.answers.record(rid, surface, model_version, customer_id, item_ids, int(time.time()), experiment)
 
 
 # events as stored in Redis ----------------------------------------------------------------------------------
@@ -126,15 +128,18 @@ async def read_complements(state: ServingState, active: Active, anchors: np.ndar
     return {int(a): cache.unpack_entries(raw) for a, raw in zip(anchors.tolist(), packed, strict=True) if raw}
 
 
-async def follow_version(state: ServingState, named: str | None) -> None:
-    """After a read that returned the active version: reload the tables when it changed (errors logged;
-    the answer being built uses the tables it started with either way)."""
-    if state.holds(named):  # the common case: nothing to load, no time budget to set up
+async def follow_version(state: ServingState, named: str | None, *experiment: bytes | None) -> None:
+    """After a read that returned the active version (and ``recs:experiment``, when it read it): reload the
+    tables when either changed (errors logged; the answer being built uses the tables it started with
+    either way)."""
+    if state.holds(named) and (not experiment or state.follows(experiment[0])):  # the common case
         await state.sync(named)
         return
     try:
         async with asyncio.timeout(state.settings.request_timeout_seconds):
             await state.sync(named)
+            if experiment:
+                await state.sync_experiment(experiment[0])
     except REDIS_FAILURES as exc:
         log.warning("could not load version %s: %r", named, exc)
 
@@ -185,10 +190,21 @@ def render(active: Active, answer: Reranked) -> list[dict[str, Any]]:
     ]
 
 
-def list_payload(version: str, rid: str, *, fallback: bool, items: Any, **subject: str | None) -> dict[str, Any]:
+def list_payload(
+    version: str, rid: str, *, fallback: bool, items: Any, arm: Arm | None = None, **subject: str | None
+) -> dict[str, Any]:
     """A list answer (``RecommendationList``'s fields, then the subject: ``customer_id=`` or ``item_id=``) as a
-    dict in the models' field order; ``items`` rendered rows or ``RenderedJson``."""
-    return {"model_version": version, "recommendation_id": rid, "fallback": fallback, "items": items, **subject}
+    dict in the models' field order; ``items`` rendered rows or ``RenderedJson``; ``arm`` the experiment and
+    variant the answer is part of."""
+    return {
+        "model_version": version,
+        "recommendation_id": rid,
+        "fallback": fallback,
+        "items": items,
+        "experiment": None if arm is None else arm.experiment,
+        "variant": None if arm is None else arm.variant,
+        **subject,
+    }
 
 
 def json_bytes(payload: dict[str, Any]) -> bytes:

@@ -74,16 +74,17 @@ class Filter:
 
 async def read_customer(
     state: ServingState, active: Active, surface: CustomerSurface, customer_id: str, now: int
-) -> tuple[str | None, CustomerView]:
-    """(the active version Redis names, the customer's view): one or two round trips."""
-    named, packed, raw_events = await state.reader.customer_view(active.version, surface, customer_id)
+) -> tuple[str | None, bytes | None, CustomerView]:
+    """(the active version Redis names, the experiment it holds, the customer's view in ``active``): one or
+    two round trips."""
+    named, packed, raw_events, experiment = await state.reader.customer_view(active.version, surface, customer_id)
     base = unpack_entries(packed)
     if not raw_events:  # most customers: nothing recent, no second read
-        return named, CustomerView(base, known=packed is not None)
+        return named, experiment, CustomerView(base, known=packed is not None)
     events = RecentEvents.from_events(parse_events(raw_events, active.tables.item_index))
     anchors = events.purchased_since(int(now - active.window_days * DAY))
     complements = await read_complements(state, active, anchors)
-    return named, CustomerView(base, events, complements, known=packed is not None)
+    return named, experiment, CustomerView(base, events, complements, known=packed is not None)
 
 
 def request_filter(active: Active, category: str | None, in_stock: bool) -> Filter:
@@ -136,14 +137,16 @@ async def customer_answer(
         record_answer(state, surface, rid, NO_VERSION, [], customer_id)
         return list_payload(NO_VERSION, rid, fallback=True, items=[], customer_id=customer_id)
     now = int(time.time())
+    arm = state.arm(active, surface, customer_id)
+    active = arm.active
     flt = request_filter(active, category, in_stock)
     cause: str | None = "unknown_category" if flt.unknown_category else None
     view = CustomerView()
     if cause is None:
         try:
             async with asyncio.timeout(state.settings.request_timeout_seconds):
-                named, view = await read_customer(state, active, surface, customer_id, now)
-            await follow_version(state, named)
+                named, experiment, view = await read_customer(state, active, surface, customer_id, now)
+            await follow_version(state, named, experiment)
         except REDIS_FAILURES as exc:
             redis_failed(state, surface, exc)
             cause = "redis"
@@ -152,8 +155,10 @@ async def customer_answer(
         cause = "filtered" if view.known else "unknown_customer"
     count_fallback(state.metrics, surface, cause)
     items = render(active, answer)
-    record_answer(state, surface, rid, active.model_version, [row["item_id"] for row in items], customer_id)
-    return list_payload(active.model_version, rid, fallback=cause is not None, items=items, customer_id=customer_id)
+    record_answer(state, surface, rid, active.model_version, [row["item_id"] for row in items], customer_id, arm)
+    return list_payload(
+        active.model_version, rid, fallback=cause is not None, items=items, arm=arm, customer_id=customer_id
+    )
 
 
 @router.get("/{customer_id:id}/recommendations", response_model=CustomerRecommendations)

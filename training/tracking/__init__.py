@@ -9,7 +9,8 @@ parent run and one child run per trial, and what ``recs publish`` reads from the
 
 Aliases (``aliases``): every new registered version gets ``candidate``; ``promote`` moves ``champion`` only
 when the new version beats the current champion on ``PROMOTION_METRIC`` (or there is no champion yet);
-``recs promote`` and ``recs rollback`` move it by hand. Every move is recorded as tags on the version it
+``recs promote`` and ``recs rollback`` move it by hand; a live experiment's challenger is ``challenger``
+(``experiments``). Every move is recorded as tags on the version it
 moves to, which is how rollback finds the champion before.
 
 ``recs tune``: one parent run (tag ``recs.kind=tune``) holds the baselines, the best config's params, its
@@ -30,6 +31,7 @@ from training.tracking.aliases import (
     plan_promotion,
     plan_rollback,
 )
+from training.tracking.experiments import CHALLENGER, VariantOutcome, clear_challenger, mark_challenger, record_outcome
 from training.tracking.registry import (
     CONFIG_ARTIFACT,
     PROMOTION_METRIC,
@@ -56,6 +58,7 @@ from training.tracking.runs import (
 
 __all__ = [
     "CANDIDATE",
+    "CHALLENGER",
     "CHAMPION",
     "CONFIG_ARTIFACT",
     "PROMOTION_METRIC",
@@ -67,7 +70,9 @@ __all__ = [
     "Promotion",
     "RegisteredRun",
     "UnknownVersionError",
+    "VariantOutcome",
     "champion_config",
+    "clear_challenger",
     "connect",
     "current_champion",
     "download_bundle",
@@ -77,11 +82,13 @@ __all__ = [
     "log_candidates",
     "log_training",
     "log_trial_run",
+    "mark_challenger",
     "move_champion",
     "parent_run",
     "plan_promotion",
     "plan_rollback",
     "promote_if_better",
     "pyfunc_signature",
+    "record_outcome",
     "resolve_model_version",
 ]
