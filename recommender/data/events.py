@@ -64,7 +64,9 @@ class EventWeights(BaseModel):
     """How much a browsing event counts next to a purchase (an order line counts 1).
 
     ``view_weight`` < ``add_to_cart_weight`` < 1. Defaults measured on the simulator (docs/feedback.md,
-    "Retraining from events"; ``benchmarks/events_retrain.py``). They only matter with ``recs train --events``.
+    "Retraining from events"; ``benchmarks/events_retrain.py``): next-day attributed purchases per 1,000
+    impressions 59.9 (0.25, 0.5) and 59.9 (0.1, 0.3) with the most purchases and revenue at (0.25, 0.5), 54.0
+    (0.5, 0.8), against 50.2 without events. They only matter with ``recs train --events``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
