@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.base import ARRAYS_FILE, CONFIG_FILE, Ranked, Recommender
+from recommender.data.events import EventWeights
 from recommender.errors import ModelFileError
 from recommender.history import Catalog, OrderHistory
 from recommender.ids import MISSING, IdMap
@@ -66,6 +67,8 @@ class BundleConfig(BaseModel):
     similar: SimilarConfig = Field(default_factory=SimilarConfig)
     complements: ComplementsConfig = Field(default_factory=ComplementsConfig)
     next_purchase: NextPurchaseConfig = Field(default_factory=NextPurchaseConfig)
+    # what a browsing event counts in the collaborative "for you" models (``recs train --events``)
+    events: EventWeights = Field(default_factory=EventWeights)
 
 
 StepHook = Callable[[str], None]

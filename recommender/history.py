@@ -56,11 +56,38 @@ class Catalog:
 
 
 @dataclass(frozen=True)
+class Signals:
+    """Browsing signals (the storefront's ``view`` and ``add_to_cart`` events), in the history's indices.
+
+    One row per event and item: who, what, how much it counts (the event type's weight from
+    ``EventWeights``, set when the events were loaded) and when (Unix seconds). They are not purchases:
+    only the collaborative "for you" models read them (``OrderHistory.interactions``); next purchase's repeat
+    statistics, complements' pair counts, popularity and the baselines read the order lines alone.
+    """
+
+    customer: np.ndarray  # int32 per signal
+    item: np.ndarray  # int32 per signal
+    weight: np.ndarray  # float32 per signal
+    at: np.ndarray  # int64 per signal, Unix seconds
+
+    @classmethod
+    def empty(cls) -> Signals:
+        return cls(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.customer)
+
+    def select(self, mask: np.ndarray) -> Signals:
+        return Signals(self.customer[mask], self.item[mask], self.weight[mask], self.at[mask])
+
+
+@dataclass(frozen=True)
 class OrderHistory:
     """Kept order lines as parallel arrays, sorted by (ordered_at, order).
 
     ``order`` is a dense order index: lines of one order share it, and every order belongs to one
-    customer and one timestamp. ``ordered_at`` is Unix seconds (int64).
+    customer and one timestamp. ``ordered_at`` is Unix seconds (int64). ``signals``: browsing events
+    (``Signals``; empty unless ``recs train --events``); a customer may have signals and no order line.
     """
 
     customers: IdMap
@@ -72,6 +99,7 @@ class OrderHistory:
     quantity: np.ndarray  # float32 per line
     price: np.ndarray  # float32 per line, NaN when unknown
     catalog: Catalog = field(default=None)  # type: ignore[assignment]  # filled in __post_init__
+    signals: Signals = field(default_factory=Signals.empty)
 
     def __post_init__(self) -> None:
         n = len(self.customer)
@@ -124,6 +152,42 @@ class OrderHistory:
         if weight == "binary":
             m.data[:] = 1.0
         return m
+
+    def interactions(self, weight: str = "count") -> sp.csr_matrix:
+        """``customer_items(weight)`` with the browsing signals added: what the collaborative models learn from.
+
+        "count" (ALS): purchase lines plus the summed signal weights of each (customer, item); "binary" (EASE):
+        1 for a bought item, else the summed signal weights capped at 1. Without signals: ``customer_items``.
+        """
+        bought = self.customer_items(weight)
+        if not len(self.signals):
+            return bought
+        shape = (self.n_customers, self.n_items)
+        s = self.signals
+        browsed = sp.csr_matrix((s.weight.astype(np.float32), (s.customer, s.item)), shape=shape, dtype=np.float32)
+        browsed.sum_duplicates()
+        if weight == "binary":
+            browsed.data = np.minimum(browsed.data, np.float32(1.0))
+            out = bought.maximum(browsed)
+        else:
+            out = bought + browsed
+        out = sp.csr_matrix(out, dtype=np.float32)
+        out.eliminate_zeros()
+        return out
+
+    def signals_before(self, cutoff: np.ndarray | int, customers: np.ndarray | None = None) -> OrderHistory:
+        """The history with the signals at or after ``cutoff`` dropped: one cutoff for everyone, or (with
+        ``customers``) one per listed customer, whose other signals stay (a split's targets must not leak)."""
+        if not len(self.signals):
+            return self
+        s = self.signals
+        if customers is None:
+            keep = s.at < np.int64(cutoff)
+        else:
+            limit = np.full(self.n_customers, np.iinfo(np.int64).max, dtype=np.int64)
+            limit[np.asarray(customers)] = np.asarray(cutoff, dtype=np.int64)
+            keep = s.at < limit[s.customer]
+        return replace(self, signals=s.select(keep))
 
     def orders_table(self) -> dict[str, np.ndarray]:
         """One row per order: ``order`` (index), ``customer``, ``ordered_at``; sorted by order index."""
@@ -206,6 +270,7 @@ class OrderHistory:
         quantity: np.ndarray,
         price: np.ndarray,
         catalog: Catalog | None = None,
+        signals: Signals | None = None,
     ) -> OrderHistory:
         """Sort lines by time and renumber orders densely in time order (the one canonical form)."""
         ts = np.asarray(ordered_at, dtype=np.int64)
@@ -231,4 +296,5 @@ class OrderHistory:
             quantity=np.asarray(quantity, dtype=np.float32)[perm],
             price=np.asarray(price, dtype=np.float32)[perm],
             catalog=catalog,
+            signals=signals if signals is not None else Signals.empty(),
         )

@@ -58,6 +58,14 @@ def generate(
 def train_command(
     orders: Annotated[Path, typer.Option("--orders", help="Order lines, CSV or Parquet.")],
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Optional catalog, CSV or Parquet.")] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events",
+            help="An exported event directory (recs events export --out): views and adds to cart weigh in the "
+            "for-you models (config section events), purchases not in --orders become order lines.",
+        ),
+    ] = None,
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
     metrics_json: Annotated[Path | None, typer.Option("--metrics-json", help="Also write the metrics here.")] = None,
     promote: Annotated[bool, typer.Option("--promote", help="Move @champion if better.")] = False,
@@ -104,6 +112,7 @@ def train_command(
         max_reject_ratio=max_reject_ratio,
         rejects=rejects,
         config=config,
+        events=events,
     )
 
 
@@ -118,6 +127,7 @@ def train_and_register(
     max_reject_ratio: float = 0.05,
     rejects: Path | None = None,
     config: Path | None = None,
+    events: Path | None = None,
 ) -> None:
     """``recs train`` (also the demo's training step): exits 2 with a message on bad input data.
 
@@ -137,7 +147,7 @@ def train_and_register(
             connecting.append(pool.submit(_connect_tracking, settings))
 
         outcome = _run_with_progress(
-            console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded, settings
+            console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded, settings, events
         )
         for line in outcome.load.summary.lines():
             console.print(line)
@@ -159,7 +169,9 @@ def train_and_register(
         client = connecting[0].result() if connecting else _connect_tracking(settings)
         evidence = _promotion_evidence(console, client, settings, outcome) if promote else None
         with console.status("logging to MLflow and registering the model"):
-            registered = _log_training(client, settings, outcome, orders, catalog, rejects_path, promote, evidence)
+            registered = _log_training(
+                client, settings, outcome, (orders, catalog, events), rejects_path, promote, evidence
+            )
         mlflow_seconds = time.perf_counter() - t0
 
     if metrics_json:  # first: nothing printed after training may keep it from being written
@@ -210,14 +222,14 @@ def _log_training(
     client: MlflowClient,
     settings: TrainingSettings,
     outcome: TrainingOutcome,
-    orders: Path,
-    catalog: Path | None,
+    inputs: tuple[Path, Path | None, Path | None],
     rejects_path: Path,
     promote: bool,
     evidence: Evidence | None = None,
 ) -> RegisteredRun:
     from training import tracking
 
+    orders, catalog, events = inputs
     tuning = outcome.tuning
     texts = {
         "evaluation/metrics_table.md": metrics_markdown(outcome.report),
@@ -256,6 +268,7 @@ def _log_training(
         tags={
             "orders": str(orders),
             "catalog": str(catalog or ""),
+            "events": str(events or ""),
             **{f"data.{key}": value for key, value in fingerprint(outcome.load.history).items()},
         },
         promote=promote,
@@ -275,6 +288,7 @@ def _run_with_progress(
     rejects_path: Path,
     on_loaded: Callable[[LoadResult], None] | None,
     settings: TrainingSettings,
+    events: Path | None = None,
 ) -> TrainingOutcome:
     """``training.pipeline.train`` with progress; bad input data prints what to fix and exits 2."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -304,6 +318,7 @@ def _run_with_progress(
                 tune=settings.tune,
                 tune_budget=settings.tune_budget_seconds,
                 on_candidate=on_candidate,
+                events=events,
             )
         except TooManyRejectsError as exc:
             console.print(f"[red]error:[/red] {exc}. Rejected rows and reasons: {rejects_path}")
@@ -320,7 +335,10 @@ def _run_with_progress(
 def _data_metrics(outcome: TrainingOutcome) -> dict[str, float]:
     s = outcome.load.summary
     h = outcome.load.history
+    events = s.events.metrics() if s.events is not None else {}
     return {
+        **{f"data.{name}": float(value) for name, value in events.items()},
+        "data.signals": float(len(h.signals)),
         "data.rows_in": s.rows_in,
         "data.rows_kept": s.rows_kept,
         "data.rows_rejected": s.rows_rejected,

@@ -323,10 +323,16 @@ def train(
     tune: bool = True,
     tune_budget: float | None = None,
     on_candidate: CandidateHook | None = None,
+    events: Path | None = None,
 ) -> TrainingOutcome:
     """Load, validate, pick the tuned surfaces' configs on validation data (``training.self_tune``; ``tune``
     False keeps ``config``), then evaluate on the time-ordered splits while every model is refitted on all the
     data with the picked config.
+
+    ``events``: an exported event directory (``recommender.data.events``): its purchases join the order lines,
+    its views and adds to cart become the history's browsing signals, weighted by ``config.events``. Every
+    split keeps to time: the evaluation's training side drops each scored customer's signals from the time of
+    their held-out order on (``split_last_order``), the complements' side those after its cutoff.
 
     ``eval_customers`` caps the customers scored (``sample_customers``; 0: everyone); ``tune_budget`` is the
     tuning's time budget in seconds (None: auto); ``on_candidate`` hears of every tuning candidate.
@@ -339,7 +345,7 @@ def train(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     step("load and validate")
-    result = load_orders(orders, catalog_path=catalog)
+    result = load_orders(orders, catalog_path=catalog, events_path=events, event_weights=cfg.events)
     if rejects_path is not None:
         write_rejects(result, rejects_path)
     check_load(result, max_reject_ratio)

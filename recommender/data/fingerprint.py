@@ -2,7 +2,8 @@
 
 Two runs trained on the same order lines get the same hash whatever the file's format, column order or line
 order (the lines are hashed in a canonical order, by their external ids); any changed, added or removed line
-changes it. Recorded on every ``recs train`` run (MLflow tags ``data.fingerprint``, ``data.first_order_at``,
+changes it, and so does any browsing signal (``recs train --events``). Recorded on every ``recs train`` run
+(MLflow tags ``data.fingerprint``, ``data.first_order_at``,
 ``data.last_order_at``), so that two runs' numbers can be told apart as measured on the same data or not.
 """
 
@@ -38,6 +39,14 @@ def fingerprint(history: OrderHistory) -> dict[str, str]:
     digest.update(_ids_digest(np.sort(history.customers.ids)))
     digest.update(_ids_digest(np.sort(history.items.ids)))
     digest.update(lines.tobytes())
+    if len(history.signals):  # the browsing signals (``recs train --events``), in a canonical order too
+        signals = np.empty(len(history.signals), dtype=[("c", "<i8"), ("at", "<i8"), ("i", "<i8"), ("w", "<f4")])
+        signals["c"] = customer_rank[history.signals.customer]
+        signals["at"] = history.signals.at
+        signals["i"] = item_rank[history.signals.item]
+        signals["w"] = history.signals.weight
+        signals.sort(order=["c", "at", "i", "w"])
+        digest.update(signals.tobytes())
     return {
         "fingerprint": digest.hexdigest()[:HASH_CHARS],
         "first_order_at": datetime.fromtimestamp(history.start_time, tz=UTC).isoformat(timespec="seconds"),
@@ -45,4 +54,5 @@ def fingerprint(history: OrderHistory) -> dict[str, str]:
         "lines": str(history.n_lines),
         "customers": str(history.n_customers),
         "items": str(history.n_items),
+        "signals": str(len(history.signals)),
     }

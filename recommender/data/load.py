@@ -31,6 +31,7 @@ from recommender.data.columns import (
     ORDER_REQUIRED,
 )
 from recommender.data.columns import EXTRA as _EXTRA
+from recommender.data.events import EventLoad, EventWeights, load_events
 from recommender.data.readers import RawTable, read_table
 from recommender.data.rejects import _EMPTY_REJECTS, _count_reasons, _rejects_of
 from recommender.data.results import LoadResult, LoadSummary
@@ -42,7 +43,7 @@ from recommender.data.validation import (
     _validate_catalog,
     _validate_orders,
 )
-from recommender.history import Catalog, OrderHistory
+from recommender.history import Catalog, OrderHistory, Signals
 from recommender.ids import IdMap
 
 # reading -------------------------------------------------------------------------------------------
@@ -130,6 +131,24 @@ def _load_order_lines(path: Path) -> tuple[_Part, _OrderLines]:
     return _Part(lines.kept, rejects, frame.height, _count_reasons(frame, ORDER_REASONS), blank), lines
 
 
+def _with_events(lines: _OrderLines, events: EventLoad) -> tuple[_OrderLines, pl.Series]:
+    """The order lines with the events' purchase lines added, indexed again over every customer of either
+    (and of the browsing signals: a customer who only browsed is a customer of the history).
+
+    Returns the lines and the customer id of every signal's row in ``customers``' order."""
+    columns = [_C, _I, _T, _O, _Q, _P]
+    ours = lines.kept if _O in lines.kept.columns else lines.kept.with_columns(pl.lit("").alias(_O))
+    kept = pl.concat([ours.select(columns), events.purchases.select(columns)], how="vertical_relaxed")
+    everyone = pl.concat([kept.get_column(_C), events.signals.get_column("customer_id")])
+    customers, index = _dense(everyone)
+    customer = index[: kept.height]
+    _, order = _dense(kept.get_column(_O))
+    has_oid = (kept.get_column(_O) != "").to_numpy()
+    seconds = kept.get_column(_T).to_numpy()
+    key = np.where(has_oid, -1 - order.astype(np.int64), (customer.astype(np.int64) << 32) | seconds)
+    return _OrderLines(kept, customers, customer, key), pl.Series(index[kept.height :])
+
+
 # catalog -------------------------------------------------------------------------------------------
 
 
@@ -172,8 +191,16 @@ def _load_catalog(path: Path) -> _Part:
 # public API ----------------------------------------------------------------------------------------
 
 
-def load_orders(path: str | Path, *, catalog_path: str | Path | None = None) -> LoadResult:
-    """Read, validate and index an orders file (and optionally a catalog file).
+def load_orders(
+    path: str | Path,
+    *,
+    catalog_path: str | Path | None = None,
+    events_path: str | Path | None = None,
+    event_weights: EventWeights | None = None,
+) -> LoadResult:
+    """Read, validate and index an orders file (and optionally a catalog file and an exported event directory:
+    ``recommender.data.events``; its purchases become order lines, its views and adds to cart the history's
+    ``signals``, weighted by ``event_weights``).
 
     Raises ``UnreadableFileError`` (missing file, unknown extension, not CSV/Parquet, not UTF-8, a quote
     left open, a damaged gzip or Parquet file: the message names the line), ``MissingColumnsError`` (a
@@ -185,9 +212,24 @@ def load_orders(path: str | Path, *, catalog_path: str | Path | None = None) -> 
     orders, lines = _load_order_lines(path)
     catalog = _load_catalog(Path(catalog_path)) if catalog_path is not None else None
     cat_kept = catalog.kept if catalog is not None else pl.DataFrame(schema={_I: pl.String})
+    events = None
+    if events_path is not None:
+        order_ids = lines.kept.get_column(_O) if _O in lines.kept.columns else pl.Series([], dtype=pl.String)
+        # an order file's own lines never move to another customer: the orders' order ids win
+        events = load_events(events_path, event_weights or EventWeights(), order_ids)
+        lines, signal_customer = _with_events(lines, events)
 
     kept = lines.kept
-    items, item = _dense(pl.concat([kept.get_column(_I), cat_kept.get_column(_I)]))
+    signal_items = events.signals.get_column("item_id") if events is not None else pl.Series([], dtype=pl.String)
+    items, item = _dense(pl.concat([kept.get_column(_I), cat_kept.get_column(_I), signal_items]))
+    signals = None
+    if events is not None:
+        signals = Signals(
+            customer=signal_customer.to_numpy().astype(np.int32),
+            item=item[kept.height + cat_kept.height :],
+            weight=events.signals.get_column("weight").to_numpy().astype(np.float32),
+            at=events.signals.get_column("at").to_numpy().astype(np.int64),
+        )
     history = OrderHistory.build(
         IdMap(lines.customers.to_numpy().astype(str)),
         IdMap(items.to_numpy().astype(str)),
@@ -198,6 +240,7 @@ def load_orders(path: str | Path, *, catalog_path: str | Path | None = None) -> 
         kept.get_column(_Q).to_numpy().astype(np.float32),
         kept.get_column(_P).to_numpy().astype(np.float32),
         _build_catalog(cat_kept, items) if cat_kept.height else None,
+        signals,
     )
     rejects = orders.rejects
     summary = LoadSummary(
@@ -218,4 +261,7 @@ def load_orders(path: str | Path, *, catalog_path: str | Path | None = None) -> 
             catalog_rows_rejected=catalog.rows_in - catalog.kept.height,
             catalog_rejected_by_reason=catalog.by_reason,
         )
+    if events is not None:
+        rejects = pl.concat([rejects, events.rejects], how="diagonal")
+        summary = replace(summary, events=events.summary)
     return LoadResult(history=history, rejects=rejects, summary=summary)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from recommender.data.events import EventSummary
 from recommender.errors import EmptyHistoryError, TooManyRejectsError
 from recommender.history import OrderHistory
 
@@ -25,6 +26,7 @@ class LoadSummary:
     catalog_rows_kept: int = 0
     catalog_rows_rejected: int = 0
     catalog_rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    events: EventSummary | None = None  # ``recs train --events``
 
     @property
     def reject_ratio(self) -> float:
@@ -46,6 +48,8 @@ class LoadSummary:
                 f"{self.catalog_rows_rejected:,} rejected"
             )
             out += [f"  {n:,} {reason}" for reason, n in self.catalog_rejected_by_reason.items()]
+        if self.events is not None:
+            out += self.events.lines()
         return out
 
 

@@ -87,7 +87,9 @@ def split_last_order(history: OrderHistory) -> NextBasketSplit:
     )
     targets.sum_duplicates()
     targets.data[:] = 1.0
-    return NextBasketSplit(train=history.select(~target_line), customers=customers, targets=targets, at=at)
+    # browsing signals of an evaluated customer from the time of the held-out order on are dropped too
+    train = history.select(~target_line).signals_before(at, customers)
+    return NextBasketSplit(train=train, customers=customers, targets=targets, at=at)
 
 
 def sample_customers(split: NextBasketSplit, max_customers: int, seed: int = 0) -> NextBasketSplit:
@@ -101,12 +103,13 @@ def sample_customers(split: NextBasketSplit, max_customers: int, seed: int = 0) 
 
 
 def split_by_time(history: OrderHistory, cutoff: int) -> tuple[OrderHistory, OrderHistory]:
-    """Lines ordered strictly before ``cutoff`` (Unix seconds), and lines at or after it.
+    """Lines ordered strictly before ``cutoff`` (Unix seconds), and lines at or after it (browsing signals:
+    those before the cutoff go with the first part, the others are dropped).
 
     All lines of an order share the order's time, so an order is never split.
     """
     before = history.ordered_at < np.int64(cutoff)
-    return history.select(before), history.select(~before)
+    return history.select(before).signals_before(cutoff), history.select(~before)
 
 
 def split_random_interactions(

@@ -1,10 +1,12 @@
 """Collaborative filtering ("recommended for you") on implicit's alternating least squares.
 
-``CollaborativeModel`` factorizes the customer x item purchase-count matrix, weighted (BM25 by
+``CollaborativeModel`` factorizes the customer x item purchase-count matrix (plus the browsing signals'
+weights when the history has them: ``OrderHistory.interactions``), weighted (BM25 by
 default, or the confidence ``1 + alpha * count`` of Hu, Koren and Volinsky, or raw counts), with
 implicit's CPU ALS. The state is plain arrays: customer factors, item factors (float32), the customer
-x item bought pattern (CSR indptr / indices) and the item popularity used for customers with no
-history in the fitted data (their factors are zero, so a factor score would be arbitrary). Scoring
+x item bought pattern (CSR indptr / indices: purchases only, what ``exclude_bought`` excludes) and the item
+popularity used for customers with no interaction in the fitted data (their factors are zero, so a factor
+score would be arbitrary). Scoring
 is an exact top-k of the factor products that skips items whose factor norm rules them out
 (``recommender.numeric.inner_product_topk``), a block of customers at a time.
 """
@@ -94,11 +96,12 @@ def score_block(
 ) -> Ranked:
     """Top-k for one block of customers (``user_factors`` and ``bought`` are the block's rows).
 
-    Customers with no bought items (zero factors) are ranked by ``popularity`` instead, and only get
-    items someone bought; the others by their factor scores (``inner_product_topk``: exact, pruned).
+    Customers with nothing in the fitted interactions (zero factors) are ranked by ``popularity`` instead, and
+    only get items someone bought; the others by their factor scores (``inner_product_topk``: exact, pruned).
+    A customer with browsing signals and no purchase is warm: personal, with nothing excluded.
     """
     out = Ranked.empty(len(user_factors), k)
-    cold = np.diff(bought.indptr) == 0
+    cold = ~user_factors.any(axis=1)
     warm = np.flatnonzero(~cold)
     if len(warm):
         excluded = bought[warm] if exclude_bought else None
@@ -140,10 +143,11 @@ class CollaborativeModel(Recommender):
 
     # the contract ----------------------------------------------------------------------------------
     def _fit(self, history: OrderHistory) -> None:
-        counts = history.customer_items("count")
-        self._bought = pattern_matrix(counts.indptr, counts.indices, counts.shape)
-        buyers = np.bincount(counts.indices, minlength=history.n_items).astype(np.float32)
+        bought = history.customer_items("count")
+        self._bought = pattern_matrix(bought.indptr, bought.indices, bought.shape)
+        buyers = np.bincount(bought.indices, minlength=history.n_items).astype(np.float32)
         self._popularity = buyers / max(history.n_customers, 1)
+        counts = history.interactions("count")  # purchases plus weighted browsing signals (if any)
         if counts.nnz == 0:  # nothing to factorize: every customer is cold
             user_factors = np.zeros((history.n_customers, self.config.factors), dtype=np.float32)
             item_factors = np.zeros((history.n_items, self.config.factors), dtype=np.float32)

@@ -5,6 +5,11 @@ With ``X`` the binary customer x item matrix of the fitted history and ``lambda`
     P = (X^T X + lambda I)^-1        B = I - P / diag(P)   (column j divided by P_jj; so diag(B) = 0)
     score(customer, item) = sum over the customer's bought items i of B[i, item]
 
+With browsing signals in the history (``recs train --events``), ``X`` is ``OrderHistory.interactions("binary")``:
+1 for a bought item, the signals' weight (capped at 1) for an item only viewed or put in the cart. A customer's
+scores come from that weighted row (the ``profile``), so a shopper who only browsed gets a personal list;
+only bought items are excluded.
+
 ``EaseModel`` keeps ``B`` as a dense (items x items) float32 array, so it fits only where the catalog
 does: above ``max_items`` items ``fit`` raises ``CatalogTooLargeError`` (memory grows with the square
 of the item count: 20,000 items take 1.6 GB for ``B`` and twice that while solving). Items nobody
@@ -100,6 +105,7 @@ class EaseModel(Recommender):
         self._weights = np.zeros((0, 0), dtype=np.float32)
         self._popularity = np.zeros(0, dtype=np.float32)
         self._bought = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._profile = sp.csr_matrix((0, 0), dtype=np.float32)  # the weighted rows scores come from
         self._blas: ThreadpoolController | None = None
 
     @property
@@ -124,7 +130,13 @@ class EaseModel(Recommender):
         """Dense EASE scores (len(queries), n_items), float32, before any fallback or masking."""
         self._check_fitted()
         rows = np.asarray(queries, dtype=np.int64)
-        return np.asarray(self._bought[rows] @ self._weights, dtype=np.float32)
+        return np.asarray(self._profile[rows] @ self._weights, dtype=np.float32)
+
+    @property
+    def profile(self) -> sp.csr_matrix:
+        """The fitted customer x item rows scores come from (float32 CSR): purchases, plus browsing signals."""
+        self._check_fitted()
+        return self._profile
 
     # the contract ----------------------------------------------------------------------------------
     def _fit(self, history: OrderHistory) -> None:
@@ -134,11 +146,12 @@ class EaseModel(Recommender):
         self._bought = pattern_matrix(bought.indptr, bought.indices, bought.shape)
         buyers = np.bincount(bought.indices, minlength=history.n_items).astype(np.float32)
         self._popularity = buyers / max(history.n_customers, 1)
-        if bought.nnz == 0:
+        self._profile = history.interactions("binary")
+        if self._profile.nnz == 0:
             self._weights = np.zeros((history.n_items, history.n_items), dtype=np.float32)
         else:
             with ThreadpoolController().limit(limits=1, user_api="blas"):
-                self._weights = ease_weights(bought, self.config.regularization)
+                self._weights = ease_weights(self._profile, self.config.regularization)
 
     def _recommend(self, queries: np.ndarray, k: int, now: int | np.ndarray | None) -> Ranked:
         if self._blas is None:
@@ -147,10 +160,10 @@ class EaseModel(Recommender):
             return rank_in_blocks(queries, k, self.n_items, self._score_block)
 
     def _score_block(self, rows: np.ndarray, k: int) -> Ranked:
-        """Top-k for one block of customers: EASE scores, popularity for customers with no purchases."""
-        bought = self._bought[rows]
-        scores = np.asarray(bought @ self._weights, dtype=np.float32)
-        cold = np.diff(bought.indptr) == 0
+        """Top-k for one block of customers: EASE scores, popularity for customers with no interaction."""
+        bought, profile = self._bought[rows], self._profile[rows]
+        scores = np.asarray(profile @ self._weights, dtype=np.float32)
+        cold = np.diff(profile.indptr) == 0
         if cold.any():
             scores[cold] = self._popularity
         scores[:, self._popularity <= 0] = -np.inf
@@ -164,6 +177,9 @@ class EaseModel(Recommender):
             "item_popularity": self._popularity,
             "bought_indptr": self._bought.indptr.astype(np.int64),
             "bought_indices": self._bought.indices.astype(np.int32),
+            "profile_indptr": self._profile.indptr.astype(np.int64),
+            "profile_indices": self._profile.indices.astype(np.int32),
+            "profile_data": self._profile.data.astype(np.float32),
         }
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
@@ -175,3 +191,10 @@ class EaseModel(Recommender):
         self._popularity = popularity.astype(np.float32)
         shape = (self.n_customers, self.n_items)
         self._bought = load_pattern(self.name, arrays["bought_indptr"], arrays["bought_indices"], shape)
+        self._profile = self._bought  # a file from before browsing signals: the purchases
+        if "profile_indptr" in arrays:
+            pattern = load_pattern(self.name, arrays["profile_indptr"], arrays["profile_indices"], shape)
+            data = arrays.get("profile_data")
+            if data is None or data.shape != pattern.indices.shape:
+                raise ModelFileError(f"{self.name} model file: profile_data does not match its pattern")
+            self._profile = sp.csr_matrix((data.astype(np.float32), pattern.indices, pattern.indptr), shape=shape)

@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
+from recommender.data.events import EVENT_ROW_SCHEMA
 from serving.feedback.store import LOG_KEY
 from serving.times import unix_seconds
 
@@ -65,21 +65,6 @@ EVENT_SCHEMA = {  # the stored event (serving.feedback.ingest.stored_event); oth
     "prices": pl.List(pl.Float64),
     "line_cents": pl.List(pl.Int64),
 }
-ROW_SCHEMA = pa.schema(
-    [
-        ("stream_id", pa.string()),
-        ("customer_id", pa.string()),
-        ("type", pa.string()),
-        ("at", pa.timestamp("s", tz="UTC")),
-        ("item_id", pa.string()),
-        ("position", pa.int32()),
-        ("recommendation_id", pa.string()),
-        ("order_id", pa.string()),
-        ("quantity", pa.int32()),
-        ("price", pa.float64()),
-        ("line_cents", pa.int64()),
-    ]
-)
 
 
 class ExportError(Exception):
@@ -242,8 +227,8 @@ class _DayParts:
                 folder.mkdir(parents=True, exist_ok=True)
                 name = f"part-{part['stream_id'][0]}.parquet"
                 tmp = folder / f".{name}.tmp"
-                self.open[day] = (pq.ParquetWriter(tmp, ROW_SCHEMA), tmp, folder / name)
-            table = part.drop("date").to_arrow().cast(ROW_SCHEMA)
+                self.open[day] = (pq.ParquetWriter(tmp, EVENT_ROW_SCHEMA), tmp, folder / name)
+            table = part.drop("date").to_arrow().cast(EVENT_ROW_SCHEMA)
             self.open[day][0].write_table(table)
 
     def commit(self) -> list[Path]:

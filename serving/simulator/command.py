@@ -43,6 +43,13 @@ def simulate_command(
         int, typer.Option(min=0, help="Seed of the generated shop the service was trained on.")
     ] = DEMO_SEED,
     guest_share: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of shoppers who are guests.")] = 0.2,
+    guest_tag: Annotated[
+        str | None,
+        typer.Option(
+            help="Names the guests guest-<TAG>-<number> (default: a new tag per run). With the same --seed, a run "
+            "with the same tag brings back the same guests with the same tastes (returning shoppers).",
+        ),
+    ] = None,
     attribution_window_seconds: Annotated[
         int | None,
         typer.Option(min=1, help="The service's RECS_ATTRIBUTION_WINDOW_SECONDS; default: read from GET /v1/kpis."),
@@ -65,6 +72,7 @@ def simulate_command(
         api_key=api_key,
         write_key=write_key,
         attribution_window_seconds=attribution_window_seconds,
+        guest_tag=guest_tag,
     )
     try:
         result = run_with_progress(shop, options, console, progress=not json_output)

@@ -40,6 +40,7 @@ class RunOptions:
     attribution_window_seconds: int | None = None  # None: the service's, read from GET /v1/kpis
     answer_ttl_seconds: int = DEFAULT_ANSWER_TTL_SECONDS
     timeout_seconds: float = 10.0
+    guest_tag: str | None = None  # names the guests guest-<tag>-<number>: the same tag and seed, the same guests
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ async def simulate(
     """Run the shoppers of ``shop`` against the service at ``options.url``; the ledger says what happened."""
     truth = shop_truth(shop)
     behaviour = Behaviour(truth)
-    shoppers = draw_shoppers(truth, options.shoppers, options.seed, options.guest_share, uuid.uuid4().hex[:8])
+    shoppers = draw_shoppers(
+        truth, options.shoppers, options.seed, options.guest_share, options.guest_tag or uuid.uuid4().hex[:8]
+    )
     headers = {"X-API-Key": options.api_key} if options.api_key else {}
     limits = httpx.Limits(max_connections=min(max(options.shoppers, 1), 100))
     async with httpx.AsyncClient(
