@@ -21,87 +21,44 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from benchmarks.recs_process import recs_serve, run_recs, simulate, train_version
 from serving.cache import connect_sync
-from serving.embedded_redis import EmbeddedRedis, free_port
+from serving.embedded_redis import EmbeddedRedis
 
-RECS = str(Path(sys.executable).with_name("recs"))
 MODEL = "events-retrain"
 GUEST_TAG = "returning"
-
-
-def _recs(env: dict[str, str], *args: str, timeout: float = 900) -> str:
-    done = subprocess.run([RECS, *args], capture_output=True, text=True, env=env, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"recs {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-@contextmanager
-def _serve(env: dict[str, str], log: Path) -> Iterator[str]:
-    port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen([RECS, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while f"serving on {base}" not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"recs serve did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _train(
     env: dict[str, str], work: Path, name: str, shop: Path, events: Path | None, weights: tuple[float, ...] | None
 ) -> str:
-    args = ["train", "--orders", str(shop / "orders.csv"), "--catalog", str(shop / "catalog.csv"), "--no-tune"]
+    args = ["--orders", str(shop / "orders.csv"), "--catalog", str(shop / "catalog.csv"), "--no-tune"]
     if events is not None:
         args += ["--events", str(events)]
     if weights is not None:
         config = work / f"{name}.json"
         config.write_text(json.dumps({"events": {"view_weight": weights[0], "add_to_cart_weight": weights[1]}}))
         args += ["--config", str(config)]
-    metrics = work / f"{name}-metrics.json"
-    _recs(env, *args, "--metrics-json", str(metrics), "--rejects", str(work / f"{name}-rejects.csv"))
-    return str(json.loads(metrics.read_text())["version"])
+    return train_version(env, work / f"{name}-metrics.json", *args, "--rejects", str(work / f"{name}-rejects.csv"))
 
 
 def _simulate(env: dict[str, str], base: str, args: argparse.Namespace) -> dict:
-    out = _recs(
+    extra = ("--guest-tag", GUEST_TAG, "--guest-share", str(args.guest_share))
+    return simulate(
         env,
-        "simulate",
-        "--url",
         base,
-        "--shoppers",
-        str(args.shoppers),
-        "--minutes",
-        str(args.minutes),
-        "--seed",
-        str(args.seed),
-        "--guest-tag",
-        GUEST_TAG,
-        "--guest-share",
-        str(args.guest_share),
-        "--shop-customers",
-        str(args.customers),
-        "--shop-seed",
-        str(args.shop_seed),
-        "--json",
+        shoppers=args.shoppers,
+        minutes=args.minutes,
+        seed=args.seed,
+        customers=args.customers,
+        shop_seed=args.shop_seed,
+        extra=extra,
     )
-    return json.loads(out)
 
 
 def _personal_guests(base: str, guests: list[str]) -> int:
@@ -133,13 +90,13 @@ def main() -> None:
     env.pop("MLFLOW_REGISTRY_URI", None)
     try:
         shop = work / "shop"
-        _recs(env, "generate", "--out", str(shop), "--customers", str(args.customers), "--seed", str(args.shop_seed))
+        run_recs(env, "generate", "--out", str(shop), "--customers", str(args.customers), "--seed", str(args.shop_seed))
         plain = _train(env, work, "orders-only", shop, None, None)
-        _recs(env, "publish", "--model-uri", f"models:/{MODEL}/{plain}")
-        with _serve(env, work / "serve-day1.log") as base:
+        run_recs(env, "publish", "--model-uri", f"models:/{MODEL}/{plain}")
+        with recs_serve(env, work / "serve-day1.log") as base:
             day1 = _simulate(env, base, args)
         print(f"day 1 (version {plain}, orders only): {json.dumps(_summary(day1))}", flush=True)
-        _recs(env, "events", "export", "--out", str(work / "events"))
+        run_recs(env, "events", "export", "--out", str(work / "events"))
         guests = _view_only_guests(work / "events")
 
         versions = {"orders only": plain}
@@ -150,8 +107,8 @@ def main() -> None:
         client = connect_sync(redis.url)
         for name, version in versions.items():
             client.flushall()
-            _recs(env, "publish", "--model-uri", f"models:/{MODEL}/{version}")
-            with _serve(env, work / f"serve-{version}.log") as base:
+            run_recs(env, "publish", "--model-uri", f"models:/{MODEL}/{version}")
+            with recs_serve(env, work / f"serve-{version}.log") as base:
                 day2 = _simulate(env, base, args)
                 personal = _personal_guests(base, guests)
             results[name] = {"version": version, **_summary(day2), "view_only_guests": len(guests)}

@@ -1,7 +1,7 @@
 """Experiments end to end on simulated traffic: a challenger trained on shuffled items must lose, a better
 one must win, through the real commands and a real ``recs serve``.
 
-    python -m benchmarks.experiment_sim [--customers 3000] [--shoppers 300] [--minutes 3] [--share 0.5]
+    python -m benchmarks.experiment_sim [--customers 3000] [--shoppers 300] [--minutes 2] [--share 0.5]
 
 In a temporary RECS_HOME with its own redis-server: ``recs generate`` makes a shop; three models are trained
 with ``recs train`` (no flags beyond the data):
@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,25 +32,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from benchmarks.serve_speed import start_server, wait_ready
-from serving.embedded_redis import EmbeddedRedis, free_port
+from benchmarks.recs_process import recs_serve, run_recs, simulate, train_version
+from serving.embedded_redis import EmbeddedRedis
 
-RECS = str(Path(sys.executable).with_name("recs"))
 RESULTS = Path(__file__).with_name("results") / "experiment_sim.json"
 DAY = 86_400
-
-
-def recs(args: list[str], env: dict[str, str], *, capture: bool = False) -> str:
-    print("$ recs " + " ".join(args), flush=True)
-    done = subprocess.run([RECS, *args], env=env, text=True, capture_output=capture)
-    if done.returncode != 0:
-        output = f"{done.stdout}{done.stderr}" if capture else ""
-        sys.exit(f"recs {' '.join(args)} failed ({done.returncode}):\n{output}")
-    return done.stdout if capture else ""
-
-
-def registered_version(metrics: Path) -> str:
-    return str(json.loads(metrics.read_text())["version"])
 
 
 def shuffled_orders(orders: Path, out: Path, seed: int) -> None:
@@ -72,38 +56,19 @@ def stale_orders(orders: Path, out: Path, days: int) -> None:
     frame.filter(moment < end - pl.duration(days=days)).write_csv(out)
 
 
-def train(env: dict[str, str], orders: Path, catalog: Path, work: Path, label: str, *extra: str) -> str:
-    metrics = work / f"{label}-metrics.json"
-    recs(["train", "--orders", str(orders), "--catalog", str(catalog), "--metrics-json", str(metrics), *extra], env)
-    return registered_version(metrics)
-
-
 def experiment(env: dict[str, str], url: str, challenger: str, name: str, args: argparse.Namespace) -> dict[str, Any]:
-    recs(["experiment", "start", "--challenger", challenger, "--share", str(args.share), "--name", name], env)
-    simulated = json.loads(
-        recs(
-            [
-                "simulate",
-                "--url",
-                url,
-                "--shoppers",
-                str(args.shoppers),
-                "--minutes",
-                str(args.minutes),
-                "--seed",
-                str(args.seed),
-                "--shop-customers",
-                str(args.customers),
-                "--shop-seed",
-                str(args.shop_seed),
-                "--json",
-            ],
-            env,
-            capture=True,
-        )
+    run_recs(env, "experiment", "start", "--challenger", challenger, "--share", str(args.share), "--name", name)
+    ledger = simulate(
+        env,
+        url,
+        shoppers=args.shoppers,
+        minutes=args.minutes,
+        seed=args.seed,
+        customers=args.customers,
+        shop_seed=args.shop_seed,
     )
-    stopped = json.loads(recs(["experiment", "stop", "--promote-if-better", "--json"], env, capture=True))
-    return {"simulated": {k: simulated[k] for k in ("shoppers", "seconds") if k in simulated}, "status": stopped}
+    stopped = json.loads(run_recs(env, "experiment", "stop", "--promote-if-better", "--json"))
+    return {"simulated": {"visits": ledger["visits"], "impressions": ledger["impressions"]}, "status": stopped}
 
 
 def summary(name: str, result: dict[str, Any]) -> str:
@@ -124,7 +89,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=3000)
     parser.add_argument("--shop-seed", type=int, default=7)
     parser.add_argument("--shoppers", type=int, default=300)
-    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--share", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--stale-days", type=int, default=120)
@@ -134,19 +99,21 @@ def main() -> None:
         env = {**os.environ, "RECS_HOME": str(work / "home"), "RECS_REDIS_URL": redis.url}
         env.pop("MLFLOW_TRACKING_URI", None)
         shop = work / "shop"
-        recs(["generate", "--out", str(shop), "--customers", str(args.customers), "--seed", str(args.shop_seed)], env)
+        run_recs(env, "generate", "--out", str(shop), "--customers", str(args.customers), "--seed", str(args.shop_seed))
         orders, catalog = shop / "orders.csv", shop / "catalog.csv"
         stale_orders(orders, work / "stale.csv", args.stale_days)
         shuffled_orders(orders, work / "shuffled.csv", args.seed)
-        stale = train(env, work / "stale.csv", catalog, work, "stale", "--promote")
-        shuffled = train(env, work / "shuffled.csv", catalog, work, "shuffled")
-        fresh = train(env, orders, catalog, work, "fresh")
-        recs(["publish"], env)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = start_server([RECS, "serve", "--port", str(port)], env, work / "serve.log")
-        try:
-            wait_ready(url + "/healthz", server)
+        trained = {}
+        for label, data, extra in (
+            ("stale", work / "stale.csv", ("--promote",)),
+            ("shuffled", work / "shuffled.csv", ()),
+            ("fresh", orders, ()),
+        ):
+            metrics = work / f"{label}-metrics.json"
+            trained[label] = train_version(env, metrics, "--orders", str(data), "--catalog", str(catalog), *extra)
+        stale, shuffled, fresh = trained["stale"], trained["shuffled"], trained["fresh"]
+        run_recs(env, "publish")
+        with recs_serve(env, work / "serve.log") as url:
             started = time.time()
             results = {
                 "options": vars(args),
@@ -155,9 +122,6 @@ def main() -> None:
                 "fresh_vs_stale": experiment(env, url, fresh, "fresh-retrain", args),
                 "seconds": time.time() - started,
             }
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     print(summary("shuffled items vs the champion", results["shuffled_vs_stale"]))

@@ -11,8 +11,10 @@ and moves ``champion`` to it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -124,6 +126,24 @@ def start_command(
     console.print("recs experiment status shows the numbers; recs experiment stop ends it", markup=False)
 
 
+@contextlib.contextmanager
+def running_experiment(console: Console, settings: TrainingSettings) -> Iterator[tuple[SyncRedis, Experiment]]:
+    """(a Redis client, the running experiment) while the block runs; exit code 5 when none runs."""
+    from serving.cache import connect_sync
+    from serving.experiments import store
+
+    with redis_url(settings) as url:
+        redis_client = connect_sync(url)
+        try:
+            try:
+                experiment = store.running(redis_client)
+            except store.NoExperimentError as exc:
+                raise _fail(console, str(exc), EXIT_CONFLICT) from exc
+            yield redis_client, experiment
+        finally:
+            redis_client.close()
+
+
 def current_report(redis_client: SyncRedis, experiment: Experiment, alpha: float, *, running: bool) -> dict[str, Any]:
     from serving.experiments import store
     from serving.experiments.report import experiment_report
@@ -149,20 +169,9 @@ def status_command(
 ) -> None:
     """Each variant's customers, impressions, CTR, conversion and revenue per thousand impressions (95%
     intervals), the p-value of the difference in conversion, and the winner at --alpha (if any)."""
-    from serving.cache import connect_sync
-    from serving.experiments import store
-
     console = Console(soft_wrap=True)
-    with redis_url(TrainingSettings()) as url:
-        redis_client = connect_sync(url)
-        try:
-            try:
-                experiment = store.running(redis_client)
-            except store.NoExperimentError as exc:
-                raise _fail(console, str(exc), EXIT_CONFLICT) from exc
-            report = current_report(redis_client, experiment, alpha, running=True)
-        finally:
-            redis_client.close()
+    with running_experiment(console, TrainingSettings()) as (redis_client, experiment):
+        report = current_report(redis_client, experiment, alpha, running=True)
     if json_output:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -223,7 +232,6 @@ def stop_command(
 ) -> None:
     """End the experiment: record the result on both versions in MLflow (tags and metric histories), remove
     @challenger, and with --promote-if-better promote a challenger that won."""
-    from serving.cache import connect_sync
     from serving.experiments import store
     from serving.experiments.report import hourly_history
     from serving.feedback.store import HOUR
@@ -234,21 +242,13 @@ def stop_command(
     settings = TrainingSettings()
     kpi_ttl = ServingSettings().kpi_retention_days * 86400
     now = time.time()
-    with redis_url(settings) as url:
-        redis_client = connect_sync(url)
-        try:
-            try:
-                experiment = store.running(redis_client)
-            except store.NoExperimentError as exc:
-                raise _fail(console, str(exc), EXIT_CONFLICT) from exc
-            report = current_report(redis_client, experiment, alpha, running=False)
-            hours = list(range(experiment.started_at // HOUR, int(now) // HOUR + 1))
-            history = hourly_history(experiment, hours, store.read_hours_sync(redis_client, hours), now)
-            promote = promote_if_better and report["winner"] == "challenger"
-            replaced = store.stop(redis_client, experiment, promote=promote, grace_seconds=GRACE_SECONDS)
-            store.expire_counters(redis_client, experiment.name, VARIANTS, kpi_ttl)
-        finally:
-            redis_client.close()
+    with running_experiment(console, settings) as (redis_client, experiment):
+        report = current_report(redis_client, experiment, alpha, running=False)
+        hours = list(range(experiment.started_at // HOUR, int(now) // HOUR + 1))
+        history = hourly_history(experiment, hours, store.read_hours_sync(redis_client, hours), now)
+        promote = promote_if_better and report["winner"] == "challenger"
+        replaced = store.stop(redis_client, experiment, promote=promote, grace_seconds=GRACE_SECONDS)
+        store.expire_counters(redis_client, experiment.name, VARIANTS, kpi_ttl)
     client = tracking.connect(settings)
     winner = report["winner"]
     outcomes = []

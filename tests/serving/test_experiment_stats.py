@@ -56,17 +56,20 @@ def test_sample_ratio_check() -> None:
     assert sample_ratio_p(2_400, 10_000, 0.2) < 1e-10
 
 
+DEFINITION = dict(
+    name="e",
+    model_name="m",
+    challenger_model_version="2",
+    challenger_version="v",
+    champion_model_version="1",
+    share=0.25,
+    surfaces=("for_you",),
+    started_at=0,
+)
+
+
 def test_assignment_is_a_fixed_hash_of_name_and_customer() -> None:
-    experiment = Experiment(
-        name="e",
-        model_name="m",
-        challenger_model_version="2",
-        challenger_version="v",
-        champion_model_version="1",
-        share=0.25,
-        surfaces=("for_you",),
-        started_at=0,
-    )
+    experiment = Experiment(**DEFINITION)
     ids = [f"c{i}" for i in range(20_000)]
     share = np.mean([variant_of(experiment, c) == "challenger" for c in ids])
     assert abs(share - 0.25) < 4 * math.sqrt(0.25 * 0.75 / len(ids))
@@ -81,17 +84,7 @@ def test_assignment_is_a_fixed_hash_of_name_and_customer() -> None:
     [("name", "has space", "experiment names"), ("surfaces", ("similar",), "not on similar"), ("share", 1.0, "less")],
 )
 def test_bad_definitions_are_refused(field: str, value: object, message: str) -> None:
-    fields = dict(
-        name="e",
-        model_name="m",
-        challenger_model_version="2",
-        challenger_version="v",
-        champion_model_version="1",
-        share=0.2,
-        surfaces=("for_you",),
-        started_at=0,
-    )
     with pytest.raises(ValueError, match=message):
-        Experiment(**{**fields, field: value})
+        Experiment(**{**DEFINITION, field: value})
     with pytest.raises(BadExperimentError):
         Experiment.from_json(b'{"name": "e"}')
