@@ -125,10 +125,5 @@ def run_optuna_trials(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        warnings.filterwarnings("ignore", message=".*Trial .* failed", category=UserWarning)
-        study.optimize(
-            objective,
-            callbacks=[*callbacks, stop_when_spent],
-            gc_after_trial=False,
-        )
+        study.optimize(objective, callbacks=[*callbacks, stop_when_spent], gc_after_trial=False)
     return trials
