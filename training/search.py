@@ -1,6 +1,10 @@
 """The search loop of ``recs tune``: trials over the search space (``training.search_space``), each fitted
 and scored on splits made once, within a budget; the best config put together per objective.
 
+What both samplers share lives here (objectives, trials, the budget, the evaluation, the best config); the
+hand-written sampler is ``run_trials`` (``recs tune --sampler hand``). The default sampler is Optuna's TPE,
+``training.search_optuna``, with the same starting trials and budget (docs/benchmarks.md compares them).
+
 Trial 0 is always the starting config, and trial 1 the defaults when the start is not them (a
 ``best_config.json`` from an earlier search, or ``--config``), so the best config never scores below the
 starting point nor below the defaults on the search's split. After them, half of the trials draw every

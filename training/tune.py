@@ -1,19 +1,26 @@
-"""``recs tune``: a time-bounded random search over model hyperparameters; every trial is an MLflow child run.
+"""``recs tune``: a time-bounded search over model hyperparameters; every trial is an MLflow child run.
 
 The command loads and validates the orders like ``recs train`` (``training.pipeline``), then runs the
-search (``training.search``) over a space of ``BundleConfig`` fields (``training.search_space``) until the
+search over a space of ``BundleConfig`` fields (``training.search_space``) until the
 time budget (``--minutes``) or ``--trials`` runs out. Trial 0 is always the starting config (``--config``,
 else ``RECS_HOME/best_config.json`` when present, else the defaults: ``training.config_file``).
 ``--no-validation`` tunes on each customer's last order instead of the second-to-last.
 
+The search (``--sampler``): ``tpe``, the default, is Optuna's TPE (``training.search_optuna``); ``hand`` is
+the hand-written random + local search (``training.search``). Both have the same space, objectives, budget
+and starting trials; docs/benchmarks.md compares them (``python -m benchmarks.search_compare``).
+
 MLflow (``training.tracking``): one parent run with the baselines and the best config, one nested child
-run per trial. The best config is written to ``TrainingSettings().best_config_path``, which the next
-``recs train`` reads. What the command prints is in ``training.search_report``.
+run per trial, the same for both samplers (optuna-integration's ``MLflowCallback`` is not used: it is
+deprecated since Optuna 4.9 and goes in 6.0). The best config is written to
+``TrainingSettings().best_config_path``, which the next ``recs train`` reads. What the command prints is in
+``training.search_report``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -45,6 +52,17 @@ from training.search_space import DEFAULT_SPACE, SearchSpace
 from training.settings import TrainingSettings
 
 
+class Sampler(StrEnum):
+    """How the search picks the next config."""
+
+    tpe = "tpe"  # Optuna's TPE (training.search_optuna)
+    hand = "hand"  # the hand-written random + local search (training.search)
+
+
+SAMPLERS = tuple(s.value for s in Sampler)
+DEFAULT_SAMPLER = Sampler.tpe.value
+
+
 def tune(
     history: OrderHistory,
     base: BundleConfig,
@@ -55,6 +73,7 @@ def tune(
     on_trial: TrialHook | None = None,
     tags: Mapping[str, str] | None = None,
     validation: bool = True,
+    sampler: str = DEFAULT_SAMPLER,
 ) -> SearchResult:
     """Split once, run the trials as MLflow child runs, log the best on the parent, write best_config.json.
 
@@ -66,10 +85,17 @@ def tune(
         hint = " (with validation a customer needs three orders; --no-validation needs two)" if validation else ""
         raise NothingToEvaluateError(f"nothing to tune on: {exc}{hint}") from exc
     baselines = baseline_metrics(data)
-    rng = np.random.default_rng(seed)
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}: one of {', '.join(SAMPLERS)}")
     from training import tracking  # mlflow loads here, once the data can be searched
 
-    run_tags = {"recs.kind": "tune", "recs.seed": str(seed), "recs.validation": str(validation).lower(), **(tags or {})}
+    run_tags = {
+        "recs.kind": "tune",
+        "recs.seed": str(seed),
+        "recs.validation": str(validation).lower(),
+        "recs.sampler": sampler,
+        **(tags or {}),
+    }
     with tracking.parent_run(settings, run_tags) as parent_id:
 
         def record(trial: Trial) -> None:
@@ -77,7 +103,12 @@ def tune(
             if on_trial is not None:
                 on_trial(trial)
 
-        trials = run_trials(data, base, space, budget, rng, on_trial=record)
+        if sampler == "tpe":
+            from training.search_optuna import run_optuna_trials  # optuna loads only for the search
+
+            trials = run_optuna_trials(data, base, space, budget, seed, on_trial=record)
+        else:
+            trials = run_trials(data, base, space, budget, np.random.default_rng(seed), on_trial=record)
         winners = best_trials(trials)
         best, metrics = compose_best(base, winners)
         tracking.log_best_on_parent(best, metrics, winners, baselines, trials)
@@ -102,6 +133,10 @@ def tune_command(
         bool,
         typer.Option(help="Tune on each customer's second-to-last order, never on the last (what recs train reports)."),
     ] = True,
+    sampler: Annotated[
+        Sampler,
+        typer.Option(help="tpe: Optuna's TPE; hand: the hand-written random + local search (docs/benchmarks.md)."),
+    ] = Sampler.tpe,
 ) -> None:
     """Search model hyperparameters within a time budget; trials are MLflow child runs; the best config is
     saved where the next ``recs train`` reads it."""
@@ -132,6 +167,7 @@ def tune_command(
                 on_trial=on_trial,
                 tags={"orders": str(orders)},
                 validation=validation,
+                sampler=sampler.value,
             )
     except TooManyRejectsError as exc:
         console.print(f"[red]error:[/red] {exc}. Rejected rows and reasons: {rejects_path}")
