@@ -47,7 +47,8 @@ def estimate_fields(name: str, estimate: RatioEstimate, scale: float = 1.0) -> d
     interval = estimate.interval
     return {
         name: None if estimate.value is None else estimate.value * scale,
-        f"{name}_ci95": None if interval is None else [interval[0] * scale, interval[1] * scale],
+        # rates are never negative: a normal interval reaching below 0 (few customers) is cut there
+        f"{name}_ci95": None if interval is None else [max(interval[0], 0.0) * scale, interval[1] * scale],
     }
 
 
