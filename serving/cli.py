@@ -11,11 +11,7 @@ comes from MLflow through ``training.tracking``; this package never imports mlfl
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import os
-import signal
-import socket
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -30,14 +26,14 @@ from serving.champion_commands import promote_command, rollback_command
 from serving.experiments.commands import app as experiment_app
 from serving.feedback.export_command import events_app
 from serving.registry_publish import EXIT_BAD_MODEL, GRACE_SECONDS, PUBLISH_K, publish_from_registry, redis_url
+from serving.servers import DEFAULT_SERVER, Server, serve_environment
+from serving.servers import run_server as run_servers
 from serving.simulator.command import simulate_command
 from training.cli import generate, train_and_register, train_command
 from training.settings import TrainingSettings
 from training.tune import tune_command
 
 if TYPE_CHECKING:
-    import uvicorn
-
     from recommender.synthetic import Shop
 
 DEMO_SHOPPERS = 40  # the demo's short simulation
@@ -88,11 +84,12 @@ def serve_command(
     access_log: Annotated[
         bool, typer.Option(help="Log one line per request (method, path, status; never headers or API keys).")
     ] = False,
+    server: Annotated[Server, typer.Option(help="The ASGI server (make bench-serve compares them).")] = DEFAULT_SERVER,
 ) -> None:
     """Run the v1 HTTP API (OpenAPI at /docs)."""
     settings = TrainingSettings()
     with redis_url(settings) as url:
-        run_server(url, host, port, workers, Console(), log_level=log_level.value, access_log=access_log)
+        run_server(url, host, port, workers, Console(), server=server, log_level=log_level.value, access_log=access_log)
 
 
 def run_server(
@@ -102,15 +99,16 @@ def run_server(
     workers: int,
     console: Console,
     *,
+    server: Server = DEFAULT_SERVER,
     log_level: str = "warning",
     access_log: bool = False,
     after_ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve the app with uvicorn; "serving on http://HOST:PORT" is printed once the port accepts connections,
-    then ``after_ready`` is called (in the server's event loop: it must return at once).
+    """Serve the app (``serving.servers``); "serving on http://HOST:PORT" is printed once the port accepts
+    connections, then ``after_ready`` is called (it must return at once).
 
-    With several workers the parent binds the socket and the workers start on their own, so the line is
-    printed once the socket is bound, before the workers have loaded the app.
+    With several workers the workers load the app on their own, so the line is printed once the socket is
+    bound, before the workers have loaded the app (``/readyz`` says when they answer).
     """
     many = f" with {workers} workers" if workers > 1 else ""
     line = f"serving on http://{host}:{port}{many} (docs: /docs); Ctrl+C stops"
@@ -120,55 +118,9 @@ def run_server(
         if after_ready is not None:
             after_ready()
 
-    import uvicorn
-    from uvicorn.config import STARTUP_FAILURE
-
     settings = TrainingSettings()
-    os.environ["RECS_REDIS_URL"] = url  # the app factory reads it in every worker
-    os.environ.setdefault("RECS_MODEL_NAME", settings.model_name)
-    # events that could not reach Redis before a stop are written here and taken back by the next start
-    os.environ.setdefault("RECS_EVENT_SPOOL_DIR", str(settings.home / "event-spool"))
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit through Python so the embedded
-    # Redis server (a context manager around this call) is stopped too
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    config = uvicorn.Config(
-        "serving.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=access_log,
-    )
-    if workers > 1:
-        from uvicorn.supervisors import Multiprocess
-
-        sock = config.bind_socket()
-        on_ready()
-        Multiprocess(config, sockets=[sock]).run()
-        return
-    server = _ready_server(config, on_ready)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run()
-    if not server.started:
-        raise SystemExit(STARTUP_FAILURE)  # as uvicorn.run does
-
-
-def _ready_server(config: uvicorn.Config, on_ready: Callable[[], None]) -> uvicorn.Server:
-    """A ``uvicorn.Server`` that calls ``on_ready`` once its sockets listen."""
-    import uvicorn
-
-    class ReadyServer(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets=sockets)
-            if self.started:
-                on_ready()
-
-    return ReadyServer(config)
-
-
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+    serve_environment(url, settings.model_name, str(settings.home / "event-spool"))
+    run_servers(host, port, workers, on_ready, server=server, log_level=log_level, access_log=access_log)
 
 
 def demo_command(

@@ -27,9 +27,10 @@ def truth() -> Shop:
     return generate_shop(ShopConfig(customers=SHOP_CUSTOMERS, seed=SHOP_SEED))
 
 
-@pytest.fixture(scope="module")
-def server(redis_server, trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Publish the trained bundle, start ``recs serve`` on a free port, yield its base URL."""
+@pytest.fixture(scope="module", params=["uvicorn", "granian"])
+def server(redis_server, trained, tmp_path_factory: pytest.TempPathFactory, request) -> Iterator[str]:
+    """Publish the trained bundle, start ``recs serve --server <uvicorn|granian>`` on a free port, yield its
+    base URL."""
     client = connect_sync(redis_server.url)
     client.flushall()
     publish_bundle(trained.bundle, client, model_name="e2e-recs", model_version="1")
@@ -40,7 +41,8 @@ def server(redis_server, trained, tmp_path_factory: pytest.TempPathFactory) -> I
         "RECS_MODEL_NAME": "e2e-recs",
         "RECS_HOME": str(tmp_path_factory.mktemp("serve-home")),
     }
-    with recs_serve(env, tmp_path_factory.mktemp("serve-log") / "serve.log") as (base, _proc):
+    log = tmp_path_factory.mktemp("serve-log") / "serve.log"
+    with recs_serve(env, log, "--server", request.param) as (base, _proc):
         assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
         yield base
 
