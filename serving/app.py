@@ -31,14 +31,14 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving import cache, event_buffer
-from serving.auth import CHALLENGE, ApiKeyError, KeyCheck, event_check, read_check
+from serving.auth import CHALLENGE, ApiKeyError, KeyCheck, event_check, read_check, rules_check
 from serving.body_limit import BodyTooLargeMiddleware
 from serving.event_buffer import EventBuffer
 from serving.fast_events import FastEventsMiddleware, event_routes
 from serving.fast_path import FastPathMiddleware
 from serving.fast_routes import fast_routes
 from serving.metrics import Metrics, MetricsMiddleware
-from serving.routes import cart, dashboard, events, health, items, kpis, popular, users
+from serving.routes import cart, dashboard, events, health, items, kpis, popular, rules, users
 from serving.schemas import Problem
 from serving.settings import ServingSettings
 from serving.state import ServingState, settle_heap
@@ -152,6 +152,8 @@ def include_routes(app: FastAPI, cfg: ServingSettings) -> None:
     for module in (users, items, cart, popular, kpis):
         app.include_router(module.router, **guarded(read_check(reads, writes)))
     app.include_router(events.router, **guarded(event_check(reads, writes), forbidden=bool(writes and reads)))
+    app.include_router(rules.router, **guarded(read_check(reads, writes)))
+    app.include_router(rules.write_router, **guarded(rules_check(reads, writes), forbidden=bool(writes and reads)))
     app.include_router(health.router)
     app.include_router(dashboard.router)
 
