@@ -143,7 +143,9 @@ async def test_pin_places_the_item_with_a_reason_on_its_surface_and_context(
     assert item not in ids_of(elsewhere)[:1] and sleeping not in elsewhere["rules"]
 
 
-async def test_boost_raises_and_bury_lowers_by_category_item_and_price(app: httpx.AsyncClient, bundle: ModelBundle) -> None:
+async def test_boost_raises_and_bury_lowers_by_category_item_and_price(
+    app: httpx.AsyncClient, bundle: ModelBundle
+) -> None:
     plain = (await app.get("/v1/popular", params={"k": 30})).json()
     top = ids_of(plain)
     counts = Counter(categories(bundle, top[:10]))
