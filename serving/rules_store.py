@@ -125,13 +125,16 @@ class HeldRules:
         """Some held rule is for ``surface`` (at some time, on some page)."""
         return any(r.surface is None or r.surface == surface for r in self.rules)
 
+    def due(self, every: float) -> bool:
+        """The last look at Redis is ``every`` seconds old or more."""
+        return time.monotonic() - self._checked_at >= every
+
     async def refresh(self, client: AsyncRedis, every: float) -> None:
-        """Follow Redis when the last look is ``every`` seconds old or more: one script call, which brings
-        the rules only when their counter moved. Redis errors propagate (the caller keeps the held rules)."""
-        now = time.monotonic()
-        if now - self._checked_at < every:
+        """Follow Redis when ``due``: one script call, which brings the rules only when their counter moved.
+        Redis errors propagate (the caller keeps the held rules)."""
+        if not self.due(every):
             return
-        self._checked_at = now
+        self._checked_at = time.monotonic()
         reply = await self._script.run(client, KEYS, [str(self.version)])
         version = int(reply[0])
         if len(reply) > 1:

@@ -30,6 +30,8 @@ POOL_EXTRA = 30  # rows below the page that rules and the diversity cap may brin
 
 async def refresh_rules(state: ServingState) -> None:
     """Follow the stored rules when due (see the module docstring); never raises."""
+    if not state.rules.due(state.settings.version_check_seconds):
+        return
     try:
         async with asyncio.timeout(state.settings.request_timeout_seconds):
             await state.rules.refresh(state.reader.client, state.settings.version_check_seconds)
@@ -83,6 +85,9 @@ def shaped(
     ``item`` and ``item_category``: the item page and its category; ``allowed``: the items the answer may
     hold; ``exclude``: items it may not (pins and promotions never bring them: what was just bought, the
     cart)."""
+    cap = state.settings.diversity_cap_on(surface)
+    if not state.rules.rules and cap <= 0:  # the common case: the merge's rows are the page
+        return Reranked(answer.candidates.take(slice(offset, offset + k)), answer.fallback), ()
     rulebook = book(state, active)
     page = Page(surface, item_category if category is None else category, item)
     rules = rulebook.in_effect(page, time.time())
@@ -100,6 +105,6 @@ def shaped(
         offset=offset,
         popular=popular_fallback(active, -1 if category is None else category),
         allowed=allowed,
-        cap=state.settings.diversity_cap_on(surface),
+        cap=cap,
     )
     return Reranked(result.rows, answer.fallback), result.rules
