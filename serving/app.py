@@ -29,6 +29,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from serving import cache, event_buffer
 from serving.auth import CHALLENGE, ApiKeyError, KeyCheck, event_check, read_check, rules_check
@@ -192,6 +193,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
         kind = "not UTF-8 text" if isinstance(cause, UnicodeError) else "nested too deeply"
         error = {"type": "json_invalid", "loc": ["body"], "msg": f"the body is not valid JSON: {kind}"}
         return AsciiJSONResponse({"detail": [error]}, status_code=422)
+    if exc.status_code == 405:  # a path served by routes of several routers (/v1/rules): every method of it
+        methods = {
+            method
+            for route in request.app.router.routes
+            if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+            for method in route.methods or ()
+        }
+        exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(methods))})
     return await http_exception_handler(request, exc)
 
 
