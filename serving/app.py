@@ -29,16 +29,17 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from serving import cache, event_buffer
-from serving.auth import CHALLENGE, ApiKeyError, KeyCheck, event_check, read_check
+from serving.auth import CHALLENGE, ApiKeyError, KeyCheck, event_check, read_check, rules_check
 from serving.body_limit import BodyTooLargeMiddleware
 from serving.event_buffer import EventBuffer
 from serving.fast_events import FastEventsMiddleware, event_routes
 from serving.fast_path import FastPathMiddleware
 from serving.fast_routes import fast_routes
 from serving.metrics import Metrics, MetricsMiddleware
-from serving.routes import cart, dashboard, events, health, items, kpis, popular, users
+from serving.routes import cart, dashboard, events, health, items, kpis, popular, rules, users
 from serving.schemas import Problem
 from serving.settings import ServingSettings
 from serving.state import ServingState, settle_heap
@@ -152,6 +153,8 @@ def include_routes(app: FastAPI, cfg: ServingSettings) -> None:
     for module in (users, items, cart, popular, kpis):
         app.include_router(module.router, **guarded(read_check(reads, writes)))
     app.include_router(events.router, **guarded(event_check(reads, writes), forbidden=bool(writes and reads)))
+    app.include_router(rules.router, **guarded(read_check(reads, writes)))
+    app.include_router(rules.write_router, **guarded(rules_check(reads, writes), forbidden=bool(writes and reads)))
     app.include_router(health.router)
     app.include_router(dashboard.router)
 
@@ -190,6 +193,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
         kind = "not UTF-8 text" if isinstance(cause, UnicodeError) else "nested too deeply"
         error = {"type": "json_invalid", "loc": ["body"], "msg": f"the body is not valid JSON: {kind}"}
         return AsciiJSONResponse({"detail": [error]}, status_code=422)
+    if exc.status_code == 405:  # a path served by routes of several routers (/v1/rules): every method of it
+        methods = {
+            method
+            for route in request.app.router.routes
+            if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+            for method in route.methods or ()
+        }
+        exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(methods))})
     return await http_exception_handler(request, exc)
 
 

@@ -5,6 +5,7 @@ Who may call what:
 - ``RECS_API_KEYS`` set: every /v1 route needs a key; read keys and write keys both work.
 - ``RECS_EVENT_API_KEYS`` set: ``POST /v1/events`` needs a write key; a read key gets 403 there.
   Without write keys, events take any read key (or none, when no key is configured at all).
+- ``RECS_EVENT_API_KEYS`` set: ``POST`` and ``DELETE /v1/rules`` (merchandising rules) need a write key too.
 - ``/healthz``, ``/readyz``, ``/metrics`` (and ``/docs``, ``/openapi.json``) never need a key.
 
 A missing or unknown key is a 401 with a reason and ``WWW-Authenticate: ApiKey header="X-API-Key"``.
@@ -86,4 +87,14 @@ def event_check(read_keys: tuple[str, ...], write_keys: tuple[str, ...]) -> KeyC
         return KeyCheck(write_keys, refused=read_keys, purpose="sending events")
     if read_keys:
         return KeyCheck(read_keys, purpose="sending events")
+    return None
+
+
+def rules_check(read_keys: tuple[str, ...], write_keys: tuple[str, ...]) -> KeyCheck | None:
+    """The check of the rules' changes (``POST``/``DELETE /v1/rules``): write keys when configured (read
+    keys get 403), else read keys, else none."""
+    if write_keys:
+        return KeyCheck(write_keys, refused=read_keys, purpose="changing rules")
+    if read_keys:
+        return KeyCheck(read_keys, purpose="changing rules")
     return None

@@ -26,6 +26,7 @@ from serving.champion_commands import promote_command, rollback_command
 from serving.experiments.commands import app as experiment_app
 from serving.feedback.export_command import events_app
 from serving.registry_publish import EXIT_BAD_MODEL, GRACE_SECONDS, PUBLISH_K, publish_from_registry, redis_url
+from serving.rules_commands import rules_app
 from serving.servers import DEFAULT_SERVER, Server, serve_environment
 from serving.servers import run_server as run_servers
 from serving.simulator.command import simulate_command
@@ -219,7 +220,7 @@ def print_examples(console: Console, paths: dict[str, Path], port: int) -> None:
 
 def build_app() -> typer.Typer:
     """``recs``: training's commands (generate, train, tune), then serving's (publish, promote, rollback, serve,
-    demo, simulate, events)."""
+    demo, simulate, events, experiment, rules)."""
     app = typer.Typer(
         add_completion=False, no_args_is_help=True, help="Train, evaluate and serve storefront recommendations."
     )
@@ -234,6 +235,7 @@ def build_app() -> typer.Typer:
     app.command("simulate")(simulate_command)
     app.add_typer(events_app(lambda: redis_url(TrainingSettings())), name="events")
     app.add_typer(experiment_app, name="experiment")
+    app.add_typer(rules_app(lambda: redis_url(TrainingSettings())), name="rules")
     return app
 
 

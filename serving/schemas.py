@@ -124,6 +124,9 @@ class RecommendationList(BaseModel):
     variant: Variant | None = Field(
         default=None, description="the experiment's variant this customer sees (always the same one)"
     )
+    rules: list[str] = Field(
+        default_factory=list, description="ids of the merchandising rules that touched this answer (POST /v1/rules)"
+    )
 
 
 class CustomerRecommendations(RecommendationList):

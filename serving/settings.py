@@ -89,6 +89,18 @@ class ServingSettings(BaseSettings):
         description="item answers (complements, similar, per k; about 1 kB each at k=10) kept in process per "
         "version after their first read; 0 reads Redis every time",
     )
+    diversity_cap: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="at most this many items of one category in an answer's top k, on the surfaces of "
+        "RECS_DIVERSITY_SURFACES (later ones move down); 0: no cap",
+    )
+    diversity_surfaces: str = Field(
+        default="for_you,next_purchase,popular,complements,cart",
+        pattern=r"^[a-z_, ]*$",
+        description="comma-separated surfaces the diversity cap applies to",
+    )
     fast_path: bool = Field(
         default=True,
         description="answer well-formed GETs of the list routes without FastAPI's per-request machinery "
@@ -114,3 +126,8 @@ class ServingSettings(BaseSettings):
     @property
     def write_keys(self) -> tuple[str, ...]:
         return split_keys(self.event_api_keys)
+
+    def diversity_cap_on(self, surface: str) -> int:
+        """The diversity cap of ``surface`` (0: none)."""
+        surfaces = {name.strip() for name in self.diversity_surfaces.split(",")}
+        return self.diversity_cap if surface in surfaces else 0

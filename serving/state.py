@@ -32,6 +32,7 @@ from serving.feedback import store
 from serving.feedback.answers import AnswerRecorder
 from serving.feedback.ingest import GroupCommit, encode
 from serving.metrics import Metrics
+from serving.rules_store import HeldRules
 from serving.settings import ServingSettings
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class RenderedItems:
     items: bytes
     cause: str | None
     item_ids: tuple[str, ...] = ()  # the items' ids, best first (what the answer shows, for its record)
+    rules: tuple[str, ...] = ()  # the merchandising rules that touched it
 
 
 class ItemAnswers:
@@ -153,6 +155,7 @@ class ServingState:
     experiment: LiveExperiment | None = None
     _experiment_raw: bytes | None = None  # recs:experiment as last synced (None: no experiment)
     _experiment_failed: tuple[bytes, float] | None = None  # an experiment whose challenger could not load
+    rules: HeldRules = field(default_factory=HeldRules)  # merchandising rules (``serving.rules_store``)
 
     def __post_init__(self) -> None:
         self.answers = AnswerRecorder(self.write_answers)

@@ -83,6 +83,8 @@ def reason_text(
         return f"popular in {category_label}" if category_label else "popular right now"
     if kind == "similar":
         return f"similar to {source_label}" if source_label else "similar to what you looked at"
+    if kind == "pinned":  # placed by a merchandising rule (``recommender.request_time.rules``)
+        return "pinned"
     if kind == "cart":
         return f"goes with the {source_label} in your cart" if source_label else "completes your cart"
     raise UnknownReasonKindError(f"unknown reason kind {kind!r}; use one of {', '.join(REASON_KINDS)}")

@@ -28,6 +28,7 @@ from serving.routes.common import (
     redis_failed,
     render,
 )
+from serving.routes.merchandising import pool_size, shaped
 from serving.schemas import CartRecommendations, CartRequest
 from serving.state import Active, ServingState
 
@@ -43,6 +44,13 @@ def merged_cart(active: Active, item_ids: list[str], events: RecentEvents) -> tu
     ids = list(dict.fromkeys(item_ids)) + active.tables.item_ids[extra].tolist()
     known = np.union1d(asked[asked >= 0], extra).astype(np.int32)
     return ids, known
+
+
+def other_categories(active: Active, cart: np.ndarray) -> np.ndarray | None:
+    """Items of no cart item's category (what pins and promotions may bring next to the cart), None: any."""
+    cats = active.tables.category[cart] if len(cart) else np.zeros(0, dtype=np.int32)
+    cats = cats[cats >= 0]
+    return None if len(cats) == 0 else ~np.isin(active.tables.category, cats)
 
 
 async def read_cart(
@@ -85,16 +93,26 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
     except REDIS_FAILURES as exc:
         redis_failed(state, SURFACE, exc)
         cause = "redis"
+    pool = await pool_size(state, SURFACE, k=body.k)
     answer = cart_complements(
         cart,
         lists,
-        k=body.k,
+        k=pool,
         exclude=events.purchased,
         item_category=active.tables.category,
         fallback=popular_fallback(active),
     )
     if cause is None and answer.fallback:
         cause = "unknown_items" if len(cart) == 0 else "no_list"
+    answer, touched = shaped(
+        state,
+        active,
+        SURFACE,
+        answer,
+        k=body.k,
+        allowed=other_categories(active, cart),
+        exclude=np.union1d(cart, events.purchased),
+    )
     count_fallback(state.metrics, SURFACE, cause)
     items = render(active, answer)
     record_answer(state, SURFACE, rid, active.model_version, [row["item_id"] for row in items], body.customer_id, arm)
@@ -107,4 +125,5 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
         items=items,
         experiment=arm.experiment,
         variant=arm.variant,
+        rules=list(touched),
     )

@@ -23,6 +23,7 @@ from serving.routes.common import (
     record_answer,
     render,
 )
+from serving.routes.merchandising import pool_size, shaped
 from serving.schemas import DEFAULT_K, MAX_CATEGORY_LENGTH, PopularRecommendations
 
 router = APIRouter(prefix="/v1", tags=["popular"])
@@ -48,7 +49,9 @@ async def popular(
         )
     index = -1 if category is None else active.tables.category_index(category)
     cause = "unknown_category" if category is not None and index < 0 else None
-    answer = item_list(np.zeros(0, dtype=ENTRY), k=k, exclude_item=None, fallback=popular_fallback(active, index))
+    pool = await pool_size(state, SURFACE, k=k)
+    answer = item_list(np.zeros(0, dtype=ENTRY), k=pool, exclude_item=None, fallback=popular_fallback(active, index))
+    answer, touched = shaped(state, active, SURFACE, answer, k=k, category=None if index < 0 else index)
     count_fallback(state.metrics, SURFACE, cause)
     items = render(active, answer)
     record_answer(state, SURFACE, rid, active.model_version, [row["item_id"] for row in items])
@@ -58,4 +61,5 @@ async def popular(
         recommendation_id=rid,
         fallback=cause is not None,
         items=items,
+        rules=list(touched),
     )

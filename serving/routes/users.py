@@ -47,6 +47,7 @@ from serving.routes.common import (
     redis_failed,
     render,
 )
+from serving.routes.merchandising import pool_size, shaped
 from serving.schemas import DEFAULT_K, DEFAULT_OFFSET, MAX_CATEGORY_LENGTH, CustomerRecommendations
 from serving.state import Active, ServingState
 
@@ -150,15 +151,28 @@ async def customer_answer(
         except REDIS_FAILURES as exc:
             redis_failed(state, surface, exc)
             cause = "redis"
-    answer = rerank(surface, active, view, flt, k=k, offset=offset, now=now)
+    pool = await pool_size(state, surface, k=k, offset=offset)
+    answer = rerank(surface, active, view, flt, k=pool, offset=0, now=now)
     if cause is None and answer.fallback:
         cause = "filtered" if view.known else "unknown_customer"
+    answer, touched = shaped(
+        state,
+        active,
+        surface,
+        answer,
+        k=k,
+        offset=offset,
+        category=flt.category,
+        allowed=flt.allowed,
+        exclude=view.events.purchased,
+    )
     count_fallback(state.metrics, surface, cause)
     items = render(active, answer)
     record_answer(state, surface, rid, active.model_version, [row["item_id"] for row in items], customer_id, arm)
-    return list_payload(
+    payload = list_payload(
         active.model_version, rid, fallback=cause is not None, items=items, arm=arm, customer_id=customer_id
     )
+    return {**payload, "rules": list(touched)}
 
 
 @router.get("/{customer_id:id}/recommendations", response_model=CustomerRecommendations)

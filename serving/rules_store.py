@@ -1,0 +1,142 @@
+"""Merchandising rules in Redis, and the copy a serving process holds (``HeldRules``).
+
+Layout:
+
+    recs:rules           HASH    rule_id -> the rule as JSON (``recommender.request_time.rules.Rule``)
+    recs:rules:version   STRING  a counter, incremented by every change (add, replace, delete)
+
+Each change is one Lua script (the hash and the counter move together). A serving process holds the rules
+in memory and looks at the counter at most every ``RECS_VERSION_CHECK_SECONDS``, with one script that
+returns the counter, and the whole hash only when the counter moved: at most one extra Redis read per
+request, none on most. Rules that no longer parse (written by a newer release, or by hand) are skipped
+with a warning, never fatal to an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from recommender.request_time.rules import Rule
+from serving.cache import Script
+
+if TYPE_CHECKING:
+    from serving.cache import AsyncRedis, SyncRedis
+
+log = logging.getLogger(__name__)
+RULES_KEY = "recs:rules"
+RULES_VERSION_KEY = "recs:rules:version"
+KEYS = (RULES_KEY, RULES_VERSION_KEY)
+
+PUT = b"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); return redis.call('INCR', KEYS[2])"
+DELETE = b"""
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then return redis.call('INCR', KEYS[2]) end
+return -1
+"""
+# the counter, and the rules only when the counter is not ARGV[1] (the one held)
+READ = b"""
+local version = redis.call('GET', KEYS[2]) or '0'
+if version == ARGV[1] then return {version} end
+return {version, redis.call('HGETALL', KEYS[1])}
+"""
+
+
+class UnknownRuleError(LookupError):
+    """No rule has this id."""
+
+
+def with_id(rule: Rule) -> Rule:
+    """``rule`` with its ``rule_id`` (a new one when it has none)."""
+    return rule if rule.rule_id is not None else rule.model_copy(update={"rule_id": uuid.uuid4().hex[:12]})
+
+
+def decoded(pairs: Sequence[bytes]) -> list[Rule]:
+    """HGETALL's flat reply -> rules, skipping (and logging) values that do not parse."""
+    rules: list[Rule] = []
+    for name, raw in zip(pairs[::2], pairs[1::2], strict=True):
+        try:
+            rules.append(Rule.model_validate_json(raw))
+        except ValidationError as exc:
+            log.warning("skipping stored rule %r that does not parse: %s", name, exc)
+    return sorted(rules, key=lambda r: r.rule_id or "")
+
+
+# the command line (synchronous) ------------------------------------------------------------------------------
+def put_rule(client: SyncRedis, rule: Rule) -> tuple[Rule, int]:
+    """Store ``rule`` (replacing one with the same id); (the rule with its id, the new rules version)."""
+    rule = with_id(rule)
+    version = client.execute_command("EVAL", PUT, 2, *KEYS, rule.rule_id, rule.model_dump_json(exclude_none=True))
+    return rule, int(version)
+
+
+def delete_rule(client: SyncRedis, rule_id: str) -> int:
+    """Delete a rule; the new rules version. ``UnknownRuleError`` when there is none with this id."""
+    version = int(client.execute_command("EVAL", DELETE, 2, *KEYS, rule_id))
+    if version < 0:
+        raise UnknownRuleError(f"no rule {rule_id!r}")
+    return version
+
+
+def list_rules(client: SyncRedis) -> tuple[list[Rule], int]:
+    """(every stored rule by id, the rules version)."""
+    version, *rest = client.execute_command("EVAL", READ, 2, *KEYS, "")
+    return decoded(rest[0] if rest else []), int(version)
+
+
+# the service (asyncio) -------------------------------------------------------------------------------------
+async def put_rule_async(client: AsyncRedis, rule: Rule) -> tuple[Rule, int]:
+    rule = with_id(rule)
+    version = await Script(PUT).run(client, KEYS, [str(rule.rule_id), rule.model_dump_json(exclude_none=True)])
+    return rule, int(version)
+
+
+async def delete_rule_async(client: AsyncRedis, rule_id: str) -> int:
+    version = int(await Script(DELETE).run(client, KEYS, [rule_id]))
+    if version < 0:
+        raise UnknownRuleError(f"no rule {rule_id!r}")
+    return version
+
+
+async def list_rules_async(client: AsyncRedis) -> tuple[list[Rule], int]:
+    version, *rest = await Script(READ).run(client, KEYS, [""])
+    return decoded(rest[0] if rest else []), int(version)
+
+
+@dataclass
+class HeldRules:
+    """The rules a serving process answers with, and the counter they were read at."""
+
+    rules: tuple[Rule, ...] = ()
+    version: int = 0
+    _checked_at: float = float("-inf")
+    _script: Script = field(default_factory=lambda: Script(READ))
+
+    def stale(self) -> None:
+        """Look at Redis on the next request (this process just changed the rules)."""
+        self._checked_at = float("-inf")
+
+    def may_touch(self, surface: str) -> bool:
+        """Some held rule is for ``surface`` (at some time, on some page)."""
+        return any(r.surface is None or r.surface == surface for r in self.rules)
+
+    def due(self, every: float) -> bool:
+        """The last look at Redis is ``every`` seconds old or more."""
+        return time.monotonic() - self._checked_at >= every
+
+    async def refresh(self, client: AsyncRedis, every: float) -> None:
+        """Follow Redis when ``due``: one script call, which brings the rules only when their counter moved.
+        Redis errors propagate (the caller keeps the held rules)."""
+        if not self.due(every):
+            return
+        self._checked_at = time.monotonic()
+        reply = await self._script.run(client, KEYS, [str(self.version)])
+        version = int(reply[0])
+        if len(reply) > 1:
+            self.rules, self.version = tuple(decoded(reply[1])), version
+            log.info("rules version %d: %d rules", version, len(self.rules))
