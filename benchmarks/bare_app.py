@@ -15,7 +15,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from pydantic import BaseModel, Field
 
 from serving import cache
@@ -34,6 +34,15 @@ app = FastAPI(lifespan=lifespan)
 @app.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@app.get("/bytes/{surface}/{list_id}")
+async def bare_bytes(surface: str, list_id: str) -> Response:
+    """The packed list stored at ``bare:<surface>:<id>``, as stored: one GET, the bytes returned (the
+    strongest bare server of ``benchmarks.serve_speed``: no decoding, no JSON, no validation)."""
+    return Response(
+        await app.state.redis.get(f"bare:{surface}:{list_id}") or b"", media_type="application/octet-stream"
+    )
 
 
 @app.get("/bare/{surface}/{list_id}")

@@ -1,26 +1,25 @@
-"""HTTP speed of the storefront's list routes against a bare FastAPI + Redis GET endpoint, in one run.
+"""HTTP speed of the storefront's list routes against the strongest bare server, in one run.
 
     python -m benchmarks.serve_speed [--customers 100000] [--seconds 15] [--connections 64] [--rounds 2]
-                                     [--without-records]
+                                     [--workers 2] [--servers uvicorn,granian] [--without-records]
 
 On loopback: generates a shop (``--customers``, about 20 order lines each), fits the bundle, publishes it
-into a real redis-server started for the run, starts ``recs serve`` (one uvicorn worker, uvloop and
-httptools, as shipped) and a bare FastAPI app (``benchmarks.bare_app``: one endpoint doing one Redis GET of
-the same packed list, decoding 10 entries, returning them as JSON through FastAPI's defaults) served the
-same way (uvicorn, one worker). wrk (Debian package ``wrk``; installed with apt-get when missing and
-running as root; 2 threads on the same 2-core machine) requests random customers (random items for
-complements) from each, per surface:
+into a real redis-server started for the run, then starts, under each ASGI server of ``--servers`` and with
+``--workers`` worker processes each, ``recs serve`` (as shipped: live catalog, rules, filters, answers
+recorded) and the bare app (``benchmarks.bare_app``'s ``/bytes`` route: one FastAPI route doing one Redis GET
+of the same packed list and returning the bytes, no decoding, no JSON). wrk (Debian package ``wrk``;
+installed with apt-get when missing and running as root; 2 threads on the same 2-core machine) requests
+random customers (random items for complements) from each, per surface:
 
-- ``GET /v1/users/{id}/recommendations?k=10`` (event merge, filters, reasons, metrics) vs the customer's
-  packed for-you list;
+- ``GET /v1/users/{id}/recommendations?k=10`` (event merge, filters, rules, reasons, metrics) vs the
+  customer's packed for-you list;
 - ``GET /v1/users/{id}/next-purchase?k=10`` vs the customer's packed next-purchase list;
 - ``GET /v1/items/{id}/complements?k=10`` vs the item's packed complements list.
 
-Every list answer is recorded for attribution (``serving.feedback.answers``), as shipped; with
-``--without-records`` a third server with ``RECS_RECORD_ANSWERS=false`` takes its turn in the same rounds.
-Bare and ours alternate, ``--rounds`` times each (the machine's load drifts), and the table shows the
-mean requests/s, the p50 and p99 of the round with the median requests/s, errors, and the ratios ours/bare.
-The serving worker's RSS (now and peak, from /proc) is taken after the runs.
+With ``--without-records`` a server with ``RECS_RECORD_ANSWERS=false`` takes its turn too. Servers alternate,
+``--rounds`` times each (the machine's load drifts); the table shows the mean requests/s, the p50 and p99
+of the round with the median requests/s, errors, and the ratios against the strongest bare server of the
+route (the bare app under the faster ASGI server). RSS is summed over each ``recs serve``'s processes.
 """
 
 from __future__ import annotations
@@ -122,6 +121,17 @@ def start_server(args: list[str], env: dict[str, str], log: Path) -> subprocess.
         return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def workers_rss_mb(pid: int) -> tuple[float, float]:
+    """(RSS now, peak RSS) in MB summed over a server process and its descendants (its workers), from /proc."""
+    pids, seen = [pid], 0
+    while seen < len(pids):
+        for task in Path(f"/proc/{pids[seen]}/task").glob("*/children"):
+            pids += [int(child) for child in task.read_text().split()]
+        seen += 1
+    totals = [rss_mb(p) for p in pids]
+    return sum(now for now, _ in totals), sum(peak for _, peak in totals)
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
     """(RSS now, peak RSS) of a process in MB, from /proc."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
@@ -170,12 +180,48 @@ def publish_shop(work: Path, customers: int, redis_url: str) -> dict[str, Path]:
     return files
 
 
+def server_command(kind: str, server: str, port: int, workers: int) -> list[str]:
+    """The command line of ``recs serve`` (kind "ours") or the bare app under ``server``."""
+    if kind == "ours":
+        return [RECS, "serve", "--port", str(port), "--workers", str(workers), "--server", server]
+    if server == "granian":
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--workers",
+            str(workers),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "benchmarks.bare_app:app",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchmarks.bare_app:app",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of every server")
+    parser.add_argument("--servers", default="uvicorn,granian", help="ASGI servers to run both apps under")
     parser.add_argument(
         "--without-records",
         action="store_true",
@@ -183,67 +229,73 @@ def main() -> None:
     )
     args = parser.parse_args()
     wrk = ensure_wrk()
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
 
     with tempfile.TemporaryDirectory(prefix="recs-serve-speed-") as tmp:
         work = Path(tmp)
-        with EmbeddedRedis(work / "redis", persist=False) as server:
-            files = publish_shop(work, args.customers, server.url)
-            env = {**os.environ, "RECS_REDIS_URL": server.url, "RECS_MODEL_NAME": "bench"}
-            ours_port, bare_port = free_port(), free_port()
-            ours = start_server([RECS, "serve", "--port", str(ours_port)], env, work / "ours.log")
-            bare_cmd = [sys.executable, "-m", "uvicorn", "benchmarks.bare_app:app", "--port", str(bare_port)]
-            bare = start_server([*bare_cmd, "--log-level", "warning", "--no-access-log"], env, work / "bare.log")
-            servers = [ours, bare]
-            if args.without_records:
-                plain_port = free_port()
-                plain_env = {**env, "RECS_RECORD_ANSWERS": "false"}
-                servers.append(start_server([RECS, "serve", "--port", str(plain_port)], plain_env, work / "plain.log"))
+        with EmbeddedRedis(work / "redis", persist=False) as redis_server:
+            files = publish_shop(work, args.customers, redis_server.url)
+            env = {**os.environ, "RECS_REDIS_URL": redis_server.url, "RECS_MODEL_NAME": "bench"}
+            plain_env = {**env, "RECS_RECORD_ANSWERS": "false"}
+            started: dict[str, tuple[subprocess.Popen[bytes], int, str]] = {}
+            kinds = [("bare", env), ("ours", env)] + ([("plain", plain_env)] if args.without_records else [])
+            for server in servers:
+                for kind, kind_env in kinds:
+                    port = free_port()
+                    name = f"{kind} {server}"
+                    command = server_command("bare" if kind == "bare" else "ours", server, port, args.workers)
+                    proc = start_server(command, kind_env, work / f"{kind}-{server}.log")
+                    started[name] = (proc, port, kind)
             rows = []
             try:
-                wait_ready(f"http://127.0.0.1:{ours_port}/readyz", ours)
-                wait_ready(f"http://127.0.0.1:{bare_port}/healthz", bare)
-                if args.without_records:
-                    wait_ready(f"http://127.0.0.1:{plain_port}/readyz", servers[2])
-                for surface, label, path, kind in SURFACES:
+                for proc, port, kind in started.values():
+                    wait_ready(f"http://127.0.0.1:{port}/" + ("healthz" if kind == "bare" else "readyz"), proc)
+                for surface, label, path, ids in SURFACES:
                     targets = {
-                        "bare": (f"http://127.0.0.1:{bare_port}", f"/bare/{surface}/%s"),
-                        "ours": (f"http://127.0.0.1:{ours_port}", path),
+                        name: (f"http://127.0.0.1:{port}", f"/bytes/{surface}/%s" if kind == "bare" else path)
+                        for name, (_proc, port, kind) in started.items()
                     }
-                    if args.without_records:
-                        targets["plain"] = (f"http://127.0.0.1:{plain_port}", path)
                     runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
                     for base, fmt in targets.values():  # warm-up
-                        run_wrk(wrk, base, fmt, files[kind], 3, args.connections, work)
+                        run_wrk(wrk, base, fmt, files[ids], 3, args.connections, work)
                     for _ in range(args.rounds):
                         for name, (base, fmt) in targets.items():
-                            runs[name].append(
-                                run_wrk(wrk, base, fmt, files[kind], args.seconds, args.connections, work)
-                            )
+                            runs[name].append(run_wrk(wrk, base, fmt, files[ids], args.seconds, args.connections, work))
                     rows.append((label, runs))
                     print(f"{label}: done", flush=True)
-                rss = rss_mb(ours.pid)
+                rss = {
+                    name: workers_rss_mb(proc.pid) for name, (proc, _port, kind) in started.items() if kind == "ours"
+                }
             finally:
-                for proc in servers:
+                for proc, _port, _kind in started.values():
                     proc.terminate()
                     proc.wait(timeout=20)
 
     print(
         f"\n{args.customers:,} customers, {args.connections} connections, {args.rounds} x {args.seconds} s per "
-        f"server and route, alternating; wrk 2 threads on the same 2-core machine, one uvicorn worker each\n"
+        f"server and route, alternating; wrk 2 threads on the same 2-core machine; {args.workers} worker(s) "
+        "per server\n"
     )
-    print("| route | server | req/s | p50 ms | p99 ms | errors | req/s ours/bare | p99 ours/bare |")
+    print("| route | server | req/s | p50 ms | p99 ms | errors | req/s / strongest bare | p99 / its p99 |")
     print("|---|---|---|---|---|---|---|---|")
     for label, runs in rows:
         summary = {name: summarize(r) for name, r in runs.items()}
-        b = summary["bare"]
-        servers_shown = [("recs serve", summary["ours"])]
-        if "plain" in summary:
-            servers_shown.append(("recs serve, RECS_RECORD_ANSWERS=false", summary["plain"]))
-        for name, r in [*servers_shown, ("bare FastAPI + Redis GET", b)]:
-            ratios = f"{r['rps'] / b['rps']:.2f}x | {r['p99'] / b['p99']:.2f}x" if r is not b else " | "
+        strongest = max((name for name in summary if name.startswith("bare")), key=lambda n: summary[n]["rps"])
+        b = summary[strongest]
+        for name, r in sorted(summary.items(), key=lambda item: (item[0].startswith("bare"), item[0])):
+            shown = SHOWN[name.split()[0]] + f" ({name.split()[1]})"
+            ratios = f"{r['rps'] / b['rps']:.2f}x | {r['p99'] / b['p99']:.2f}x" if name != strongest else "strongest | "
             cells = f"{r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {int(r['errors'])}"
-            print(f"| {label} | {name} | {cells} | {ratios} |")
-    print(f"\nrecs serve worker RSS after the runs: {rss[0]:.0f} MB (peak {rss[1]:.0f} MB)")
+            print(f"| {label} | {shown} | {cells} | {ratios} |")
+    for name, (now, peak) in rss.items():
+        print(f"recs serve ({name.split()[1]}): RSS after the runs {now:.0f} MB (peak {peak:.0f} MB), all processes")
+
+
+SHOWN = {
+    "ours": "recs serve",
+    "plain": "recs serve, RECS_RECORD_ANSWERS=false",
+    "bare": "bare FastAPI route, one GET, bytes",
+}
 
 
 def summarize(runs: list[dict[str, float]]) -> dict[str, float]:
