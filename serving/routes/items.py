@@ -4,7 +4,10 @@ One pipeline reads the active version and the item's precomputed list; the servi
 rendered answer for the version's lifetime (``serving.state.ItemAnswers``): the item's next request reads
 nothing from Redis and merges nothing, and the active version is looked at every ``version_check_seconds``.
 An item without a list gets a marked fallback: popular items in its category when the catalog knows the
-item, popular overall else. A list shorter than ``k`` is padded with popular items (see ``padding``).
+item, popular overall else. A list shorter than ``k`` is padded with popular items (see ``padding``). An
+item added by the live catalog after the version was published (``new_item``) has no list: its similar
+items are its category's, closest in price first, and its complements popular items of other categories,
+marked as fallbacks. Answers with filters other than the default (in stock) are not kept in process.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Response
 
-from recommender.request_time import ENTRY, Fallback, item_list
+from recommender.request_time import ENTRY, Fallback, item_list, price_neighbours
 from recommender.vocabulary import ItemSurface
 from serving.cache import unpack_entries
 from serving.routes.common import (
@@ -30,6 +33,7 @@ from serving.routes.common import (
     count_fallback,
     follow_version,
     json_answer,
+    latest,
     list_payload,
     new_recommendation_id,
     popular_fallback,
@@ -37,10 +41,11 @@ from serving.routes.common import (
     redis_failed,
     render,
 )
+from serving.routes.filters import DEFAULT_FILTERS, Filters, ListFilters, StrictQueryRoute, filled, select
 from serving.schemas import DEFAULT_K, ItemRecommendations
-from serving.state import Active, RenderedItems, ServingState
+from serving.state import Active, Arm, RenderedItems, ServingState
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
+router = APIRouter(prefix="/v1/items", tags=["items"], route_class=StrictQueryRoute)
 ROW_KIND: dict[str, Literal["complement", "similar"]] = {"complements": "complement", "similar": "similar"}
 
 
@@ -59,7 +64,26 @@ def padding(active: Active, surface: ItemSurface, category: int, *, has_list: bo
     return popular_fallback(active, category)
 
 
-async def item_answer(state: ServingState, surface: ItemSurface, item_id: str, *, k: int) -> dict[str, Any]:
+def new_item_list(active: Active, surface: ItemSurface, index: int) -> np.ndarray:
+    """The list of an item the version does not have (added by the live catalog): for similar, its
+    category's items closest in price (``price_neighbours``); none for complements (padding gives them)."""
+    tables = active.tables
+    if surface != "similar":
+        return np.zeros(0, dtype=ENTRY)
+    category = int(tables.category[index])
+    pool = tables.popular_by_category[category][0] if category in tables.popular_by_category else tables.popular_items
+    return price_neighbours(pool, tables.price, float(tables.price[index]), item=index)
+
+
+def is_new(active: Active, index: int) -> bool:
+    """The item was added by the live catalog after the version was published (no list of its own)."""
+    published = active.tables.published_items
+    return 0 <= published <= index
+
+
+async def item_answer(
+    state: ServingState, surface: ItemSurface, item_id: str, *, k: int, filters: ListFilters = DEFAULT_FILTERS
+) -> dict[str, Any]:
     """The item's answer for ``surface`` (``ItemRecommendations``' fields); never raises for unknown ids or
     a Redis outage."""
     rid = new_recommendation_id()
@@ -69,9 +93,9 @@ async def item_answer(state: ServingState, surface: ItemSurface, item_id: str, *
         record_answer(state, surface, rid, NO_VERSION, [])
         return list_payload(NO_VERSION, rid, fallback=True, items=[], item_id=item_id)
     index = active.tables.item_index.get(item_id, -1)
-    rendered = active.item_answers.get(surface, index, k)
+    rendered = active.item_answers.get(surface, index, k) if filters.plain else None
     if rendered is None:
-        rendered = await compute_answer(state, active, surface, item_id, index, k)
+        rendered = await compute_answer(state, active, surface, item_id, index, k, filters)
     else:
         # yield to the event loop once, as a Redis read would: with uvicorn, answers that never yield
         # let some connections wait (measured: p99 340 ms -> 140 ms at 2,000 requests/s)
@@ -88,44 +112,60 @@ async def item_answer(state: ServingState, surface: ItemSurface, item_id: str, *
 
 
 async def compute_answer(
-    state: ServingState, active: Active, surface: ItemSurface, item_id: str, index: int, k: int
+    state: ServingState,
+    active: Active,
+    surface: ItemSurface,
+    item_id: str,
+    index: int,
+    k: int,
+    filters: ListFilters = DEFAULT_FILTERS,
 ) -> RenderedItems:
-    """The item's answer: its list read from Redis (none for an item the version does not know), merged
-    and rendered, then kept for the version's lifetime unless Redis failed."""
+    """The item's answer: its list read from Redis (none for an item the version does not know), merged,
+    filtered and rendered, then kept for the version's lifetime (default filters only) unless Redis failed."""
     base, cause = np.zeros(0, dtype=ENTRY), None
-    if index >= 0:
+    new = is_new(active, index)
+    if index >= 0 and not new:
         try:
             async with asyncio.timeout(state.settings.request_timeout_seconds):
-                named, packed = await state.reader.item_lists(active.version, surface, [item_id])
-            await follow_version(state, named)
+                named, packed, stamp = await state.reader.item_lists(active.version, surface, [item_id])
+            await follow_version(state, named, stamp)
             base = unpack_entries(packed[0])
+            active = latest(state, Arm(active), surface).active  # with a catalog change the read just applied
         except REDIS_FAILURES as exc:
             redis_failed(state, surface, exc)
             cause = "redis"
+    elif new:
+        base, cause = new_item_list(active, surface, index), "new_item"
+    selection = select(active, filters)
+    if cause is None and selection.unknown_category:
+        cause = "unknown_category"
     category = int(active.tables.category[index]) if index >= 0 else -1
     answer = item_list(
         base,
         k=k,
         exclude_item=index if index >= 0 else None,
-        fallback=padding(active, surface, category, has_list=len(base) > 0),
+        fallback=filled(active, selection, padding(active, surface, category, has_list=len(base) > 0 or new)),
         kind=ROW_KIND[surface],
+        allowed=selection.allowed,
     )
     if cause is None and answer.fallback:
         cause = "unknown_item" if index < 0 else "no_list"
     rows = render(active, answer)
     rendered = RenderedItems(orjson.dumps(rows), cause, tuple(row["item_id"] for row in rows))
-    if cause != "redis":
+    if cause != "redis" and filters.plain:
         active.item_answers.put(surface, index, k, rendered)
     return rendered
 
 
 @router.get("/{item_id:id}/complements", response_model=ItemRecommendations)
-async def complements(item_id: ItemId, state: StateDep, k: K = DEFAULT_K) -> Response:
+async def complements(
+    item_id: ItemId, state: StateDep, k: K = DEFAULT_K, filters: Filters = DEFAULT_FILTERS
+) -> Response:
     """What customers buy after this item, within days (a tent: sleeping bags, never another tent)."""
-    return json_answer(await item_answer(state, "complements", item_id, k=k))
+    return json_answer(await item_answer(state, "complements", item_id, k=k, filters=filters))
 
 
 @router.get("/{item_id:id}/similar", response_model=ItemRecommendations)
-async def similar(item_id: ItemId, state: StateDep, k: K = DEFAULT_K) -> Response:
+async def similar(item_id: ItemId, state: StateDep, k: K = DEFAULT_K, filters: Filters = DEFAULT_FILTERS) -> Response:
     """Items like this one (bought by the same customers)."""
-    return json_answer(await item_answer(state, "similar", item_id, k=k))
+    return json_answer(await item_answer(state, "similar", item_id, k=k, filters=filters))
