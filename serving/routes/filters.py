@@ -18,11 +18,13 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import Depends, Query, Request, Response
+from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from recommender.request_time import Fallback, catalog_mask
+from serving.auth import HEADER, KeyCheck
 from serving.routes.common import popular_fallback
 from serving.schemas import MAX_FILTER_VALUES, CategoryName, ExternalId, FilterFields, Price
 from serving.state import Active
@@ -132,16 +134,27 @@ def filled(active: Active, selection: Selection, fallback: Fallback | None = Non
 
 class StrictQueryRoute(APIRoute):
     """A route that refuses query parameters it does not declare (its own and its dependencies'): a 422
-    naming them, rather than an answer that silently ignores a misspelled filter."""
+    naming them, rather than an answer that silently ignores a misspelled filter. The route's API key
+    checks come first (a request without a valid key gets its 401 or 403, whatever its parameters)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        declared = frozenset(field.alias for field in query_fields(self.dependant))
+        dependant = self.dependant
+        # an included route's handler is built for its inclusion (prefix, the router's dependencies: the key
+        # checks), which FastAPI names in this context variable while it builds it
+        included = getattr(fastapi_routing, "_effective_route_context_var", None)
+        context = None if included is None else included.get()
+        if context is not None and context.original_route is self:
+            dependant = context.dependant
+        declared = frozenset(field.alias for field in query_fields(dependant))
         takes = ", ".join(sorted(declared)) or "none"
+        checks = [dependency.call for dependency in dependant.dependencies if isinstance(dependency.call, KeyCheck)]
 
         async def strict(request: Request) -> Response:
             unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in declared]
             if unknown:
+                for check in checks:
+                    await check(request.headers.get(HEADER))
                 raise RequestValidationError(
                     [
                         {
