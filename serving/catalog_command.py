@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
 from serving.catalog_store import FIELDS
@@ -26,6 +26,12 @@ from training.settings import TrainingSettings
 
 app = typer.Typer(no_args_is_help=True, help="The live catalog: stock, price, category, names without retraining.")
 COLUMNS = ("item_id", *FIELDS)
+# text cells read as the JSON body's types (a cell that does not read stays text: the check says why)
+FROM_TEXT: dict[str, TypeAdapter[Any]] = {
+    "in_stock": TypeAdapter(bool),
+    "active": TypeAdapter(bool),
+    "price": TypeAdapter(float),
+}
 
 
 class CatalogFileError(ValueError):
@@ -55,7 +61,7 @@ def check_rows(rows: list[dict[str, Any]], first: int) -> tuple[list[dict[str, A
     records: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     for offset, row in enumerate(rows):
-        given = {name: value for name, value in row.items() if value is not None and value != ""}
+        given = {name: from_text(name, value) for name, value in row.items() if value is not None and value != ""}
         try:
             records.append(CatalogItem.model_validate(given).model_dump())
         except ValidationError as exc:
@@ -63,6 +69,16 @@ def check_rows(rows: list[dict[str, Any]], first: int) -> tuple[list[dict[str, A
             raw = {name: None if value is None else str(value) for name, value in row.items()}
             rejects.append({"line": first + offset, "reason": reason, **raw})
     return records, rejects
+
+
+def from_text(name: str, value: Any) -> Any:
+    """A CSV cell as the body's type: ``true``/``false``/``1``/``0``/``yes``/``no`` and decimal numbers."""
+    if name not in FROM_TEXT or not isinstance(value, str):
+        return value
+    try:
+        return FROM_TEXT[name].validate_python(value.strip())
+    except ValidationError:
+        return value
 
 
 def write_rejects(rejects: list[dict[str, Any]], path: Path) -> Path:

@@ -18,7 +18,6 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
-    model_validator,
 )
 
 from recommender.vocabulary import AnswerSurface, BrowsingEventType, EventType
@@ -150,28 +149,24 @@ class PopularRecommendations(RecommendationList):
 CategoryName = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_CATEGORY_LENGTH), AfterValidator(valid_unicode)
 ]
-Price = Annotated[float, Field(ge=0, le=MAX_PRICE, allow_inf_nan=False)]
+Price = Annotated[float, Field(ge=0, le=MAX_PRICE, allow_inf_nan=False)]  # a query parameter (text)
+JsonPrice = Annotated[Price, BeforeValidator(json_number)]  # in a body: a JSON number only
+JsonBool = Annotated[bool, Field(strict=True)]  # in a body: true or false only
 
 
 class FilterFields(BaseModel):
     """The list filters (``docs/serving.md``), as the cart's body carries them; the GET routes take the same
     names as query parameters (``serving.routes.common.list_filters``)."""
 
-    in_stock: bool = Field(default=True, description="only items in stock (false: also out of stock ones)")
+    in_stock: JsonBool = Field(default=True, description="only items in stock (false: also out of stock ones)")
     category: list[CategoryName] | None = Field(
         default=None, max_length=MAX_FILTER_VALUES, description="only items of these categories"
     )
-    price_min: Price | None = Field(default=None, description="only items priced at least this")
-    price_max: Price | None = Field(default=None, description="only items priced at most this")
+    price_min: JsonPrice | None = Field(default=None, description="only items priced at least this")
+    price_max: JsonPrice | None = Field(default=None, description="only items priced at most this")
     exclude: list[ExternalId] | None = Field(
         default=None, max_length=MAX_FILTER_VALUES, description="never these items"
     )
-
-    @model_validator(mode="after")
-    def _price_range(self) -> FilterFields:
-        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
-            raise ValueError(f"price_min ({self.price_min}) is above price_max ({self.price_max})")
-        return self
 
 
 class CartRequest(FilterFields):
@@ -188,11 +183,11 @@ class CatalogItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item_id: ExternalId
-    in_stock: bool | None = Field(default=None, description="false: left out of every list by default")
-    price: Price | None = None
+    in_stock: JsonBool | None = Field(default=None, description="false: left out of every list by default")
+    price: JsonPrice | None = None
     category: CategoryName | None = None
     name: Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH), AfterValidator(valid_unicode)] | None = None
-    active: bool | None = Field(default=None, description="false: never shown, whatever the filters")
+    active: JsonBool | None = Field(default=None, description="false: never shown, whatever the filters")
 
 
 class CatalogUpdated(BaseModel):
