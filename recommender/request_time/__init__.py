@@ -13,7 +13,7 @@ published version's item table; nothing here knows about Redis or HTTP.
 - ``filters``: ``Filters``, ``customer_filters``, ``one_off_categories``, ``catalog_mask`` (a request's filters);
 - ``page``: ``assemble`` (filter, each item once, pad, slice) and its shortcut ``plain_page``;
 - ``merge``: the customer merges ``rerank_for_you`` and ``rerank_next_purchase``, given a ``CustomerContext``;
-- ``lists``: ``cart_complements``, ``item_list`` (similar items or complements of one item), ``price_neighbours``;
+- ``lists``: ``cart_complements`` and ``item_list`` (similar items or complements of one item);
 - ``reasons``: a row's reason kind and number as a short text.
 
 The rule: request-time code never imports model-fitting code (``recommender.models``, implicit, lightgbm,
@@ -31,7 +31,7 @@ from recommender.request_time.candidates import Candidate, Candidates, Fallback,
 from recommender.request_time.entries import ENTRY, entries, with_evidence
 from recommender.request_time.events import Event, RecentEvents, UnknownEventTypeError
 from recommender.request_time.filters import Filters, catalog_mask, customer_filters, one_off_categories
-from recommender.request_time.lists import cart_complements, item_list, price_neighbours, summed_by_item
+from recommender.request_time.lists import cart_complements, item_list, summed_by_item
 from recommender.request_time.merge import (
     DUE_SHARE,
     MIN_COMPLEMENT_SHARE,
@@ -68,7 +68,6 @@ __all__ = [
     "item_list",
     "one_off_categories",
     "plain_page",
-    "price_neighbours",
     "reason_text",
     "reasons_for",
     "rerank_for_you",

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from recommender.request_time.candidates import Candidates, Fallback, Reranked, best_first
-from recommender.request_time.entries import entries, with_evidence
+from recommender.request_time.entries import with_evidence
 from recommender.request_time.filters import Filters
 from recommender.request_time.page import assemble
 
@@ -103,19 +103,3 @@ def item_list(
         # model's order; a list made only of them says nothing about this item, so it is marked a fallback
         return Reranked(answer.candidates, fallback=True)
     return answer
-
-
-def price_neighbours(pool: np.ndarray, price: np.ndarray, target: float, *, item: int) -> np.ndarray:
-    """Similar items for an item without a list of its own (a new one): ``pool`` (its category's popular
-    items, best first) without ``item``, closest in price first (by the ratio of prices; ties keep the pool's
-    order; without a price, the pool's order), as an ``ENTRY`` list scored 1 / (1 + |log price ratio|)."""
-    pool = np.asarray(pool, dtype=np.int32)
-    pool = pool[pool != item]
-    if target > 0:
-        prices = np.asarray(price, dtype=np.float64)[pool]
-        distance = np.where(prices > 0, np.abs(np.log(np.maximum(prices, 1e-9) / target)), np.inf)
-        order = np.argsort(distance, kind="stable")
-        pool, scores = pool[order], 1.0 / (1.0 + distance[order])
-    else:
-        scores = 1.0 / (1.0 + np.arange(len(pool), dtype=np.float64))
-    return entries(pool, scores)

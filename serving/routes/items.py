@@ -6,8 +6,9 @@ nothing from Redis and merges nothing, and the active version is looked at every
 An item without a list gets a marked fallback: popular items in its category when the catalog knows the
 item, popular overall else. A list shorter than ``k`` is padded with popular items (see ``padding``). An
 item added by the live catalog after the version was published (``new_item``) has no list: its similar
-items are its category's, closest in price first, and its complements popular items of other categories,
-marked as fallbacks. Answers with filters other than the default (in stock) are not kept in process.
+items are its category's popular items, its complements popular items of other categories, marked as
+fallbacks (ordering its similar items by price instead was measured worse: ``benchmarks/new_items.py``).
+Answers with filters other than the default (in stock) are not kept in process.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Response
 
-from recommender.request_time import ENTRY, Fallback, item_list, price_neighbours
+from recommender.request_time import ENTRY, Fallback, item_list
 from recommender.vocabulary import ItemSurface
 from serving.cache import unpack_entries
 from serving.routes.common import (
@@ -62,17 +63,6 @@ def padding(active: Active, surface: ItemSurface, category: int, *, has_list: bo
         other = active.tables.category[pad.items] != category
         return Fallback(pad.items[other], pad.scores[other], pad.category)
     return popular_fallback(active, category)
-
-
-def new_item_list(active: Active, surface: ItemSurface, index: int) -> np.ndarray:
-    """The list of an item the version does not have (added by the live catalog): for similar, its
-    category's items closest in price (``price_neighbours``); none for complements (padding gives them)."""
-    tables = active.tables
-    if surface != "similar":
-        return np.zeros(0, dtype=ENTRY)
-    category = int(tables.category[index])
-    pool = tables.popular_by_category[category][0] if category in tables.popular_by_category else tables.popular_items
-    return price_neighbours(pool, tables.price, float(tables.price[index]), item=index)
 
 
 def is_new(active: Active, index: int) -> bool:
@@ -135,7 +125,7 @@ async def compute_answer(
             redis_failed(state, surface, exc)
             cause = "redis"
     elif new:
-        base, cause = new_item_list(active, surface, index), "new_item"
+        cause = "new_item"
     selection = select(active, filters)
     if cause is None and selection.unknown_category:
         cause = "unknown_category"
