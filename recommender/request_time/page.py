@@ -53,22 +53,26 @@ def plain_page(
     offset: int,
     allowed: np.ndarray | None = None,
 ) -> Reranked | None:
-    """The page of an ``ENTRY`` list that no event and no filter touches, or None when the list cannot fill
-    it alone (short, padded, an item twice: ``assemble`` then does the full work).
+    """The page of an ``ENTRY`` list that no event touches, or None when the list cannot fill it alone
+    (short, padded, an item twice: ``assemble`` then does the full work).
 
     ``order`` reorders the rows first (None: as published); ``kind`` is every row's kind, or None for
-    next purchase's rule (``repeat`` where the reason holds an interval, else ``for_you``). Most requests
-    are this case (a customer without recent purchases, every item of the head ``allowed``, e.g. in stock):
-    the answer is the list's head, and a
-    handful of array operations instead of the filter and merge machinery.
+    next purchase's rule (``repeat`` where the reason holds an interval, else ``for_you``); ``allowed`` (a
+    bool per item, e.g. in stock) drops rows first. Most requests are this case (a customer without recent
+    purchases): the answer is the head of the list's allowed rows, a handful of array operations instead of
+    the filter and merge machinery.
     """
     _check_page(k, offset)
     need = offset + k
-    head = base[:need] if order is None else base[order[:need]]
+    rows = base if order is None else base[order]
+    if allowed is not None:
+        keep = rows["item"] >= 0
+        keep[keep] = np.asarray(allowed, dtype=bool)[rows["item"][keep]]
+        if not keep.all():
+            rows = rows[keep]
+    head = rows[:need]
     items = head["item"]
     if len(head) < need or int(items.min()) < 0 or len(np.unique(items)) < need:
-        return None
-    if allowed is not None and not np.asarray(allowed, dtype=bool)[items].all():
         return None
     page = head[offset:need]
     kinds = kind if kind is not None else np.where(page["reason"] >= 0, "repeat", "for_you")

@@ -7,7 +7,7 @@ looked at every ``version_check_seconds`` (one GET) so that a publish shows here
 from __future__ import annotations
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from recommender.request_time import ENTRY, item_list
 from serving.routes.common import (
@@ -16,6 +16,8 @@ from serving.routes.common import (
     StateDep,
     active_or_unpublished,
     count_fallback,
+    json_answer,
+    list_payload,
     new_recommendation_id,
     record_answer,
     render,
@@ -32,7 +34,7 @@ async def popular(
     state: StateDep,
     k: K = DEFAULT_K,
     filters: Filters = DEFAULT_FILTERS,
-) -> PopularRecommendations:
+) -> Response:
     """What sells now (time-decayed), overall or in ``category`` (one or several); an unknown category gets
     the overall list, marked as a fallback. Filters: ``docs/serving.md``."""
     rid = new_recommendation_id()
@@ -40,9 +42,7 @@ async def popular(
     active = await active_or_unpublished(state, SURFACE, check_stale=True)
     if active is None:
         record_answer(state, SURFACE, rid, NO_VERSION, [])
-        return PopularRecommendations(
-            category=category, model_version=NO_VERSION, recommendation_id=rid, fallback=True, items=[]
-        )
+        return json_answer(list_payload(NO_VERSION, rid, fallback=True, items=[], category=category))
     selection = select(active, filters)
     cause = "unknown_category" if selection.unknown_category else None
     answer = item_list(
@@ -51,10 +51,6 @@ async def popular(
     count_fallback(state.metrics, SURFACE, cause)
     items = render(active, answer)
     record_answer(state, SURFACE, rid, active.model_version, [row["item_id"] for row in items])
-    return PopularRecommendations(
-        category=category,
-        model_version=active.model_version,
-        recommendation_id=rid,
-        fallback=cause is not None,
-        items=items,
+    return json_answer(
+        list_payload(active.model_version, rid, fallback=cause is not None, items=items, category=category)
     )
