@@ -1,7 +1,7 @@
 """The list filters on every surface, through real HTTP against a real publish in a real Redis: out-of-stock
 items never appear by default (fallbacks included) and do with ``in_stock=false``; every filter keeps ``k``
-items while eligible ones exist; a query parameter no route declares is a 422 naming it, on the fast path
-and on FastAPI's."""
+items while eligible ones exist; a query parameter the route does not declare is a 422 naming it, on the
+fast paths and on FastAPI's (list routes, cart, events, KPIs)."""
 
 from __future__ import annotations
 
@@ -153,6 +153,11 @@ async def test_unknown_query_parameters_are_422_naming_them(
         cart = await api.post("/v1/cart/complements?utm_source=x", json={"item_ids": [item]})
         assert cart.status_code == 422 and "utm_source" in cart.text
         assert (await api.post("/v1/cart/complements", json={"item_ids": [item], "in_stok": False})).status_code == 422
+        event = {"customer_id": "c1", "type": "view", "item_ids": [item]}
+        for path in ("/v1/events?utm=x", "/v1/kpis?utm=x"):  # the other /v1 routes too (events: fast path too)
+            response = await (api.post(path, json=event) if "events" in path else api.get(path))
+            assert response.status_code == 422 and "utm" in response.text, path
+        assert (await api.post("/v1/events", json=event)).status_code == 202
         empty = await api.get("/v1/popular", params={"price_min": 10, "price_max": 5})  # an empty range
         assert empty.status_code == 200 and empty.json()["items"] == []
         assert (await api.get("/v1/popular", params={"price_min": "nan"})).status_code == 422
