@@ -56,25 +56,26 @@ class ListFilters:
         return self == DEFAULT_FILTERS
 
 
+NO_VALUES: list[str] = []  # a repeatable parameter's default (never changed: the filters keep tuples)
 DEFAULT_FILTERS = ListFilters()  # the fast path passes it for requests without filter parameters
 
 
 async def list_filters(
     in_stock: Annotated[bool, Query(description="only items in stock (false: out of stock ones too)")] = True,
     category: Annotated[
-        list[CategoryName] | None,
+        list[CategoryName],
         Query(max_length=MAX_FILTER_VALUES, description="only items of this category (repeat it for several)"),
-    ] = None,
+    ] = NO_VALUES,
     price_min: Annotated[Price | None, Query(description="only items priced at least this")] = None,
     price_max: Annotated[Price | None, Query(description="only items priced at most this")] = None,
     exclude: Annotated[
-        list[ExternalId] | None,
+        list[ExternalId],
         Query(max_length=MAX_FILTER_VALUES, description="never this item (repeat it for several)"),
-    ] = None,
+    ] = NO_VALUES,
 ) -> ListFilters:
     """The list filters of every list route (``async``: no thread pool hop). A range with ``price_min`` above
     ``price_max`` holds no item (an empty answer: OpenAPI cannot state a rule across two parameters)."""
-    return ListFilters(in_stock, tuple(category or ()), price_min, price_max, tuple(exclude or ()))
+    return ListFilters(in_stock, tuple(category), price_min, price_max, tuple(exclude))
 
 
 Filters = Annotated[ListFilters, Depends(list_filters)]
