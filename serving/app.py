@@ -39,7 +39,7 @@ from serving.fast_events import FastEventsMiddleware, event_routes
 from serving.fast_path import FastPathMiddleware
 from serving.fast_routes import fast_routes
 from serving.metrics import Metrics, MetricsMiddleware
-from serving.routes import cart, dashboard, events, health, items, kpis, popular, rules, users
+from serving.routes import cart, catalog, dashboard, events, health, items, kpis, popular, rules, users
 from serving.schemas import Problem
 from serving.settings import ServingSettings
 from serving.state import ServingState, settle_heap
@@ -138,7 +138,10 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.add_middleware(
         BodyTooLargeMiddleware,
         max_bytes=cfg.max_body_bytes,
-        path_limits={"/v1/events/batch": (cfg.max_batch_body_bytes, "RECS_MAX_BATCH_BODY_BYTES")},
+        path_limits={
+            "/v1/events/batch": (cfg.max_batch_body_bytes, "RECS_MAX_BATCH_BODY_BYTES"),
+            "/v1/items": (cfg.max_batch_body_bytes, "RECS_MAX_BATCH_BODY_BYTES"),
+        },
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last, so outermost: counts 413s too
     app.add_exception_handler(ApiKeyError, api_key_refused)
@@ -155,6 +158,7 @@ def include_routes(app: FastAPI, cfg: ServingSettings) -> None:
     app.include_router(events.router, **guarded(event_check(reads, writes), forbidden=bool(writes and reads)))
     app.include_router(rules.router, **guarded(read_check(reads, writes)))
     app.include_router(rules.write_router, **guarded(rules_check(reads, writes), forbidden=bool(writes and reads)))
+    app.include_router(catalog.router, **guarded(event_check(reads, writes), forbidden=bool(writes and reads)))
     app.include_router(health.router)
     app.include_router(dashboard.router)
 

@@ -13,6 +13,11 @@ Layout (every precomputed key carries its version; one small key names the activ
     recs:events:<customer_id>        LIST    recent events, newest first, JSON; bounded length, with a TTL
     recs:experiment                  STRING  JSON: the live experiment (``serving.experiments``), if any; its
                                              challenger's version is published like any other, never active
+    recs:catalog                     HASH    the live catalog (``serving.catalog_store``), independent of versions:
+                                             item id -> JSON {in_stock?, price?, category?, name?, active?}
+    recs:catalog:stamp               STRING  a counter, one more per catalog write (read with every request)
+    recs:catalog:changes             ZSET    item id -> the stamp of its last change (processes read only those
+                                             changed since the stamp they hold)
 
 The feedback keys (the event log, answer records, attribution, KPIs) are laid out in ``serving.feedback.store``.
 
@@ -49,6 +54,9 @@ ACTIVE_KEY = "recs:active"
 EXPERIMENT_KEY = "recs:experiment"
 VERSIONS_KEY = "recs:versions"
 EVENTS_PREFIX = "recs:events:"
+CATALOG_KEY = "recs:catalog"
+CATALOG_STAMP_KEY = "recs:catalog:stamp"
+CATALOG_CHANGES_KEY = "recs:catalog:changes"
 
 AsyncRedis = aioredis.Redis  # the asyncio client's type, for modules that take one (they never import redis)
 SyncRedis = redis.Redis  # the synchronous client's type (commands, publish)
@@ -142,6 +150,8 @@ class VersionTables:
     popular_scores: np.ndarray  # float32
     popular_by_category: dict[int, tuple[np.ndarray, np.ndarray]]
     category_repeat_rate: np.ndarray | None = None  # float32 per category, when publish stored it
+    listed: np.ndarray | None = None  # bool per item, False: never shown (live catalog ``active=false``)
+    published_items: int = -1  # items of the version itself; later indices are live catalog additions (-1: all)
 
     @classmethod
     def from_raw(cls, version: str, meta: bytes, items: bytes, catalog: bytes, popular: bytes) -> VersionTables:
@@ -190,7 +200,7 @@ class VersionIncompleteError(RuntimeError):
 # costs the service (redis-py's client work, not Redis's).
 CUSTOMER_VIEW_SCRIPT = """
 return {redis.call('GET', KEYS[1]), redis.call('HGET', KEYS[2], ARGV[1]),
-        redis.call('LRANGE', KEYS[3], 0, %d), redis.call('GET', KEYS[4])}
+        redis.call('LRANGE', KEYS[3], 0, %d), redis.call('GET', KEYS[4]), redis.call('GET', KEYS[5])}
 """  # %d: the number of events read, less one (fixed per reader: one argument fewer to send)
 
 
@@ -223,10 +233,10 @@ class CacheReader:
         raw = await self.client.get(ACTIVE_KEY)
         return raw.decode() if raw else None
 
-    async def pointers(self) -> tuple[str | None, bytes | None]:
-        """(the active version, the live experiment as stored): one MGET."""
-        active, experiment = await self.client.mget([ACTIVE_KEY, EXPERIMENT_KEY])
-        return (active.decode() if active else None), experiment
+    async def pointers(self) -> tuple[str | None, bytes | None, bytes | None]:
+        """(the active version, the live experiment as stored, the live catalog's stamp): one MGET."""
+        active, experiment, stamp = await self.client.mget([ACTIVE_KEY, EXPERIMENT_KEY, CATALOG_STAMP_KEY])
+        return (active.decode() if active else None), experiment, stamp
 
     async def load_tables(self, version: str) -> VersionTables:
         names = ("meta", "items", "catalog", "popular")
@@ -238,27 +248,28 @@ class CacheReader:
 
     async def customer_view(
         self, version: str, surface: str, customer_id: str
-    ) -> tuple[str | None, bytes | None, list[bytes], bytes | None]:
+    ) -> tuple[str | None, bytes | None, list[bytes], bytes | None, bytes | None]:
         """(active version now, the customer's packed list, its ``events`` most recent events, newest first,
-        the live experiment as stored): one EVALSHA (the script is loaded again when Redis lost it, after a
-        restart)."""
-        keys = (ACTIVE_KEY, version_key(version, surface), events_key(customer_id), EXPERIMENT_KEY)
+        the live experiment as stored, the live catalog's stamp): one EVALSHA (the script is loaded again when
+        Redis lost it, after a restart)."""
+        keys = (ACTIVE_KEY, version_key(version, surface), events_key(customer_id), EXPERIMENT_KEY, CATALOG_STAMP_KEY)
         try:
-            reply = await self.client.execute_command("EVALSHA", self._view_sha, 4, *keys, customer_id)
+            reply = await self.client.execute_command("EVALSHA", self._view_sha, 5, *keys, customer_id)
         except NoScriptError:
-            reply = await self.client.execute_command("EVAL", self._view_script, 4, *keys, customer_id)
-        active, packed, recent, experiment = reply
-        return (active.decode() if active else None), packed, list(recent), experiment
+            reply = await self.client.execute_command("EVAL", self._view_script, 5, *keys, customer_id)
+        active, packed, recent, experiment, stamp = reply
+        return (active.decode() if active else None), packed, list(recent), experiment, stamp
 
     async def item_lists(
         self, version: str, surface: str, item_ids: Sequence[str]
-    ) -> tuple[str | None, list[bytes | None]]:
-        """(active version now, packed lists of the items): one round trip."""
+    ) -> tuple[str | None, list[bytes | None], bytes | None]:
+        """(active version now, packed lists of the items, the live catalog's stamp): one round trip."""
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.get(ACTIVE_KEY)
             pipe.hmget(version_key(version, surface), list(item_ids))
-            active, packed = await pipe.execute()
-        return (active.decode() if active else None), list(packed)
+            pipe.get(CATALOG_STAMP_KEY)
+            active, packed, stamp = await pipe.execute()
+        return (active.decode() if active else None), list(packed), stamp
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())

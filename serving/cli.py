@@ -1,8 +1,8 @@
 """The ``recs`` command, assembled here: ``generate`` and ``train`` from training.cli, ``tune`` from
 training.tune, ``simulate`` from serving.simulator, ``promote`` and ``rollback`` from
-serving.champion_commands, and the serving side's own ``publish``, ``serve`` and ``demo`` (publishing a
-registered version: serving.registry_publish). The console script is ``recs = "serving.cli:main"``;
-training never imports serving.
+serving.champion_commands, ``catalog push`` from serving.catalog_command, and the serving side's own
+``publish``, ``serve`` and ``demo`` (publishing a registered version: serving.registry_publish). The console
+script is ``recs = "serving.cli:main"``; training never imports serving.
 
 With ``RECS_REDIS_URL`` unset, each serving command uses the project's embedded Redis server (its data under
 ``RECS_HOME/redis``, shared between commands, reused when one is already running). The registered model
@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 
 from recommender.synthetic import DEMO_CUSTOMERS, DEMO_SEED
+from serving.catalog_command import app as catalog_app
 from serving.champion_commands import promote_command, rollback_command
 from serving.experiments.commands import app as experiment_app
 from serving.feedback.export_command import events_app
@@ -236,6 +237,7 @@ def build_app() -> typer.Typer:
     app.add_typer(events_app(lambda: redis_url(TrainingSettings())), name="events")
     app.add_typer(experiment_app, name="experiment")
     app.add_typer(rules_app(lambda: redis_url(TrainingSettings())), name="rules")
+    app.add_typer(catalog_app, name="catalog")
     return app
 
 

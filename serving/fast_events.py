@@ -5,7 +5,8 @@ A storefront sends an event per impression and click; FastAPI's routing, depende
 Python objects and then validation cost more CPU than storing the event. This pure ASGI middleware takes a
 request only when it can read it exactly as FastAPI would:
 
-- ``POST`` to one of the two paths, no ``root_path``, a ``Content-Type`` of ``application/json``;
+- ``POST`` to one of the two paths, no ``root_path``, no query string (FastAPI refuses parameters these
+  routes do not take), a ``Content-Type`` of ``application/json``;
 - when the route checks API keys, a key it accepts in the first ``X-API-Key`` header;
 - a body that the route's own body type validates (``TypeAdapter.validate_json``: pydantic reads the JSON
   bytes straight into the models);
@@ -95,8 +96,8 @@ class FastEventsMiddleware:
         await response(scope, receive, send)
 
     def take(self, scope: Scope) -> EventRoute | None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
-            return None
+        if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path") or scope.get("query_string"):
+            return None  # a query string: FastAPI refuses the parameters these routes do not take (422)
         route = self.routes.get(scope["path"])
         if route is None:
             return None

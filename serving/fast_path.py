@@ -10,8 +10,8 @@ takes a request only when it can read it exactly as FastAPI would, by the routes
   FastAPI tries them) with an id that FastAPI would accept (at most 256 characters, not blank once stripped
   of white space);
 - query parameters that the route handles (``int`` ones with a range: ``k``, ``offset``), each at most once,
-  with plain decimal values in range; parameters no route declares are ignored, as FastAPI ignores them;
-  any other parameter the route declares (``category``, ``in_stock``) sends the request to FastAPI;
+  with plain decimal values in range; any other parameter (the filters, and parameters the route does not
+  declare, which FastAPI refuses with a 422) sends the request to FastAPI;
 - when the route checks API keys, a key it accepts in ``X-API-Key``;
 - no dependency overridden on the app (tests that swap ``get_state`` get FastAPI's routes, which honour it).
 
@@ -67,7 +67,7 @@ def read_params(route: FastRoute, query: bytes) -> dict[str, Any] | None:
             return None
         param = route.ints.get(name)
         if param is None:
-            continue  # FastAPI ignores parameters a route does not declare
+            return None  # a filter (FastAPI reads it), or a parameter the route does not declare (a 422)
         seen.add(name)
         if not (value.isascii() and value.isdigit() and len(value) <= param.digits):
             return None

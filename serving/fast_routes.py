@@ -6,7 +6,9 @@ whose declarations the fast path can read exactly as FastAPI would:
 
 - one path parameter, ``{name:id}`` declared with the ids' validation (``serving.routes.common.PathId``),
   between a fixed prefix and a suffix;
-- dependencies it supplies or checks itself: ``get_state`` and API key checks (``serving.auth.KeyCheck``);
+- dependencies it supplies or checks itself: ``get_state``, API key checks (``serving.auth.KeyCheck``) and
+  the list filters (``serving.routes.filters.list_filters``: their parameters are deferred, and a request
+  without them gets ``DEFAULT_FILTERS``);
   no body, header, cookie or request parameter; an ``async`` endpoint returning a ``Response``, which
   FastAPI sends as it is;
 - query parameters read by their own names (no alias, no parameter model), none required. Each is either
@@ -39,6 +41,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from serving.auth import KeyCheck
 from serving.routes.common import IdConvertor, PathId, get_state
+from serving.routes.filters import DEFAULT_FILTERS, list_filters
 
 # defaults the fast path may hand to every request (FastAPI gives each request a deep copy of its default)
 IMMUTABLE_DEFAULTS = (type(None), bool, int, float, str, bytes)
@@ -124,8 +127,11 @@ def fast_route(context: RouteContext) -> FastRoute | None:
     if path is None or supplied is None or query is None:
         return None
     prefix, suffix, id_argument = path
-    state_argument, keys = supplied
+    state_argument, keys, filters = supplied
     ints, deferred, defaults = query
+    if filters is not None:  # the filters' parameters send a request to FastAPI; without them, the default
+        deferred = deferred | frozenset(field.alias for field in filters.query_params)
+        defaults = {**defaults, str(filters.name): DEFAULT_FILTERS}
     return FastRoute(route, call, prefix, suffix, id_argument, state_argument, ints, deferred, defaults, keys)
 
 
@@ -170,19 +176,22 @@ def path_shape(context: RouteContext) -> tuple[str, str, str] | None:
     return prefix, suffix, field.name
 
 
-def supplied_dependencies(dependencies: Iterable[Dependant]) -> tuple[str | None, Keys] | None:
-    """(the argument taking ``get_state``, the keys each API key check accepts), or None when the route has
-    another dependency."""
+def supplied_dependencies(dependencies: Iterable[Dependant]) -> tuple[str | None, Keys, Dependant | None] | None:
+    """(the argument taking ``get_state``, the keys each API key check accepts, the list filters' dependency),
+    or None when the route has another dependency."""
     state_argument: str | None = None
     keys: list[tuple[bytes, ...]] = []
+    filters: Dependant | None = None
     for dependency in dependencies:
         if dependency.call is get_state and dependency.name is not None and state_argument is None:
             state_argument = dependency.name
+        elif dependency.call is list_filters and dependency.name is not None and filters is None:
+            filters = dependency
         elif isinstance(dependency.call, KeyCheck) and dependency.name is None:
             keys.append(dependency.call.accepted)
         else:
             return None
-    return state_argument, tuple(keys)
+    return state_argument, tuple(keys), filters
 
 
 def query_params(

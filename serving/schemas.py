@@ -34,6 +34,9 @@ MAX_PRICE = 1e9
 MAX_RECOMMENDATION_ID_LENGTH = 64
 MAX_ID_LENGTH = 256
 MAX_CATEGORY_LENGTH = 256
+MAX_FILTER_VALUES = 100  # categories, or excluded items, in one request's filters
+MAX_CATALOG_ITEMS = 1_000  # records in one PUT /v1/items
+MAX_NAME_LENGTH = 1_000
 
 
 def valid_unicode(value: str) -> str:
@@ -146,12 +149,53 @@ class PopularRecommendations(RecommendationList):
     category: str | None
 
 
-class CartRequest(BaseModel):
+CategoryName = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_CATEGORY_LENGTH), AfterValidator(valid_unicode)
+]
+Price = Annotated[float, Field(ge=0, le=MAX_PRICE, allow_inf_nan=False)]  # a query parameter (text)
+JsonPrice = Annotated[Price, BeforeValidator(json_number)]  # in a body: a JSON number only
+JsonBool = Annotated[bool, Field(strict=True)]  # in a body: true or false only
+
+
+class FilterFields(BaseModel):
+    """The list filters (``docs/serving.md``), as the cart's body carries them; the GET routes take the same
+    names as query parameters (``serving.routes.common.list_filters``)."""
+
+    in_stock: JsonBool = Field(default=True, description="only items in stock (false: also out of stock ones)")
+    category: list[CategoryName] | None = Field(
+        default=None, max_length=MAX_FILTER_VALUES, description="only items of these categories"
+    )
+    price_min: JsonPrice | None = Field(default=None, description="only items priced at least this")
+    price_max: JsonPrice | None = Field(default=None, description="only items priced at most this")
+    exclude: list[ExternalId] | None = Field(
+        default=None, max_length=MAX_FILTER_VALUES, description="never these items"
+    )
+
+
+class CartRequest(FilterFields):
     model_config = ConfigDict(extra="forbid")
 
     item_ids: list[ExternalId] = Field(min_length=1, max_length=MAX_ITEMS)
     customer_id: ExternalId | None = None
     k: int = Field(default=DEFAULT_K, ge=MIN_K, le=MAX_K)
+
+
+class CatalogItem(BaseModel):
+    """One item of the live catalog (``PUT /v1/items``): the fields given change, the others stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: ExternalId
+    in_stock: JsonBool | None = Field(default=None, description="false: left out of every list by default")
+    price: JsonPrice | None = None
+    category: CategoryName | None = None
+    name: Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH), AfterValidator(valid_unicode)] | None = None
+    active: JsonBool | None = Field(default=None, description="false: never shown, whatever the filters")
+
+
+class CatalogUpdated(BaseModel):
+    updated: int = Field(description="records written")
+    stamp: int = Field(description="the live catalog's stamp after the write (one more per write)")
 
 
 class EventFields(BaseModel):

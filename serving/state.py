@@ -9,6 +9,10 @@ During an experiment (``serving.experiments``) the state also holds the experime
 tables: every customer read returns ``recs:experiment`` as stored, and ``sync_experiment`` loads the
 challenger's tables when it changed; ``arm`` picks the tables a customer's answer comes from.
 
+The live catalog (``serving.catalog_store``) is followed the same way: every read also returns its stamp,
+and ``sync_catalog`` reads the records changed since the stamp held and applies them to the held tables
+(``serving.catalog_overlay``), the champion's and the challenger's; a version loaded later gets every record.
+
 The state also holds the buffer of events accepted while Redis was unreachable (``serving.event_buffer``);
 ``sync`` follows every successful Redis read, so it nudges the buffer's flusher when events are waiting.
 """
@@ -25,7 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recommender.request_time import item_labels
+from serving import catalog_store
 from serving.cache import CacheReader, VersionIncompleteError, VersionTables
+from serving.catalog_overlay import apply_records
 from serving.event_buffer import EventBuffer, PendingEvent
 from serving.experiments.config import BadExperimentError, Experiment, Variant, variant_of
 from serving.feedback import store
@@ -57,23 +63,36 @@ def settle_heap() -> None:
 
 @dataclass(frozen=True)
 class Active:
-    """A loaded version and what requests derive from it once: display labels, the version label, and the
-    item answers rendered so far (``ItemAnswers``)."""
+    """A loaded version (with the live catalog applied) and what requests derive from it once: display
+    labels, the version label, the item answers rendered so far (``ItemAnswers``), which items may be shown
+    (``listed``; ``available``: listed and in stock, the default filter) and ``fill``, every item in the
+    order a filtered answer is filled in last (the popular list, then each category's, then the others)."""
 
     tables: VersionTables
     labels: np.ndarray  # display label per item index (name, else id)
     model_version: str
     window_days: float
     item_answers: ItemAnswers
+    listed: np.ndarray
+    available: np.ndarray
+    fill: np.ndarray
 
     @classmethod
     def of(cls, tables: VersionTables, max_item_answers: int = 0) -> Active:
+        n = len(tables.item_ids)
+        listed = np.ones(n, dtype=bool) if tables.listed is None else tables.listed
+        ranked = [tables.popular_items, *(items for items, _ in tables.popular_by_category.values())]
+        order = np.concatenate([*ranked, np.arange(n, dtype=np.int32)]).astype(np.int32)
+        _, first = np.unique(order, return_index=True)
         return cls(
             tables=tables,
             labels=item_labels(tables.item_ids, tables.names),
             model_version=model_version_label(tables),
             window_days=float(tables.meta.get("complements_window_days", DEFAULT_WINDOW_DAYS)),
             item_answers=ItemAnswers(max_item_answers),
+            listed=listed,
+            available=listed & tables.in_stock,
+            fill=order[np.sort(first)],
         )
 
     @property
@@ -156,6 +175,8 @@ class ServingState:
     _experiment_raw: bytes | None = None  # recs:experiment as last synced (None: no experiment)
     _experiment_failed: tuple[bytes, float] | None = None  # an experiment whose challenger could not load
     rules: HeldRules = field(default_factory=HeldRules)  # merchandising rules (``serving.rules_store``)
+    catalog: dict[str, dict[str, object]] = field(default_factory=dict)  # the live catalog's records
+    catalog_stamp: int | None = None  # the stamp they are as of (None: not read yet)
 
     def __post_init__(self) -> None:
         self.answers = AnswerRecorder(self.write_answers)
@@ -191,11 +212,48 @@ class ServingState:
         return self.active
 
     async def refresh(self) -> Active | None:
-        """Ask Redis for the active version and the experiment (one MGET) and sync to both."""
-        active, experiment = await self.reader.pointers()
+        """Ask Redis for the active version, the experiment and the catalog's stamp (one MGET); sync to all."""
+        active, experiment, stamp = await self.reader.pointers()
+        await self.sync_catalog(stamp)
         held = await self.sync(active)
         await self.sync_experiment(experiment)
         return held
+
+    def follows_catalog(self, stamp: bytes | None) -> bool:
+        """The held records are as of ``stamp`` (``recs:catalog:stamp``, as read)."""
+        return self.catalog_stamp == catalog_store.stamp_of(stamp)
+
+    async def sync_catalog(self, stamp: bytes | None) -> None:
+        """Apply the live catalog's records changed since the held stamp (all of them on the first call, or
+        when the stamp went back: Redis lost its data) to the held tables. Redis errors propagate."""
+        if self.follows_catalog(stamp):
+            return
+        async with self._lock:
+            if self.follows_catalog(stamp):
+                return
+            held = self.catalog_stamp
+            since = held if held is not None and held <= catalog_store.stamp_of(stamp) else None
+            changes = await catalog_store.read_changes(self.reader.client, since)
+            if changes.full:
+                self.catalog = changes.records
+                if held is not None and self.active is not None:  # records may have gone: start from the version
+                    self._apply(await self.reader.load_tables(self.active.version), self.catalog)
+                    self.catalog_stamp = changes.stamp
+                    return
+            else:
+                self.catalog.update(changes.records)
+            if self.active is not None:
+                self._apply(self.active.tables, changes.records)
+            self.catalog_stamp = changes.stamp
+            log.info("live catalog at stamp %d: %d records applied", changes.stamp, len(changes.records))
+
+    def _apply(self, tables: VersionTables, records: Mapping[str, Mapping[str, object]]) -> None:
+        """Hold ``tables`` with ``records`` applied (the challenger's too, when an experiment runs)."""
+        self.active = Active.of(apply_records(tables, records), self.settings.item_answer_cache)
+        live = self.experiment
+        if live is not None:
+            challenger = apply_records(live.challenger.tables, records)
+            self.experiment = LiveExperiment(live.config, Active.of(challenger, self.settings.item_answer_cache))
 
     async def sync_experiment(self, raw: bytes | None) -> None:
         """Make the held experiment match ``raw`` (``recs:experiment`` as Redis holds it now).
@@ -223,6 +281,7 @@ class ServingState:
                 log.warning("experiment not served, every customer gets the champion: %s", exc)
                 self.experiment, self._experiment_failed = None, (raw, now)
                 return
+            tables = apply_records(tables, self.catalog)
             self.experiment = LiveExperiment(config, Active.of(tables, self.settings.item_answer_cache))
             self._experiment_raw, self._experiment_failed = raw, None
             settle_heap()
@@ -295,7 +354,7 @@ class ServingState:
             self.problem = str(exc)
             self._failed = (active, time.monotonic())
             return
-        self._set(Active.of(tables, self.settings.item_answer_cache), None)
+        self._set(Active.of(apply_records(tables, self.catalog), self.settings.item_answer_cache), None)
         settle_heap()
         log.info("loaded version %s (%d items)", active, len(tables.item_ids))
 

@@ -10,7 +10,7 @@ published version's item table; nothing here knows about Redis or HTTP.
 - ``entries``: the packed precomputed row ``ENTRY`` (item, score, reason), ``entries``, ``with_evidence``;
 - ``events``: ``Event``, ``RecentEvents`` (the events summarized by item), ``UnknownEventTypeError``;
 - ``candidates``: rows of an answer (``Candidates``), one page of them (``Reranked``), ``Fallback``;
-- ``filters``: ``Filters``, ``customer_filters``, ``one_off_categories``;
+- ``filters``: ``Filters``, ``customer_filters``, ``one_off_categories``, ``catalog_mask`` (a request's filters);
 - ``page``: ``assemble`` (filter, each item once, pad, slice) and its shortcut ``plain_page``;
 - ``merge``: the customer merges ``rerank_for_you`` and ``rerank_next_purchase``, given a ``CustomerContext``;
 - ``lists``: ``cart_complements`` and ``item_list`` (similar items or complements of one item);
@@ -30,7 +30,7 @@ from __future__ import annotations
 from recommender.request_time.candidates import Candidate, Candidates, Fallback, Reranked, best_first
 from recommender.request_time.entries import ENTRY, entries, with_evidence
 from recommender.request_time.events import Event, RecentEvents, UnknownEventTypeError
-from recommender.request_time.filters import Filters, customer_filters, one_off_categories
+from recommender.request_time.filters import Filters, catalog_mask, customer_filters, one_off_categories
 from recommender.request_time.lists import cart_complements, item_list, summed_by_item
 from recommender.request_time.merge import (
     DUE_SHARE,
@@ -60,6 +60,7 @@ __all__ = [
     "assemble",
     "best_first",
     "cart_complements",
+    "catalog_mask",
     "customer_filters",
     "entries",
     "event_complements",

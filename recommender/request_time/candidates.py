@@ -141,11 +141,13 @@ class Reranked:
 
 @dataclass(frozen=True)
 class Fallback:
-    """The list to pad with (popular items, best first); ``category`` is its category index, -1 overall."""
+    """The list to pad with (popular items, best first); ``category`` is its category index, -1 overall.
+    ``rest``: items to fill with after it (score 0), only read when the list and it cannot fill the page."""
 
     items: np.ndarray
     scores: np.ndarray
     category: int = -1
+    rest: np.ndarray | None = None
 
     def candidates(self) -> Candidates:
         return Candidates.section(self.items, self.scores, "popular", float(self.category))

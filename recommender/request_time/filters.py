@@ -74,3 +74,34 @@ def customer_filters(
         item_category=item_category,
         category=category,
     )
+
+
+def catalog_mask(
+    base: np.ndarray,
+    *,
+    item_category: np.ndarray | None = None,
+    categories: np.ndarray | None = None,
+    price: np.ndarray | None = None,
+    price_min: float | None = None,
+    price_max: float | None = None,
+    exclude: np.ndarray | None = None,
+) -> np.ndarray:
+    """A request's catalog filters as one bool per item: ``base`` (the items that may be shown, in stock or
+    not), and of them the items of ``categories`` (indices; None: any), priced within ``[price_min,
+    price_max]`` (an item without a price, 0, passes no price filter), not in ``exclude`` (indices)."""
+    mask = np.array(base, dtype=bool, copy=True)
+    if categories is not None:
+        if item_category is None:
+            raise ValueError("a category filter needs item_category")
+        mask &= np.isin(item_category, categories)
+    if price_min is not None or price_max is not None:
+        if price is None:
+            raise ValueError("a price filter needs price")
+        mask &= price > 0
+        if price_min is not None:
+            mask &= price >= price_min
+        if price_max is not None:
+            mask &= price <= price_max
+    if exclude is not None and len(exclude):
+        mask[np.asarray(exclude, dtype=np.int64)] = False
+    return mask

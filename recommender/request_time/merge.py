@@ -89,8 +89,8 @@ def rerank_for_you(
     keeps only that category (needs ``customer.item_category``); ``fallback`` pads the page.
     """
     events = customer.events
-    if not len(events.purchased) and allowed is None and category is None:
-        page = plain_page(base, None, "for_you", k=k, offset=offset)
+    if not len(events.purchased) and category is None:
+        page = plain_page(base, None, "for_you", k=k, offset=offset, allowed=allowed)
         if page is not None:
             return page
     filters = customer_filters(
@@ -131,9 +131,9 @@ def rerank_next_purchase(
     would push out the customer's own staples). Other parameters as in ``rerank_for_you``.
     """
     events, now = customer.events, customer.now
-    if not len(events.purchased) and allowed is None and category is None:
+    if not len(events.purchased) and category is None:
         # nothing bought since publish: the published list as the model ranked it (due-ness included)
-        page = plain_page(base, None, None, k=k, offset=offset)
+        page = plain_page(base, None, None, k=k, offset=offset, allowed=allowed)
         if page is not None:
             return page
     repeat = base["reason"] >= 0

@@ -37,23 +37,40 @@ def assemble(
         pad = fallback.candidates()
         pad = pad.take(filters.keep(pad.items) & ~np.isin(pad.items, merged.items)).first_of_each()
         merged = Candidates.concat([merged, pad.take(slice(0, need - personal))])
+        if len(merged) < need and fallback.rest is not None:  # a narrow filter: every other eligible item
+            rest = Candidates.section(fallback.rest, np.zeros(len(fallback.rest)), "popular", float(fallback.category))
+            rest = rest.take(filters.keep(rest.items) & ~np.isin(rest.items, merged.items)).first_of_each()
+            merged = Candidates.concat([merged, rest.take(slice(0, need - len(merged)))])
     return Reranked(merged.take(slice(offset, need)), fallback=personal == 0)
 
 
 def plain_page(
-    base: np.ndarray, order: np.ndarray | None, kind: ReasonKind | None, *, k: int, offset: int
+    base: np.ndarray,
+    order: np.ndarray | None,
+    kind: ReasonKind | None,
+    *,
+    k: int,
+    offset: int,
+    allowed: np.ndarray | None = None,
 ) -> Reranked | None:
-    """The page of an ``ENTRY`` list that no event and no filter touches, or None when the list cannot fill
-    it alone (short, padded, an item twice: ``assemble`` then does the full work).
+    """The page of an ``ENTRY`` list that no event touches, or None when the list cannot fill it alone
+    (short, padded, an item twice: ``assemble`` then does the full work).
 
     ``order`` reorders the rows first (None: as published); ``kind`` is every row's kind, or None for
-    next purchase's rule (``repeat`` where the reason holds an interval, else ``for_you``). Most requests
-    are this case (a customer without recent purchases, no filter): the answer is the list's head, and a
-    handful of array operations instead of the filter and merge machinery.
+    next purchase's rule (``repeat`` where the reason holds an interval, else ``for_you``); ``allowed`` (a
+    bool per item, e.g. in stock) drops rows first. Most requests are this case (a customer without recent
+    purchases): the answer is the head of the list's allowed rows, a handful of array operations instead of
+    the filter and merge machinery.
     """
     _check_page(k, offset)
     need = offset + k
-    head = base[:need] if order is None else base[order[:need]]
+    rows = base if order is None else base[order]
+    if allowed is not None:
+        keep = rows["item"] >= 0
+        keep[keep] = np.asarray(allowed, dtype=bool)[rows["item"][keep]]
+        if not keep.all():
+            rows = rows[keep]
+    head = rows[:need]
     items = head["item"]
     if len(head) < need or int(items.min()) < 0 or len(np.unique(items)) < need:
         return None

@@ -22,17 +22,17 @@ from serving.routes.common import (
     follow_version,
     new_recommendation_id,
     parse_events,
-    popular_fallback,
     read_complements,
     record_answer,
     redis_failed,
     render,
 )
+from serving.routes.filters import ListFilters, StrictQueryRoute, filled, select
 from serving.routes.merchandising import pool_size, shaped
 from serving.schemas import CartRecommendations, CartRequest
 from serving.state import Active, ServingState
 
-router = APIRouter(prefix="/v1/cart", tags=["cart"])
+router = APIRouter(prefix="/v1/cart", tags=["cart"], route_class=StrictQueryRoute)
 SURFACE = "cart"
 
 
@@ -59,8 +59,8 @@ async def read_cart(
     """(echoed cart, cart item indices, the customer's recent events, complement lists of the cart)."""
     events = RecentEvents.empty()
     if body.customer_id is not None:
-        named, _, raw, experiment = await state.reader.customer_view(active.version, "for_you", body.customer_id)
-        await follow_version(state, named, experiment)
+        named, _, raw, experiment, stamp = await state.reader.customer_view(active.version, "for_you", body.customer_id)
+        await follow_version(state, named, stamp, experiment)
         events = RecentEvents.from_events(parse_events(raw, active.tables.item_index))
     ids, cart = merged_cart(active, body.item_ids, events)
     return ids, cart, events, await read_complements(state, active, cart)
@@ -69,7 +69,8 @@ async def read_cart(
 @router.post("/complements", response_model=CartRecommendations)
 async def complements(body: CartRequest, state: StateDep) -> CartRecommendations:
     """What completes this cart: complements of its items, without the cart's items and their categories
-    (no second tent next to a tent), nor what the customer just bought."""
+    (no second tent next to a tent), nor what the customer just bought. The body's filters are those of
+    the other list routes (``docs/serving.md``)."""
     rid = new_recommendation_id()
     active = await active_or_unpublished(state, SURFACE, check_stale=body.customer_id is None)
     if active is None:
@@ -93,6 +94,9 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
     except REDIS_FAILURES as exc:
         redis_failed(state, SURFACE, exc)
         cause = "redis"
+    selection = select(active, ListFilters.of(body))
+    if cause is None and selection.unknown_category:
+        cause = "unknown_category"
     pool = await pool_size(state, SURFACE, k=body.k)
     answer = cart_complements(
         cart,
@@ -100,7 +104,8 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
         k=pool,
         exclude=events.purchased,
         item_category=active.tables.category,
-        fallback=popular_fallback(active),
+        allowed=selection.allowed,
+        fallback=filled(active, selection),
     )
     if cause is None and answer.fallback:
         cause = "unknown_items" if len(cart) == 0 else "no_list"
@@ -110,7 +115,7 @@ async def complements(body: CartRequest, state: StateDep) -> CartRecommendations
         SURFACE,
         answer,
         k=body.k,
-        allowed=other_categories(active, cart),
+        allowed=selection.allowed if (others := other_categories(active, cart)) is None else others & selection.allowed,
         exclude=np.union1d(cart, events.purchased),
     )
     count_fallback(state.metrics, SURFACE, cause)

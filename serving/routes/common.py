@@ -124,19 +124,22 @@ async def read_complements(state: ServingState, active: Active, anchors: np.ndar
     if len(anchors) == 0:
         return {}
     ids = active.tables.item_ids[anchors].tolist()
-    _, packed = await state.reader.item_lists(active.version, "complements", ids)
+    _, packed, _ = await state.reader.item_lists(active.version, "complements", ids)
     return {int(a): cache.unpack_entries(raw) for a, raw in zip(anchors.tolist(), packed, strict=True) if raw}
 
 
-async def follow_version(state: ServingState, named: str | None, *experiment: bytes | None) -> None:
-    """After a read that returned the active version (and ``recs:experiment``, when it read it): reload the
-    tables when either changed (errors logged; the answer being built uses the tables it started with
-    either way)."""
-    if state.holds(named) and (not experiment or state.follows(experiment[0])):  # the common case
-        await state.sync(named)
+async def follow_version(
+    state: ServingState, named: str | None, catalog: bytes | None, *experiment: bytes | None
+) -> None:
+    """After a read that returned the active version, the live catalog's stamp (and ``recs:experiment``, when
+    it read it): reload the tables, or apply the catalog's changes, when any changed (errors logged; the
+    answer being built uses the tables it started with either way)."""
+    if state.holds(named) and state.follows_catalog(catalog) and (not experiment or state.follows(experiment[0])):
+        await state.sync(named)  # the common case
         return
     try:
         async with asyncio.timeout(state.settings.request_timeout_seconds):
+            await state.sync_catalog(catalog)
             await state.sync(named)
             if experiment:
                 await state.sync_experiment(experiment[0])
@@ -156,6 +159,15 @@ async def active_or_unpublished(state: ServingState, surface: str, *, check_stal
     if active is None:
         count_fallback(state.metrics, surface, "unpublished")
     return active
+
+
+def latest(state: ServingState, arm: Arm, surface: str, customer_id: str | None = None) -> Arm:
+    """``arm``, or the same version's tables held now when a read applied the live catalog's changes to
+    them (item indices are the same: the catalog only appends items), so the answer reflects the change."""
+    if state.active is None:
+        return arm
+    now = state.arm(state.active, surface, customer_id)
+    return now if now.active.version == arm.active.version else arm
 
 
 def redis_failed(state: ServingState, route: str, exc: BaseException) -> None:
@@ -191,11 +203,18 @@ def render(active: Active, answer: Reranked) -> list[dict[str, Any]]:
 
 
 def list_payload(
-    version: str, rid: str, *, fallback: bool, items: Any, arm: Arm | None = None, **subject: str | None
+    version: str,
+    rid: str,
+    *,
+    fallback: bool,
+    items: Any,
+    arm: Arm | None = None,
+    rules: Sequence[str] = (),
+    **subject: str | None,
 ) -> dict[str, Any]:
     """A list answer (``RecommendationList``'s fields, then the subject: ``customer_id=`` or ``item_id=``) as a
     dict in the models' field order; ``items`` rendered rows or ``RenderedJson``; ``arm`` the experiment and
-    variant the answer is part of."""
+    variant the answer is part of; ``rules`` the merchandising rules that touched it."""
     return {
         "model_version": version,
         "recommendation_id": rid,
@@ -203,6 +222,7 @@ def list_payload(
         "items": items,
         "experiment": None if arm is None else arm.experiment,
         "variant": None if arm is None else arm.variant,
+        "rules": list(rules),
         **subject,
     }
 

@@ -24,10 +24,11 @@ from fastapi.responses import JSONResponse, Response
 from serving.event_buffer import EventBufferFullError, PendingEvent
 from serving.feedback.ingest import stored_event
 from serving.routes.common import REDIS_FAILURES, StateDep, json_answer, redis_failed
+from serving.routes.filters import StrictQueryRoute
 from serving.schemas import BatchAccepted, EventAccepted, EventBatch, EventIn, Problem, PurchaseEvent
 from serving.state import ServingState
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], route_class=StrictQueryRoute)
 RETRY_AFTER_SECONDS = 5
 UNAVAILABLE = {
     503: {

@@ -20,11 +20,12 @@ from recommender.vocabulary import AnswerSurface
 from serving.feedback import store
 from serving.feedback.kpis import kpi_report
 from serving.routes.common import REDIS_FAILURES, StateDep, json_answer, redis_failed
+from serving.routes.filters import StrictQueryRoute
 from serving.schemas import MAX_UNIX_SECONDS, KpiReport, Problem
 from serving.state import Active
 from serving.times import unix_seconds
 
-router = APIRouter(prefix="/v1", tags=["kpis"])
+router = APIRouter(prefix="/v1", tags=["kpis"], route_class=StrictQueryRoute)
 DEFAULT_RANGE_SECONDS = 24 * 3600
 MAX_RANGE_HOURS = 31 * 24
 TIME_HELP = "ISO-8601 (UTC when no offset is given) or Unix seconds"

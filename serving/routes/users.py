@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from recommender.history import DAY
 from recommender.request_time import (
@@ -38,20 +38,21 @@ from serving.routes.common import (
     count_fallback,
     follow_version,
     json_answer,
+    latest,
     list_payload,
     new_recommendation_id,
     parse_events,
-    popular_fallback,
     read_complements,
     record_answer,
     redis_failed,
     render,
 )
+from serving.routes.filters import DEFAULT_FILTERS, Filters, ListFilters, Selection, StrictQueryRoute, filled, select
 from serving.routes.merchandising import pool_size, shaped
-from serving.schemas import DEFAULT_K, DEFAULT_OFFSET, MAX_CATEGORY_LENGTH, CustomerRecommendations
+from serving.schemas import DEFAULT_K, DEFAULT_OFFSET, CustomerRecommendations
 from serving.state import Active, ServingState
 
-router = APIRouter(prefix="/v1/users", tags=["customers"])
+router = APIRouter(prefix="/v1/users", tags=["customers"], route_class=StrictQueryRoute)
 
 
 @dataclass(frozen=True)
@@ -64,21 +65,15 @@ class CustomerView:
     known: bool = False  # the version has a list for this customer
 
 
-@dataclass(frozen=True)
-class Filter:
-    """The request's filters on the held version: allowed mask and category index (None: any)."""
-
-    allowed: np.ndarray | None
-    category: int | None
-    unknown_category: bool = False
-
-
 async def read_customer(
     state: ServingState, active: Active, surface: CustomerSurface, customer_id: str, now: int
 ) -> tuple[str | None, bytes | None, CustomerView]:
     """(the active version Redis names, the experiment it holds, the customer's view in ``active``): one or
     two round trips."""
-    named, packed, raw_events, experiment = await state.reader.customer_view(active.version, surface, customer_id)
+    named, packed, raw_events, experiment, stamp = await state.reader.customer_view(
+        active.version, surface, customer_id
+    )
+    await follow_version(state, named, stamp, experiment)
     base = unpack_entries(packed)
     if not raw_events:  # most customers: nothing recent, no second read
         return named, experiment, CustomerView(base, known=packed is not None)
@@ -88,16 +83,8 @@ async def read_customer(
     return named, experiment, CustomerView(base, events, complements, known=packed is not None)
 
 
-def request_filter(active: Active, category: str | None, in_stock: bool) -> Filter:
-    allowed = active.tables.in_stock if in_stock else None
-    if category is None:
-        return Filter(allowed, None)
-    index = active.tables.category_index(category)
-    return Filter(allowed, None, unknown_category=True) if index < 0 else Filter(allowed, index)
-
-
 def rerank(
-    surface: CustomerSurface, active: Active, view: CustomerView, flt: Filter, *, k: int, offset: int, now: int
+    surface: CustomerSurface, active: Active, view: CustomerView, flt: Selection, *, k: int, offset: int, now: int
 ) -> Reranked:
     merge = rerank_for_you if surface == "for_you" else rerank_next_purchase
     tables = active.tables
@@ -115,8 +102,7 @@ def rerank(
         k=k,
         offset=offset,
         allowed=flt.allowed,
-        category=flt.category,
-        fallback=popular_fallback(active, -1 if flt.category is None else flt.category),
+        fallback=filled(active, flt),
     )
 
 
@@ -127,8 +113,7 @@ async def customer_answer(
     *,
     k: int,
     offset: int = DEFAULT_OFFSET,
-    category: str | None = None,
-    in_stock: bool = False,
+    filters: ListFilters = DEFAULT_FILTERS,
 ) -> dict[str, Any]:
     """The customer's answer for ``surface`` (``CustomerRecommendations``' fields); never raises for unknown
     ids, filters or a Redis outage."""
@@ -140,17 +125,19 @@ async def customer_answer(
     now = int(time.time())
     arm = state.arm(active, surface, customer_id)
     active = arm.active
-    flt = request_filter(active, category, in_stock)
+    flt = select(active, filters)
     cause: str | None = "unknown_category" if flt.unknown_category else None
     view = CustomerView()
     if cause is None:
         try:
             async with asyncio.timeout(state.settings.request_timeout_seconds):
-                named, experiment, view = await read_customer(state, active, surface, customer_id, now)
-            await follow_version(state, named, experiment)
+                _, _, view = await read_customer(state, active, surface, customer_id, now)
         except REDIS_FAILURES as exc:
             redis_failed(state, surface, exc)
             cause = "redis"
+        arm = latest(state, arm, surface, customer_id)  # with a catalog change the read just applied
+        if arm.active is not active:
+            active, flt = arm.active, select(arm.active, filters)
     pool = await pool_size(state, surface, k=k, offset=offset)
     answer = rerank(surface, active, view, flt, k=pool, offset=0, now=now)
     if cause is None and answer.fallback:
@@ -169,10 +156,15 @@ async def customer_answer(
     count_fallback(state.metrics, surface, cause)
     items = render(active, answer)
     record_answer(state, surface, rid, active.model_version, [row["item_id"] for row in items], customer_id, arm)
-    payload = list_payload(
-        active.model_version, rid, fallback=cause is not None, items=items, arm=arm, customer_id=customer_id
+    return list_payload(
+        active.model_version,
+        rid,
+        fallback=cause is not None,
+        items=items,
+        arm=arm,
+        rules=touched,
+        customer_id=customer_id,
     )
-    return {**payload, "rules": list(touched)}
 
 
 @router.get("/{customer_id:id}/recommendations", response_model=CustomerRecommendations)
@@ -181,19 +173,16 @@ async def recommendations(
     state: StateDep,
     k: K = DEFAULT_K,
     offset: Offset = DEFAULT_OFFSET,
-    category: Annotated[
-        str | None, Query(max_length=MAX_CATEGORY_LENGTH, description="only items of this category")
-    ] = None,
-    in_stock: Annotated[bool, Query(description="only items in stock")] = False,
+    filters: Filters = DEFAULT_FILTERS,
 ) -> Response:
     """Recommended for you: personalized, already-bought items excluded; after a purchase event, the
-    bought items' complements first."""
-    return json_answer(
-        await customer_answer(state, "for_you", customer_id, k=k, offset=offset, category=category, in_stock=in_stock)
-    )
+    bought items' complements first. Filters: ``docs/serving.md``."""
+    return json_answer(await customer_answer(state, "for_you", customer_id, k=k, offset=offset, filters=filters))
 
 
 @router.get("/{customer_id:id}/next-purchase", response_model=CustomerRecommendations)
-async def next_purchase(customer_id: CustomerId, state: StateDep, k: K = DEFAULT_K) -> Response:
+async def next_purchase(
+    customer_id: CustomerId, state: StateDep, k: K = DEFAULT_K, filters: Filters = DEFAULT_FILTERS
+) -> Response:
     """What the customer will buy next: repeat items when they are due, then new items to explore."""
-    return json_answer(await customer_answer(state, "next_purchase", customer_id, k=k))
+    return json_answer(await customer_answer(state, "next_purchase", customer_id, k=k, filters=filters))

@@ -109,7 +109,9 @@ async def test_category_and_stock_filters(api: httpx.AsyncClient, bundle: ModelB
     assert set(category_of(bundle, ids_of(books))) == {"Books"}
     stocked = (await api.get(url, params={"in_stock": "true", "k": 100})).json()
     assert bundle.catalog.in_stock[bundle.items.index(ids_of(stocked))].all()
-    everything = (await api.get(url, params={"k": 100})).json()
+    default = (await api.get(url, params={"k": 100})).json()  # in stock by default
+    assert bundle.catalog.in_stock[bundle.items.index(ids_of(default))].all()
+    everything = (await api.get(url, params={"in_stock": "false", "k": 100})).json()
     assert not bundle.catalog.in_stock[bundle.items.index(ids_of(everything))].all()  # the filter did something
     unknown = (await api.get(url, params={"category": "No Such Aisle"})).json()
     assert unknown["fallback"] is True
@@ -152,7 +154,9 @@ async def test_similar_items_exclude_the_item_and_name_it(api: httpx.AsyncClient
     body = (await api.get(f"/v1/items/{item}/similar", params={"k": 10})).json()
     assert body["fallback"] is False
     assert item not in ids_of(body)
-    assert ids_of(body) == bundle.recommend([item], "similar", k=10)["item_id"].tolist()
+    published = bundle.recommend([item], "similar", k=100)["item_id"].tolist()
+    in_stock = bundle.catalog.in_stock[bundle.items.index(published)]
+    assert ids_of(body) == [i for i, ok in zip(published, in_stock, strict=True) if ok][:10]  # in stock by default
     assert all(row["reason"] == f"similar to {name_of(bundle, item)}" for row in body["items"])
 
 

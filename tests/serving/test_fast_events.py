@@ -128,6 +128,7 @@ async def test_the_fast_path_takes_valid_events_only(redis_url: str) -> None:
         base = {"type": "http", "method": "POST", "path": "/v1/events", "app": app, "root_path": ""}
         json_headers = [(b"content-type", b"application/json")]
         assert middleware.take({**base, "headers": json_headers}) is not None
+        assert middleware.take({**base, "headers": json_headers, "query_string": b"utm=x"}) is None  # FastAPI: 422
         assert middleware.take({**base, "headers": [(b"content-type", b"text/plain")]}) is None
         assert middleware.take({**base, "method": "PUT", "headers": json_headers}) is None
         assert middleware.take({**base, "path": "/v1/events/", "headers": json_headers}) is None

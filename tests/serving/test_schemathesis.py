@@ -58,8 +58,9 @@ class LiveApp:
 # fixture below points the forwarder at the live app.
 live = LiveApp()
 # The key goes through schemathesis' auth (it then also knows to leave it out on purpose, and expects 401).
-# Unknown query parameters are ignored by design (storefronts add cache busters), so schemathesis does not
-# send them as "invalid" requests; unknown body fields are still refused (422) and still tested.
+# Unknown query parameters are a 422 on the /v1 routes (tests/serving/test_filters.py checks it on both paths)
+# but not on /healthz, /readyz and /metrics (probes), so schemathesis does not send them as "invalid" requests;
+# unknown body fields are refused (422) and tested here.
 # /v1/kpis takes times as text (ISO-8601 or Unix seconds) and has rules across parameters (to after from, at
 # most 31 days) that OpenAPI cannot state: its 422s for such schema-valid text are by design (tests/serving/
 # test_feedback.py checks them); every other check (no 5xx, answers within the schema, keys) still applies.

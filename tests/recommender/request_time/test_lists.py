@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from recommender.request_time import Reranked, cart_complements, entries, item_list
+from recommender.request_time import Reranked, cart_complements, catalog_mask, entries, item_list
 from tests.recommender.request_time.shop import (
     BAG_A,
     BASE,
@@ -83,3 +83,15 @@ def test_bad_paging_is_refused() -> None:
         item_list(BASE, k=0, exclude_item=None)
     with pytest.raises(ValueError, match="offset"):
         item_list(BASE, k=3, offset=-1, exclude_item=None)
+
+
+def test_catalog_mask_applies_every_filter() -> None:
+    base = np.array([True, True, True, False, True, True])
+    category = np.array([0, 1, 1, 1, 2, 1])
+    price = np.array([5.0, 10.0, np.nan, 10.0, 20.0, 0.0], dtype=np.float32)
+    assert catalog_mask(base).tolist() == base.tolist()
+    got = catalog_mask(base, item_category=category, categories=np.array([1, 2]), price=price, price_min=8.0)
+    assert got.tolist() == [False, True, False, False, True, False]  # no price (NaN, 0) passes a price filter
+    got = catalog_mask(base, price=price, price_max=10.0, exclude=np.array([0]))
+    assert got.tolist() == [False, True, False, False, False, False]
+    assert not catalog_mask(base, price=price, price_min=11.0, price_max=10.0).any()  # a reversed range

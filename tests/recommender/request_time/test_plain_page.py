@@ -66,3 +66,29 @@ def test_next_purchase_without_events_equals_the_full_merge(
     rows_ = Candidates.from_entries(base, np.where(base["reason"] >= 0, "repeat", "for_you"))
     full = assemble([rows_], NO_FILTER, k=k, offset=offset, fallback=POPULAR)
     same(got, full)
+
+
+@settings(max_examples=300, deadline=None)
+@given(published, page, st.lists(st.booleans(), min_size=40, max_size=40))
+def test_for_you_with_an_allowed_mask_equals_the_full_merge(
+    rows: list[tuple[int, float, float]], kp: tuple[int, int], mask: list[bool]
+) -> None:
+    """The default filter (in stock) keeps the shortcut when the page's items are all allowed."""
+    base, (k, offset), allowed = as_entries(rows), kp, np.asarray(mask)
+    got = rerank_for_you(base, NO_EVENTS, k=k, offset=offset, allowed=allowed, fallback=POPULAR)
+    filters = Filters(NO_FILTER.blocked_items, NO_FILTER.blocked_categories, NO_FILTER.exempt, allowed, None, None)
+    full = assemble([Candidates.from_entries(base, "for_you")], filters, k=k, offset=offset, fallback=POPULAR)
+    same(got, full)
+
+
+def test_a_narrow_filter_is_filled_from_the_rest_after_the_fallback() -> None:
+    allowed = np.zeros(60, dtype=bool)
+    allowed[[5, 35, 50, 55]] = True  # one item of the list, one of the popular list, two of neither
+    filters = Filters(NO_FILTER.blocked_items, NO_FILTER.blocked_categories, NO_FILTER.exempt, allowed, None, None)
+    rest = Fallback(POPULAR.items, POPULAR.scores, -1, rest=np.arange(60, dtype=np.int32)[::-1])
+    base = entries([1, 5, 7], [0.9, 0.8, 0.7])
+    answer = assemble([Candidates.from_entries(base, "for_you")], filters, k=10, offset=0, fallback=rest)
+    assert answer.candidates.items.tolist() == [5, 35, 55, 50]  # the list, the popular list, then the rest
+    assert answer.candidates.kinds.tolist() == ["for_you", "popular", "popular", "popular"]
+    alone = assemble([Candidates.from_entries(base, "for_you")], filters, k=10, offset=0, fallback=POPULAR)
+    assert alone.candidates.items.tolist() == [5, 35]  # without rest: only what the lists hold
