@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from recommender.request_time.merge import FOR_YOU_COMPLEMENTS
+from recommender.request_time.merge import FOR_YOU_COMPLEMENTS, MIN_COMPLEMENT_SHARE
 from recommender.vocabulary import DEFAULT_MODEL_NAME
 
 
@@ -40,6 +40,18 @@ class ServingSettings(BaseSettings):
         le=100,
         description="for you: at most this many complements of recent purchases (each bought by at least "
         "MIN_COMPLEMENT_SHARE of its anchor's buyers), so one purchase does not take over the list",
+    )
+    for_you_min_complement_share: float = Field(
+        default=MIN_COMPLEMENT_SHARE,
+        ge=0,
+        le=1,
+        description="for you: a complement of a recent purchase needs at least this share of its anchor's buyers "
+        "(next purchase's minimum)",
+    )
+    sessions: bool = Field(
+        default=True,
+        description="for you: items viewed or carted lead to similar items and complements (a guest's answer "
+        "is personal); one more Redis round trip when the shopper has such events",
     )
     redis_socket_timeout: float = Field(default=0.5, gt=0, description="seconds one Redis command may take")
     redis_connect_timeout: float = Field(default=0.5, gt=0, description="seconds to open a Redis connection")

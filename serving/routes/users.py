@@ -88,7 +88,8 @@ async def read_customer(
         return named, experiment, CustomerView(base, known=packed is not None)
     events = RecentEvents.from_events(parse_events(raw_events, active.tables.item_index))
     anchors = events.purchased_since(int(now - active.window_days * DAY))
-    touched = touched_items(events) if surface == "for_you" else np.zeros(0, dtype=np.int32)
+    session = surface == "for_you" and state.settings.sessions
+    touched = touched_items(events) if session else np.zeros(0, dtype=np.int32)
     if not len(touched):
         complements = await read_complements(state, active, anchors)
         return named, experiment, CustomerView(base, events, complements, known=packed is not None)
@@ -131,6 +132,7 @@ def rerank(
     offset: int,
     now: int,
     max_complements: int,
+    min_complement_share: float,
 ) -> Reranked:
     tables = active.tables
     customer = CustomerContext(
@@ -157,6 +159,7 @@ def rerank(
         category=flt.category,
         fallback=fallback,
         max_complements=max_complements,
+        min_complement_share=min_complement_share,
     )
 
 
@@ -191,8 +194,18 @@ async def customer_answer(
         except REDIS_FAILURES as exc:
             redis_failed(state, surface, exc)
             cause = "redis"
-    max_complements = state.settings.for_you_complements
-    answer = rerank(surface, active, view, flt, k=k, offset=offset, now=now, max_complements=max_complements)
+    settings = state.settings
+    answer = rerank(
+        surface,
+        active,
+        view,
+        flt,
+        k=k,
+        offset=offset,
+        now=now,
+        max_complements=settings.for_you_complements,
+        min_complement_share=settings.for_you_min_complement_share,
+    )
     if cause is None and answer.fallback:
         cause = "filtered" if view.known else "unknown_customer"
     count_fallback(state.metrics, surface, cause)
