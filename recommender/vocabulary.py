@@ -27,7 +27,9 @@ EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 RECENT_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t != "impression")  # kept per customer
 
 # why an item is in a merged answer ("reason.kind" in the HTTP answer)
-ReasonKind = Literal["for_you", "repeat", "complement", "complement_of", "popular", "similar", "cart", "pinned"]
+ReasonKind = Literal[
+    "for_you", "repeat", "complement", "complement_of", "popular", "similar", "cart", "pinned", "viewed"
+]
 REASON_KINDS: tuple[str, ...] = get_args(ReasonKind)
 
 DEFAULT_MODEL_NAME = "storefront-recs"  # the registered model that train registers, publish and serve read

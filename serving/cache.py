@@ -271,6 +271,16 @@ class CacheReader:
             active, packed, stamp = await pipe.execute()
         return (active.decode() if active else None), list(packed), stamp
 
+    async def item_lists_of(
+        self, version: str, wanted: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[list[bytes | None]]:
+        """Packed lists of several (surface, item ids) pairs, one HMGET each, all in one round trip."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for surface, item_ids in wanted:
+                pipe.hmget(version_key(version, surface), list(item_ids))
+            replies = await pipe.execute()
+        return [list(reply) for reply in replies]
+
     async def ping(self) -> bool:
         return bool(await self.client.ping())
 

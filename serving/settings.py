@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recommender.request_time.merge import FOR_YOU_COMPLEMENTS, MIN_COMPLEMENT_SHARE
 from recommender.vocabulary import DEFAULT_MODEL_NAME
 
 
@@ -33,6 +34,25 @@ class ServingSettings(BaseSettings):
     )
     events_max: int = Field(default=50, ge=1, le=1000, description="recent events kept per customer")
     events_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1, description="a customer's events expire after this")
+    for_you_complements: int = Field(
+        default=FOR_YOU_COMPLEMENTS,
+        ge=0,
+        le=100,
+        description="for you: at most this many complements of recent purchases (each bought by at least "
+        "MIN_COMPLEMENT_SHARE of its anchor's buyers), so one purchase does not take over the list",
+    )
+    for_you_min_complement_share: float = Field(
+        default=MIN_COMPLEMENT_SHARE,
+        ge=0,
+        le=1,
+        description="for you: a complement of a recent purchase needs at least this share of its anchor's buyers "
+        "(next purchase's minimum)",
+    )
+    sessions: bool = Field(
+        default=True,
+        description="for you: items viewed or carted lead to similar items and complements (a guest's answer "
+        "is personal); one more Redis round trip when the shopper has such events",
+    )
     redis_socket_timeout: float = Field(default=0.5, gt=0, description="seconds one Redis command may take")
     redis_connect_timeout: float = Field(default=0.5, gt=0, description="seconds to open a Redis connection")
     request_timeout_seconds: float = Field(

@@ -14,6 +14,8 @@ published version's item table; nothing here knows about Redis or HTTP.
 - ``page``: ``assemble`` (filter, each item once, pad, slice) and its shortcut ``plain_page``;
 - ``merge``: the customer merges ``rerank_for_you`` and ``rerank_next_purchase``, given a ``CustomerContext``;
 - ``lists``: ``cart_complements`` and ``item_list`` (similar items or complements of one item);
+- ``session``: a browsing session's rows (``session_rows``: item-to-item from what it viewed or carted, and
+  popular in those categories), for guests and, modestly, known customers;
 - ``reasons``: a row's reason kind and number as a short text.
 
 The rule: request-time code never imports model-fitting code (``recommender.models``, implicit, lightgbm,
@@ -34,6 +36,7 @@ from recommender.request_time.filters import Filters, catalog_mask, customer_fil
 from recommender.request_time.lists import cart_complements, item_list, summed_by_item
 from recommender.request_time.merge import (
     DUE_SHARE,
+    FOR_YOU_COMPLEMENTS,
     MIN_COMPLEMENT_SHARE,
     CustomerContext,
     event_complements,
@@ -42,10 +45,12 @@ from recommender.request_time.merge import (
 )
 from recommender.request_time.page import assemble, plain_page
 from recommender.request_time.reasons import UnknownReasonKindError, item_labels, reason_text, reasons_for
+from recommender.request_time.session import session_rows, touched_items
 
 __all__ = [
     "DUE_SHARE",
     "ENTRY",
+    "FOR_YOU_COMPLEMENTS",
     "MIN_COMPLEMENT_SHARE",
     "Candidate",
     "Candidates",
@@ -72,6 +77,8 @@ __all__ = [
     "reasons_for",
     "rerank_for_you",
     "rerank_next_purchase",
+    "session_rows",
     "summed_by_item",
+    "touched_items",
     "with_evidence",
 ]

@@ -56,18 +56,23 @@ def customer_filters(
     events: RecentEvents,
     *,
     keep_purchased: np.ndarray | None = None,
+    block_cart: bool = False,
     allowed: np.ndarray | None = None,
     category: int | None = None,
     item_category: np.ndarray | None = None,
     category_repeat_rate: np.ndarray | None = None,
     min_repeat_rate: float = MIN_REPEAT_RATE,
 ) -> Filters:
-    """Filters for a customer's list: purchased items out (but ``keep_purchased``), one-off categories out."""
+    """Filters for a customer's list: purchased items out (but ``keep_purchased``), one-off categories out,
+    with ``block_cart`` the items in the cart out too."""
     if category is not None and item_category is None:
         raise ValueError("a category filter needs item_category")
     kept = np.zeros(0, dtype=np.int32) if keep_purchased is None else np.asarray(keep_purchased, dtype=np.int32)
+    blocked = events.purchased[~np.isin(events.purchased, kept)]
+    if block_cart and len(events.cart):
+        blocked = np.union1d(blocked, events.cart).astype(np.int32)
     return Filters(
-        blocked_items=events.purchased[~np.isin(events.purchased, kept)],
+        blocked_items=blocked,
         blocked_categories=one_off_categories(events.purchased, item_category, category_repeat_rate, min_repeat_rate),
         exempt=kept,
         allowed=allowed,

@@ -6,7 +6,10 @@ just bought, the request's time and window, the catalog's categories) and the pa
 
 - ``rerank_for_you``: recently purchased items drop out (and, given category repeat rates, other items of a
   just-bought item's one-off category: no second tent), complements of purchases made within the window
-  come first, each naming the item it goes with, then the precomputed list;
+  come first, each naming the item it goes with (only pairs with at least ``MIN_COMPLEMENT_SHARE``, at most
+  ``FOR_YOU_COMPLEMENTS`` of them: one purchase must not take over the list), then the precomputed list,
+  with the session's rows (``recommender.request_time.session``) woven in; a customer without a list (a
+  guest) gets the session's rows alone;
 - ``rerank_next_purchase``: the same, except that a just-purchased repeat item comes back once its repeat
   interval has passed since the event, and complements come after the due repeat items.
 """
@@ -14,7 +17,7 @@ just bought, the request's time and window, the catalog's categories) and the pa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +27,7 @@ from recommender.request_time.entries import with_evidence
 from recommender.request_time.events import RecentEvents
 from recommender.request_time.filters import customer_filters
 from recommender.request_time.page import assemble, plain_page
+from recommender.request_time.session import KNOWN_SESSION_EVERY, KNOWN_SESSION_ROWS, interleave, session_rows
 from recommender.substitutes import MIN_REPEAT_RATE
 
 DUE_SHARE = 0.5  # a repeat row scoring at least this share of the list's top score counts as due
@@ -31,7 +35,10 @@ DUE_SHARE = 0.5  # a repeat row scoring at least this share of the list's top sc
 # at least this share of the item's buyers bought it within the window. On raw Ta-Feng (benchmarks.quality,
 # complements section) HitRate@5 within 30 days of the post-purchase answer was .378 with every complement,
 # .408 from .1, .412 from .2 and .413 from .3: weak grocery pairs displaced the customer's own staples.
+# (for you takes the same minimum: the demo showed toothpaste at "2% of its buyers" after a tent)
 MIN_COMPLEMENT_SHARE = 0.2
+# for you: at most this many complements of recent purchases (RECS_FOR_YOU_COMPLEMENTS): see docs/benchmarks.md
+FOR_YOU_COMPLEMENTS = 3
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class CustomerContext:
     precomputed complement ``ENTRY`` list; ``now`` (Unix seconds) and ``window_days`` say which purchases
     are recent enough for their complements. ``item_category`` (per item) and ``category_repeat_rate`` (per
     category) drop other items of a just-bought item's category when its rate is below ``min_repeat_rate``.
+    ``similar_of`` and ``popular_by_category`` feed the session's rows (for you only).
     """
 
     events: RecentEvents
@@ -51,6 +59,10 @@ class CustomerContext:
     item_category: np.ndarray | None = None
     category_repeat_rate: np.ndarray | None = None
     min_repeat_rate: float = MIN_REPEAT_RATE
+    # the published similar lists of the items the session touched (views, cart), and the popular lists per
+    # category (None: no popular-in-category rows); ``complements_of`` holds the cart items' lists too
+    similar_of: Mapping[int, np.ndarray] = field(default_factory=dict)
+    popular_by_category: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def event_complements(
@@ -82,30 +94,56 @@ def rerank_for_you(
     allowed: np.ndarray | None = None,
     category: int | None = None,
     fallback: Fallback | None = None,
+    max_complements: int | None = FOR_YOU_COMPLEMENTS,
+    min_complement_share: float = MIN_COMPLEMENT_SHARE,
 ) -> Reranked:
-    """The "for you" answer: complements of recent purchases first, then ``base``; purchased items out.
+    """The "for you" answer: complements of recent purchases first, then ``base`` with the session's rows;
+    purchased items and the cart's out.
 
-    ``base`` is the precomputed ``ENTRY`` list; ``allowed`` a bool per item (stock, category); ``category``
-    keeps only that category (needs ``customer.item_category``); ``fallback`` pads the page.
+    ``base`` is the precomputed ``ENTRY`` list (empty for a guest: the session's rows, item-to-item and
+    popular in the touched categories, are its list); ``allowed`` a bool per item (stock, category);
+    ``category`` keeps only that category (needs ``customer.item_category``); ``fallback`` pads the page.
+    At most ``max_complements`` complement rows (None: any number), each bought by at least
+    ``min_complement_share`` of its anchor's buyers within the window.
     """
     events = customer.events
-    if not len(events.purchased) and category is None:
+    guest = not len(base)
+    session = session_rows(
+        events,
+        customer.similar_of,
+        customer.complements_of,
+        item_category=customer.item_category,
+        popular_by_category=customer.popular_by_category if guest else None,
+    )
+    if not len(events.purchased) and not len(session) and category is None:
         page = plain_page(base, None, "for_you", k=k, offset=offset, allowed=allowed)
         if page is not None:
             return page
     filters = customer_filters(
         events,
+        block_cart=True,
         allowed=allowed,
         category=category,
         item_category=customer.item_category,
         category_repeat_rate=customer.category_repeat_rate,
         min_repeat_rate=customer.min_repeat_rate,
     )
-    sections = [
-        event_complements(events, customer.complements_of, now=customer.now, window_days=customer.window_days),
-        Candidates.from_entries(base, "for_you"),
-    ]
-    return assemble(sections, filters, k=k, offset=offset, fallback=fallback)
+    complements = event_complements(
+        events,
+        customer.complements_of,
+        now=customer.now,
+        window_days=customer.window_days,
+        min_share=min_complement_share,
+    )
+    complements = complements.take(filters.keep(complements.items)).first_of_each()
+    if max_complements is not None:
+        complements = complements.take(slice(0, max(max_complements, 0)))
+    own = Candidates.from_entries(base, "for_you")
+    if guest:
+        rest = session
+    else:
+        rest = interleave(own, session, KNOWN_SESSION_EVERY, limit=KNOWN_SESSION_ROWS)
+    return assemble([complements, rest], filters, k=k, offset=offset, fallback=fallback)
 
 
 def rerank_next_purchase(

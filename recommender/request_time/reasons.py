@@ -2,9 +2,9 @@
 
 ``reason_text`` turns a row's reason kind (see ``recommender.vocabulary.REASON_KINDS``) and its number into
 text, e.g. "bought by 23% of Tent 2P Explorer buyers within 14 days", "you buy this about every 2 weeks",
-"popular in Camping". ``reasons_for`` does it for every row of a ``Candidates`` answer, given display
-labels per item and category. Wording of shares and intervals matches the models' own ``reason``
-methods (``ComplementsModel.reason``, ``NextPurchaseModel.reason``).
+"popular in Camping", "because you looked at Tent 2P Explorer". ``reasons_for`` does it for every row of
+a ``Candidates`` answer, given display labels per item and category. Wording of shares and intervals
+matches the models' own ``reason`` methods (``ComplementsModel.reason``, ``NextPurchaseModel.reason``).
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ def reason_text(
         return "pinned"
     if kind == "cart":
         return f"goes with the {source_label} in your cart" if source_label else "completes your cart"
+    if kind == "viewed":
+        return f"because you looked at {source_label}" if source_label else "because of what you looked at"
     raise UnknownReasonKindError(f"unknown reason kind {kind!r}; use one of {', '.join(REASON_KINDS)}")
 
 

@@ -2,8 +2,11 @@
 
 One pipeline reads the active version, the customer's precomputed list and recent events; when the
 customer bought something within the complements' window, one HMGET more reads those items' complement
-lists. ``recommender.request_time`` does the merge (bought items out, their complements first, filters, paging,
-popular padding). Unknown customers, filters that leave nothing, and Redis outages get marked fallbacks.
+lists; for "for you", when the customer viewed or carted items, that same round trip also reads the touched
+items' similar lists (and the cart items' complements). ``recommender.request_time`` does the merge (bought
+items out, at most ``RECS_FOR_YOU_COMPLEMENTS`` strong complements first, the session's rows woven in, filters,
+paging, popular padding): a guest with such events gets a personal answer. Unknown customers without them,
+filters that leave nothing, and Redis outages get marked fallbacks.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from recommender.request_time import (
     Reranked,
     rerank_for_you,
     rerank_next_purchase,
+    touched_items,
 )
 from recommender.vocabulary import CustomerSurface
 from serving.cache import unpack_entries
@@ -62,6 +66,7 @@ class CustomerView:
     base: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=ENTRY))  # precomputed list
     events: RecentEvents = field(default_factory=RecentEvents.empty)
     complements_of: dict[int, np.ndarray] = field(default_factory=dict)  # of items bought within the window
+    similar_of: dict[int, np.ndarray] = field(default_factory=dict)  # of items viewed or carted (for you)
     known: bool = False  # the version has a list for this customer
 
 
@@ -79,14 +84,44 @@ async def read_customer(
         return named, experiment, CustomerView(base, known=packed is not None)
     events = RecentEvents.from_events(parse_events(raw_events, active.tables.item_index))
     anchors = events.purchased_since(int(now - active.window_days * DAY))
-    complements = await read_complements(state, active, anchors)
-    return named, experiment, CustomerView(base, events, complements, known=packed is not None)
+    session = surface == "for_you" and state.settings.sessions
+    touched = touched_items(events) if session else np.zeros(0, dtype=np.int32)
+    if not len(touched):
+        complements = await read_complements(state, active, anchors)
+        return named, experiment, CustomerView(base, events, complements, known=packed is not None)
+    complements, similar = await read_session_lists(state, active, np.union1d(anchors, events.cart), touched)
+    return named, experiment, CustomerView(base, events, complements, similar, known=packed is not None)
+
+
+async def read_session_lists(
+    state: ServingState, active: Active, anchors: np.ndarray, touched: np.ndarray
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """(complement lists of ``anchors``, similar lists of ``touched``), item indices: one round trip."""
+    wanted = [("similar", np.unique(np.asarray(touched, dtype=np.int64)))]
+    if len(anchors):
+        wanted.append(("complements", np.unique(np.asarray(anchors, dtype=np.int64))))
+    replies = await state.reader.item_lists_of(
+        active.version, [(surface, active.tables.item_ids[items].tolist()) for surface, items in wanted]
+    )
+    lists = [
+        {int(i): unpack_entries(raw) for i, raw in zip(items.tolist(), packed, strict=True) if raw}
+        for (_, items), packed in zip(wanted, replies, strict=True)
+    ]
+    return (lists[1] if len(lists) > 1 else {}), lists[0]
 
 
 def rerank(
-    surface: CustomerSurface, active: Active, view: CustomerView, flt: Selection, *, k: int, offset: int, now: int
+    surface: CustomerSurface,
+    active: Active,
+    view: CustomerView,
+    flt: Selection,
+    *,
+    k: int,
+    offset: int,
+    now: int,
+    max_complements: int,
+    min_complement_share: float,
 ) -> Reranked:
-    merge = rerank_for_you if surface == "for_you" else rerank_next_purchase
     tables = active.tables
     customer = CustomerContext(
         view.events,
@@ -95,14 +130,22 @@ def rerank(
         window_days=active.window_days,
         item_category=tables.category,
         category_repeat_rate=tables.category_repeat_rate,
+        similar_of=view.similar_of,
+        popular_by_category=tables.popular_by_category,
     )
-    return merge(
+    if surface == "next_purchase":
+        return rerank_next_purchase(
+            view.base, customer, k=k, offset=offset, allowed=flt.allowed, fallback=filled(active, flt)
+        )
+    return rerank_for_you(
         view.base,
         customer,
         k=k,
         offset=offset,
         allowed=flt.allowed,
         fallback=filled(active, flt),
+        max_complements=max_complements,
+        min_complement_share=min_complement_share,
     )
 
 
@@ -139,7 +182,18 @@ async def customer_answer(
         if arm.active is not active:
             active, flt = arm.active, select(arm.active, filters)
     pool = await pool_size(state, surface, k=k, offset=offset)
-    answer = rerank(surface, active, view, flt, k=pool, offset=0, now=now)
+    settings = state.settings
+    answer = rerank(
+        surface,
+        active,
+        view,
+        flt,
+        k=pool,
+        offset=0,
+        now=now,
+        max_complements=settings.for_you_complements,
+        min_complement_share=settings.for_you_min_complement_share,
+    )
     if cause is None and answer.fallback:
         cause = "filtered" if view.known else "unknown_customer"
     answer, touched = shaped(
@@ -175,8 +229,9 @@ async def recommendations(
     offset: Offset = DEFAULT_OFFSET,
     filters: Filters = DEFAULT_FILTERS,
 ) -> Response:
-    """Recommended for you: personalized, already-bought items excluded; after a purchase event, the
-    bought items' complements first. Filters: ``docs/serving.md``."""
+    """Recommended for you: personalized, already-bought items excluded; after a purchase event, a few strong
+    complements of the bought items first; what the shopper viewed or carted leads to similar items (a guest,
+    an id the model has never seen, gets a personal answer from its views). Filters: ``docs/serving.md``."""
     return json_answer(await customer_answer(state, "for_you", customer_id, k=k, offset=offset, filters=filters))
 
 

@@ -15,6 +15,9 @@ every event the service accepted (``record_event``, in the order they were sent)
   purchase event is its own order. Purchases without a click (and without a list's own buy button) are not
   attributed.
 
+The impressions, clicks and attributed purchases of the shoppers named in ``guests`` are also booked per
+surface in ``guest_counts`` (their answers are not: an answer names no shopper), to compare guests' CTR.
+
 A ``recommendation_id`` is known for ``answer_ttl_seconds`` after its answer (the service's
 ``RECS_ANSWER_TTL_SECONDS``). Times are the events' own ``timestamp`` (Unix seconds), which the simulator
 always sends.
@@ -80,6 +83,8 @@ class Ledger:
     touches: dict[tuple[str, str], Touch] = field(default_factory=dict)  # (customer, item) -> last click
     lines: set[tuple[str, str]] = field(default_factory=set)  # attributed (order_id, item)
     counts: dict[tuple[str, str], Counts] = field(default_factory=dict)  # (surface, model_version) -> counts
+    guests: frozenset[str] = frozenset()  # customer ids of the guests
+    guest_counts: dict[str, Counts] = field(default_factory=dict)  # surface -> the guests' counts
 
     def record_answer(
         self, recommendation_id: str, surface: str, model_version: str, item_ids: Iterable[str], at: int
@@ -101,12 +106,17 @@ class Ledger:
         items = list(dict.fromkeys(event["item_ids"]))  # as the service reads them: duplicates once
         shown = self._known(event.get("recommendation_id"), at)
         kind = event["type"]
+        guest = event["customer_id"] in self.guests
         if kind == "impression" and shown is not None:
             self._counts(shown.surface, shown.model_version).impressions += 1
+            if guest:
+                self._guest(shown.surface).impressions += 1
         elif kind == "click" and shown is not None:
             for item in items:
                 if item in shown.items:
                     self._counts(shown.surface, shown.model_version).clicks += 1
+                    if guest:
+                        self._guest(shown.surface).clicks += 1
                     self.touches[(event["customer_id"], item)] = Touch(event["recommendation_id"], at)
         elif kind == "purchase":
             self._purchase(event, items, shown, at)
@@ -124,9 +134,12 @@ class Ledger:
                 continue
             if order_id is not None:
                 self.lines.add((order_id, item))
-            counts = self._counts(source.surface, source.model_version)
-            counts.attributed_purchases += 1
-            counts.attributed_revenue_cents += cents
+            booked = [self._counts(source.surface, source.model_version)]
+            if event["customer_id"] in self.guests:
+                booked.append(self._guest(source.surface))
+            for counts in booked:
+                counts.attributed_purchases += 1
+                counts.attributed_revenue_cents += cents
 
     def _last_touch(self, event: Mapping[str, Any], item: str, at: int) -> Shown | None:
         touch = self.touches.get((event["customer_id"], item))
@@ -142,6 +155,9 @@ class Ledger:
 
     def _counts(self, surface: str, model_version: str) -> Counts:
         return self.counts.setdefault((surface, model_version), Counts())
+
+    def _guest(self, surface: str) -> Counts:
+        return self.guest_counts.setdefault(surface, Counts())
 
     def totals(self) -> Counts:
         total = Counts()

@@ -2,8 +2,8 @@
 
 The fields are those of ``GET /v1/kpis`` (``answers``, ``impressions``, ``clicks``, ``attributed_purchases``,
 ``attributed_revenue``: an amount with two decimals), plus ``attributed_revenue_cents``, in total and per
-surface and model version, and what the run did (shoppers, seconds, events sent and accepted, accepted events
-per type, problems).
+surface and model version, the guests' own per surface (``guests_by_surface``; their answers count 0), and
+what the run did (shoppers, seconds, events sent and accepted, accepted events per type, problems).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from recommender.vocabulary import EVENT_TYPES
+from recommender.vocabulary import ANSWER_SURFACES, EVENT_TYPES
 from serving.feedback.revenue import amount
 from serving.simulator.ledger import Counts
 from serving.simulator.run import RunResult
@@ -39,6 +39,11 @@ def report_json(result: RunResult) -> dict[str, Any]:
         "by_surface": [
             {"surface": surface, "model_version": version, **counts_json(counts)}
             for surface, version, counts in ledger.by_surface()
+        ],
+        "guests_by_surface": [
+            {"surface": surface, **counts_json(ledger.guest_counts[surface])}
+            for surface in ANSWER_SURFACES
+            if surface in ledger.guest_counts
         ],
         "attribution_window_seconds": ledger.window_seconds,
         "shoppers": len(result.shoppers),

@@ -150,3 +150,19 @@ def test_events_the_ledger_cannot_book_are_refused() -> None:
         book.record_event({"customer_id": "c", "type": "click", "item_ids": ["a"]})
     with pytest.raises(LedgerError, match="price"):
         book.record_event(ev("purchase", ["a"], T0, order_id="o"))
+
+
+def test_guests_are_also_booked_on_their_own_per_surface() -> None:
+    book = Ledger(window_seconds=3600, guests=frozenset({"g1"}))
+    book.record_answer("r-g", "for_you", V1, ["tent", "bag"], T0)
+    book.record_answer("r-c", "for_you", V1, ["tent", "bag"], T0)
+    for who, rid in (("g1", "r-g"), ("c1", "r-c")):
+        book.record_event(ev("impression", ["tent", "bag"], T0 + 1, who, recommendation_id=rid))
+        book.record_event(ev("click", ["tent"], T0 + 2, who, recommendation_id=rid))
+    book.record_event(buy("tent", T0 + 3, customer="g1"))
+    assert book.guest_counts == {
+        "for_you": Counts(impressions=1, clicks=1, attributed_purchases=1, attributed_revenue_cents=1000)
+    }
+    assert counts(book, "for_you") == Counts(
+        answers=2, impressions=2, clicks=2, attributed_purchases=1, attributed_revenue_cents=1000
+    )

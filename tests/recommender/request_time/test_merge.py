@@ -74,8 +74,12 @@ def test_purchased_items_disappear_everywhere() -> None:
     assert out.candidates.items.tolist() == [MAP, COFFEE, TENT_B, SOCKS, BOOK_A, LAMP, MUG]
 
 
+# every complement with evidence, no cap: the order and naming of the complements section
+EVERY = {"min_complement_share": 0.0, "max_complements": None}
+
+
 def test_complements_of_a_purchase_come_first_and_name_the_bought_item() -> None:
-    out = for_you(BASE, [bought(TENT_A, days_ago=2)]).candidates
+    out = for_you(BASE, [bought(TENT_A, days_ago=2)], **EVERY).candidates
     assert out.items[:3].tolist() == [BAG_A, LAMP, STOVE]
     assert out.kinds[:3].tolist() == ["complement_of"] * 3
     assert out.sources[:3].tolist() == [TENT_A] * 3
@@ -85,7 +89,7 @@ def test_complements_of_a_purchase_come_first_and_name_the_bought_item() -> None
 
 
 def test_complements_of_two_purchases_are_ordered_by_score_and_each_item_offered_once() -> None:
-    out = for_you(BASE, [bought(TENT_A), bought(COFFEE, days_ago=3)]).candidates
+    out = for_you(BASE, [bought(TENT_A), bought(COFFEE, days_ago=3)], **EVERY).candidates
     head = list(zip(out.items.tolist(), out.sources.tolist(), strict=True))[:5]
     # the stove goes with both; it keeps its best source (coffee, 0.6 > 0.2) and appears once
     assert head == [(BAG_A, TENT_A), (MUG, COFFEE), (STOVE, COFFEE), (LAMP, TENT_A), (BOOK_B, -1)]
@@ -102,8 +106,10 @@ def test_complements_of_a_purchase_older_than_the_window_do_not_appear() -> None
 
 def test_pages_continue_without_overlap_across_every_section() -> None:
     events = [bought(TENT_A)]
-    full = for_you(BASE, events, k=20, fallback=POPULAR).candidates.items.tolist()
-    pages = [for_you(BASE, events, k=4, offset=o, fallback=POPULAR).candidates.items.tolist() for o in (0, 4, 8)]
+    full = for_you(BASE, events, k=20, fallback=POPULAR, **EVERY).candidates.items.tolist()
+    pages = [
+        for_you(BASE, events, k=4, offset=o, fallback=POPULAR, **EVERY).candidates.items.tolist() for o in (0, 4, 8)
+    ]
     assert [len(p) for p in pages] == [4, 4, 2]  # 3 complements, 5 from the list, 2 popular
     assert pages[0] + pages[1] + pages[2] == full
     assert len(set(full)) == len(full)
@@ -178,8 +184,9 @@ def test_next_purchase_complement_share_threshold_is_a_parameter() -> None:
     assert every.items.tolist() == [COFFEE, BOOK_B, BAG_A, LAMP, STOVE, MAP, SOCKS]
     strongest = next_purchase([bought(TENT_A, days_ago=2)], min_complement_share=0.3).candidates
     assert strongest.items.tolist() == [COFFEE, BOOK_B, BAG_A, MAP, SOCKS, LAMP]  # the lamp: own explore item
-    # "for you" keeps every complement with evidence: no own staples compete there
-    assert STOVE in for_you(BASE, [bought(TENT_A, days_ago=2)]).candidates.items.tolist()
+    # "for you" takes the same minimum share by default (the stove: 10% of tent buyers)
+    assert STOVE not in for_you(BASE, [bought(TENT_A, days_ago=2)]).candidates.items.tolist()
+    assert STOVE in for_you(BASE, [bought(TENT_A, days_ago=2)], min_complement_share=0.0).candidates.items.tolist()
 
 
 def test_a_due_again_purchase_joins_the_due_items_ahead_of_complements() -> None:
