@@ -223,6 +223,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes of every server")
     parser.add_argument("--servers", default="uvicorn,granian", help="ASGI servers to run both apps under")
     parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="serve without the live catalog's changes, rules and the diversity cap (on by default: issue 25's setup)",
+    )
+    parser.add_argument(
         "--without-records",
         action="store_true",
         help="also serve with RECS_RECORD_ANSWERS=false, in the same rounds: what recording answers costs",
@@ -236,6 +241,9 @@ def main() -> None:
         with EmbeddedRedis(work / "redis", persist=False) as redis_server:
             files = publish_shop(work, args.customers, redis_server.url)
             env = {**os.environ, "RECS_REDIS_URL": redis_server.url, "RECS_MODEL_NAME": "bench"}
+            if not args.plain:
+                env["RECS_DIVERSITY_CAP"] = str(DIVERSITY_CAP)
+                merchandise(redis_server.url, files["items"], work)
             plain_env = {**env, "RECS_RECORD_ANSWERS": "false"}
             started: dict[str, tuple[subprocess.Popen[bytes], int, str]] = {}
             kinds = [("bare", env), ("ours", env)] + ([("plain", plain_env)] if args.without_records else [])
@@ -271,10 +279,11 @@ def main() -> None:
                     proc.terminate()
                     proc.wait(timeout=20)
 
+    setup = "plain" if args.plain else f"live catalog changes, 4 rules, diversity cap {DIVERSITY_CAP}"
     print(
         f"\n{args.customers:,} customers, {args.connections} connections, {args.rounds} x {args.seconds} s per "
         f"server and route, alternating; wrk 2 threads on the same 2-core machine; {args.workers} worker(s) "
-        "per server\n"
+        f"per server; {setup}\n"
     )
     print("| route | server | req/s | p50 ms | p99 ms | errors | req/s / strongest bare | p99 / its p99 |")
     print("|---|---|---|---|---|---|---|---|")
@@ -289,6 +298,42 @@ def main() -> None:
             print(f"| {label} | {shown} | {cells} | {ratios} |")
     for name, (now, peak) in rss.items():
         print(f"recs serve ({name.split()[1]}): RSS after the runs {now:.0f} MB (peak {peak:.0f} MB), all processes")
+
+
+DIVERSITY_CAP = 3  # items per category in a page of the surfaces RECS_DIVERSITY_SURFACES names
+
+
+def merchandise(redis_url: str, items_file: Path, work: Path) -> None:
+    """What a shop runs with (issue 25): live catalog changes (1% of the items out of stock, 1% repriced) sent
+    through ``recs catalog push``, and four rules in effect through ``recs rules add``: a bury, a boost, a
+    block of one item and a promotion of cheap items on for-you."""
+    import json
+
+    import polars as pl
+
+    items = sorted(set(items_file.read_text().split()))
+    rng = np.random.default_rng(11)
+    chosen = rng.choice(np.asarray(items), size=max(2, len(items) // 50), replace=False).tolist()
+    half = len(chosen) // 2
+    changes = pl.DataFrame(
+        {
+            "item_id": chosen,
+            "in_stock": [False] * half + [None] * (len(chosen) - half),
+            "price": [None] * half + [round(float(p), 2) for p in rng.uniform(1, 50, len(chosen) - half)],
+        }
+    )
+    changes.write_csv(work / "catalog-changes.csv")
+    rules = [
+        {"rule_id": "bury-first", "action": "bury", "item_id": items[0], "factor": 0.5},
+        {"rule_id": "boost-second", "action": "boost", "item_id": items[1], "factor": 2.0},
+        {"rule_id": "block-third", "action": "block", "item_id": items[2]},
+        {"rule_id": "cheap-for-you", "action": "promote", "price_max": 5, "share": 0.2, "surface": "for_you"},
+    ]
+    (work / "rules.json").write_text(json.dumps(rules))
+    env = {**os.environ, "RECS_REDIS_URL": redis_url, "RECS_MODEL_NAME": "bench"}
+    for command in (["catalog", "push", str(work / "catalog-changes.csv")], ["rules", "add", str(work / "rules.json")]):
+        subprocess.run([RECS, *command], env=env, check=True, capture_output=True)
+    print(f"live catalog: {len(chosen)} items changed; rules: {len(rules)}; diversity cap {DIVERSITY_CAP}", flush=True)
 
 
 SHOWN = {

@@ -153,14 +153,29 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
 def include_routes(app: FastAPI, cfg: ServingSettings) -> None:
     """Every router, with the API key checks that the settings ask for (and their 401/403 documented)."""
     reads, writes = cfg.read_keys, cfg.write_keys
-    for module in (users, items, cart, popular, kpis):
+    for module in (users, items, popular, kpis):
         app.include_router(module.router, **guarded(read_check(reads, writes)))
-    app.include_router(events.router, **guarded(event_check(reads, writes), forbidden=bool(writes and reads)))
+    app.include_router(cart.router, **with_body(guarded(read_check(reads, writes))))
+    writing = guarded(event_check(reads, writes), forbidden=bool(writes and reads))
+    app.include_router(events.router, **with_body(writing))
     app.include_router(rules.router, **guarded(read_check(reads, writes)))
-    app.include_router(rules.write_router, **guarded(rules_check(reads, writes), forbidden=bool(writes and reads)))
-    app.include_router(catalog.router, **guarded(event_check(reads, writes), forbidden=bool(writes and reads)))
+    app.include_router(
+        rules.write_router, **with_body(guarded(rules_check(reads, writes), forbidden=bool(writes and reads)))
+    )
+    app.include_router(catalog.router, **with_body(writing))
     app.include_router(health.router)
     app.include_router(dashboard.router)
+
+
+TOO_LARGE: dict[str, Any] = {
+    "model": Problem,
+    "description": "the body is larger than RECS_MAX_BODY_BYTES (RECS_MAX_BATCH_BODY_BYTES for batches and items)",
+}
+
+
+def with_body(arguments: dict[str, Any]) -> dict[str, Any]:
+    """``include_router`` arguments with the body limit's 413 documented (routers whose routes take a body)."""
+    return {**arguments, "responses": {**arguments.get("responses", {}), 413: TOO_LARGE}}
 
 
 def guarded(check: KeyCheck | None, *, forbidden: bool = False) -> dict[str, Any]:

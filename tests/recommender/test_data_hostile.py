@@ -375,8 +375,11 @@ def test_any_text_loads_or_raises_a_data_error_and_rows_are_csv_records(
         assert str(path) in str(exc)
         return
     assert_consistent(result)
-    records = list(csv.reader(io.StringIO(body, newline=""), strict=False))
-    assert result.summary.rows_in == sum(any(f != "" for f in r) for r in records)  # an independent parser
+    try:  # an independent parser's count, where the text is well-formed CSV
+        records = list(csv.reader(io.StringIO(body, newline=""), strict=True))
+    except csv.Error:  # malformed quoting ('"";"'): parsers disagree on where records end; nothing to compare
+        return
+    assert result.summary.rows_in == sum(any(f != "" for f in r) for r in records)
 
 
 @FAST
