@@ -18,9 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.experiment_sim import RECS, recs
-from benchmarks.serve_speed import start_server, wait_ready
-from serving.embedded_redis import EmbeddedRedis, free_port
+from benchmarks.recs_process import recs_serve, run_recs, simulate
+from serving.embedded_redis import EmbeddedRedis
 
 RESULTS = Path(__file__).with_name("results") / "diversity_sim.json"
 
@@ -28,36 +27,17 @@ RESULTS = Path(__file__).with_name("results") / "diversity_sim.json"
 def one_cap(env: dict[str, str], work: Path, cap: int, args: argparse.Namespace) -> dict[str, Any]:
     with EmbeddedRedis(work / f"redis-{cap}") as redis:
         env = {**env, "RECS_REDIS_URL": redis.url, "RECS_DIVERSITY_CAP": str(cap)}
-        recs(["publish"], env)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = start_server([RECS, "serve", "--port", str(port)], env, work / f"serve-{cap}.log")
-        try:
-            wait_ready(url + "/healthz", server)
-            out = recs(
-                [
-                    "simulate",
-                    "--url",
-                    url,
-                    "--shoppers",
-                    str(args.shoppers),
-                    "--minutes",
-                    str(args.minutes),
-                    "--seed",
-                    str(args.seed),
-                    "--shop-customers",
-                    str(args.customers),
-                    "--shop-seed",
-                    str(args.shop_seed),
-                    "--json",
-                ],
+        run_recs(env, "publish")
+        with recs_serve(env, work / f"serve-{cap}.log") as url:
+            report = simulate(
                 env,
-                capture=True,
+                url,
+                shoppers=args.shoppers,
+                minutes=args.minutes,
+                seed=args.seed,
+                customers=args.customers,
+                shop_seed=args.shop_seed,
             )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    report = json.loads(out)
     shown = max(report["impressions"], 1)
     return {
         "cap": cap,
@@ -86,13 +66,24 @@ def main() -> None:
         with EmbeddedRedis(work / "redis-train") as redis:
             env_train = {**env, "RECS_REDIS_URL": redis.url}
             shop = work / "shop"
-            recs(
-                ["generate", "--out", str(shop), "--customers", str(args.customers), "--seed", str(args.shop_seed)],
+            run_recs(
                 env_train,
+                "generate",
+                "--out",
+                str(shop),
+                "--customers",
+                str(args.customers),
+                "--seed",
+                str(args.shop_seed),
             )
-            recs(
-                ["train", "--orders", str(shop / "orders.csv"), "--catalog", str(shop / "catalog.csv"), "--promote"],
+            run_recs(
                 env_train,
+                "train",
+                "--orders",
+                str(shop / "orders.csv"),
+                "--catalog",
+                str(shop / "catalog.csv"),
+                "--promote",
             )
         results = [one_cap(env, work, int(cap), args) for cap in args.caps.split(",")]
     RESULTS.parent.mkdir(exist_ok=True)

@@ -34,7 +34,7 @@ MODEL = "events-retrain"
 GUEST_TAG = "returning"
 
 
-def _train(
+def train_shop(
     env: dict[str, str], work: Path, name: str, shop: Path, events: Path | None, weights: tuple[float, ...] | None
 ) -> str:
     args = ["--orders", str(shop / "orders.csv"), "--catalog", str(shop / "catalog.csv"), "--no-tune"]
@@ -91,7 +91,7 @@ def main() -> None:
     try:
         shop = work / "shop"
         run_recs(env, "generate", "--out", str(shop), "--customers", str(args.customers), "--seed", str(args.shop_seed))
-        plain = _train(env, work, "orders-only", shop, None, None)
+        plain = train_shop(env, work, "orders-only", shop, None, None)
         run_recs(env, "publish", "--model-uri", f"models:/{MODEL}/{plain}")
         with recs_serve(env, work / "serve-day1.log") as base:
             day1 = _simulate(env, base, args)
@@ -102,7 +102,7 @@ def main() -> None:
         versions = {"orders only": plain}
         for view, cart in settings:
             name = f"events view {view} cart {cart}"
-            versions[name] = _train(env, work, name.replace(" ", "-"), shop, work / "events", (view, cart))
+            versions[name] = train_shop(env, work, name.replace(" ", "-"), shop, work / "events", (view, cart))
         results = {}
         client = connect_sync(redis.url)
         for name, version in versions.items():

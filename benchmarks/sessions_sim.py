@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.events_retrain import _recs, _serve, _train
+from benchmarks.events_retrain import train_shop
+from benchmarks.recs_process import recs_serve, run_recs
 from serving.cache import connect_sync
 from serving.embedded_redis import EmbeddedRedis
 
@@ -90,20 +91,20 @@ def main() -> None:
     results: dict[str, Any] = {}
     try:
         shop = work / "shop"
-        _recs(env, "generate", "--out", str(shop), "--customers", str(args.customers), "--seed", str(args.shop_seed))
-        version = _train(env, work, "orders", shop, None, None)
+        run_recs(env, "generate", "--out", str(shop), "--customers", str(args.customers), "--seed", str(args.shop_seed))
+        version = train_shop(env, work, "orders", shop, None, None)
         client = connect_sync(redis.url)
         for n, (name, knobs) in enumerate(chosen):
             client.flushall()
-            _recs(env, "publish", "--model-uri", f"models:/{MODEL}/{version}")
+            run_recs(env, "publish", "--model-uri", f"models:/{MODEL}/{version}")
             served = env | {
                 "RECS_FOR_YOU_COMPLEMENTS": knobs["CAP"],
                 "RECS_FOR_YOU_MIN_COMPLEMENT_SHARE": knobs["SHARE"],
                 "RECS_SESSIONS": knobs["SESSIONS"],
             }
-            with _serve(served, work / f"serve-{n}.log") as base:
+            with recs_serve(served, work / f"serve-{n}.log") as base:
                 ledger = json.loads(
-                    _recs(
+                    run_recs(
                         env,
                         *("simulate", "--url", base, "--shoppers", str(args.shoppers), "--minutes", str(args.minutes)),
                         *("--seed", str(args.seed), "--guest-tag", GUEST_TAG, "--guest-share", str(args.guest_share)),
