@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.datasets import tafeng_raw_orders
+from benchmarks.post_purchase import replay
 from benchmarks.shipped import ShippedService, shipped_service
 from benchmarks.shipped_quality import COMPLEMENTS_WINDOW_DAYS, CUTOFFS, write_orders
 from recommender.base import Ranked
 from recommender.data import load_orders
 from recommender.evaluation import ComplementEvents, complement_events, complement_metrics
 from recommender.history import OrderHistory
-from recommender.request_time import CustomerContext, Event, Fallback, RecentEvents, entries, rerank_for_you
+from recommender.request_time import rerank_for_you
 
 DATA = Path(__file__).with_name("data")
 K = 10
@@ -38,37 +39,14 @@ def for_you_answers(
     service: ShippedService, events: ComplementEvents, history: OrderHistory, variants: list[tuple[float, int | None]]
 ) -> dict[tuple[float, int | None], Ranked]:
     """Per variant (minimum share, cap): row ``a`` is the top-``K`` for-you answer after anchor ``a``."""
-    customers = np.unique(events.customers)
-    tables, lists = service.published("for_you", history.customers.external(customers).tolist())
-    base_of = dict(zip(customers.tolist(), lists, strict=True))
-    anchors = np.unique(events.anchor_items)
-    _, complement_lists = service.published("complements", history.items.external(anchors).tolist())
-    published = {
-        int(a): tables.item_index.get(str(i), -1) for a, i in zip(anchors, history.items.external(anchors), strict=True)
-    }
-    complements_of = {published[int(a)]: c for a, c in zip(anchors.tolist(), complement_lists, strict=True)}
-    to_history = history.items.index(tables.item_ids)
-    fallback = Fallback(tables.popular_items, tables.popular_scores)
-    window_days = float(tables.meta["complements_window_days"])
-    nothing = entries([], [])
+    published = replay(service, events, history, "for_you")
     offered = {v: np.full((events.n_anchors, K), -1, dtype=np.int32) for v in variants}
-    rows = zip(events.customers.tolist(), events.anchor_items.tolist(), events.at.tolist(), strict=True)
-    for n, (customer, item, at) in enumerate(rows):
-        bought = published[item]
-        context = CustomerContext(
-            RecentEvents.from_events([Event("purchase", [bought], at)]),
-            {bought: complements_of[bought]} if bought >= 0 else {},
-            now=at,
-            window_days=window_days,
-            item_category=tables.category,
-            category_repeat_rate=tables.category_repeat_rate,
-        )
-        base = base_of[customer] if len(base_of[customer]) else nothing
+    for n, base, context in published.anchors(events):
         for share, cap in variants:
             answer = rerank_for_you(
-                base, context, k=K, fallback=fallback, max_complements=cap, min_complement_share=share
+                base, context, k=K, fallback=published.fallback, max_complements=cap, min_complement_share=share
             )
-            got = to_history[answer.candidates.items]
+            got = published.to_history[answer.candidates.items]
             offered[(share, cap)][n, : len(got)] = got
     scores = np.arange(K, 0, -1, dtype=np.float32)
     return {v: Ranked(items, np.where(items >= 0, scores, -np.inf).astype(np.float32)) for v, items in offered.items()}

@@ -17,6 +17,9 @@ cutoff, the one purchase event and the published lists: nothing from the evaluat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import numpy as np
 
 from benchmarks.shipped import ShippedService
@@ -24,40 +27,67 @@ from recommender.base import Ranked
 from recommender.evaluation import ComplementEvents
 from recommender.history import OrderHistory
 from recommender.request_time import CustomerContext, Event, Fallback, RecentEvents, entries, rerank_next_purchase
+from serving.cache import VersionTables
 
 
-def post_purchase_answers(service: ShippedService, events: ComplementEvents, history: OrderHistory, k: int) -> Ranked:
-    """Row ``a``: the top-``k`` answer after anchor ``a``'s purchase event, in ``history``'s item indices
-    (scores are ranks, best = k)."""
+@dataclass(frozen=True)
+class Replay:
+    """The published lists a post-purchase answer reads, for every anchor of ``events``: the customer's
+    list of a surface, the bought item's complements, the catalog tables and the popular padding."""
+
+    tables: VersionTables
+    base_of: dict[int, np.ndarray]  # history customer index -> the published list (ENTRY rows)
+    complements_of: dict[int, np.ndarray]  # published item index -> its published complements
+    published_index: dict[int, int]  # history item index -> published item index (-1: not published)
+    to_history: np.ndarray  # published item index -> history item index
+    fallback: Fallback
+
+    def anchors(self, events: ComplementEvents) -> Iterator[tuple[int, np.ndarray, CustomerContext]]:
+        """(anchor row, the customer's list, the context right after the purchase event) per anchor."""
+        nothing = entries([], [])
+        window_days = float(self.tables.meta["complements_window_days"])
+        rows = zip(events.customers.tolist(), events.anchor_items.tolist(), events.at.tolist(), strict=True)
+        for n, (customer, item, at) in enumerate(rows):
+            bought = self.published_index[item]
+            context = CustomerContext(
+                RecentEvents.from_events([Event("purchase", [bought], at)]),
+                {bought: self.complements_of[bought]} if bought >= 0 else {},
+                now=at,
+                window_days=window_days,
+                item_category=self.tables.category,
+                category_repeat_rate=self.tables.category_repeat_rate,
+            )
+            yield n, self.base_of[customer] if len(self.base_of[customer]) else nothing, context
+
+
+def replay(service: ShippedService, events: ComplementEvents, history: OrderHistory, surface: str) -> Replay:
+    """What ``service`` published for the anchors of ``events``: the customers' ``surface`` lists and the
+    anchors' complements."""
     customers = np.unique(events.customers)
-    tables, lists = service.published("next_purchase", history.customers.external(customers).tolist())
-    base_of = dict(zip(customers.tolist(), lists, strict=True))
+    tables, lists = service.published(surface, history.customers.external(customers).tolist())
     anchors = np.unique(events.anchor_items)
     _, complement_lists = service.published("complements", history.items.external(anchors).tolist())
     published_index = {
         int(a): tables.item_index.get(str(i), -1) for a, i in zip(anchors, history.items.external(anchors), strict=True)
     }
-    complements_of = {published_index[int(a)]: c for a, c in zip(anchors.tolist(), complement_lists, strict=True)}
-    to_history = history.items.index(tables.item_ids)  # published item index -> history item index
-    fallback = Fallback(tables.popular_items, tables.popular_scores)
-    window_days = float(tables.meta["complements_window_days"])
-    nothing = entries([], [])
+    return Replay(
+        tables=tables,
+        base_of=dict(zip(customers.tolist(), lists, strict=True)),
+        complements_of={published_index[int(a)]: c for a, c in zip(anchors.tolist(), complement_lists, strict=True)},
+        published_index=published_index,
+        to_history=history.items.index(tables.item_ids),
+        fallback=Fallback(tables.popular_items, tables.popular_scores),
+    )
+
+
+def post_purchase_answers(service: ShippedService, events: ComplementEvents, history: OrderHistory, k: int) -> Ranked:
+    """Row ``a``: the top-``k`` answer after anchor ``a``'s purchase event, in ``history``'s item indices
+    (scores are ranks, best = k)."""
+    published = replay(service, events, history, "next_purchase")
     offered = np.full((events.n_anchors, k), -1, dtype=np.int32)
-    anchor_rows = zip(events.customers.tolist(), events.anchor_items.tolist(), events.at.tolist(), strict=True)
-    for n, (customer, item, at) in enumerate(anchor_rows):
-        bought = published_index[item]
-        customer_context = CustomerContext(
-            RecentEvents.from_events([Event("purchase", [bought], at)]),
-            {bought: complements_of[bought]} if bought >= 0 else {},
-            now=at,
-            window_days=window_days,
-            item_category=tables.category,
-            category_repeat_rate=tables.category_repeat_rate,
-        )
-        answer = rerank_next_purchase(
-            base_of[customer] if len(base_of[customer]) else nothing, customer_context, k=k, fallback=fallback
-        )
-        got = to_history[answer.candidates.items]
+    for n, base, context in published.anchors(events):
+        answer = rerank_next_purchase(base, context, k=k, fallback=published.fallback)
+        got = published.to_history[answer.candidates.items]
         offered[n, : len(got)] = got
     scores = np.where(offered >= 0, np.arange(k, 0, -1, dtype=np.float32), -np.inf).astype(np.float32)
     return Ranked(offered, scores)
