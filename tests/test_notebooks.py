@@ -27,6 +27,7 @@ def test_explore_notebook_runs_headless(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("RECS_HOME", str(tmp_path / "recs-home"))
     monkeypatch.setenv("RECS_MODEL_NAME", "notebook-recs")
     monkeypatch.setenv("NOTEBOOK_CUSTOMERS", str(NOTEBOOK_CUSTOMERS))
+    monkeypatch.setenv("NOTEBOOK_WORKDIR", str(tmp_path / "work"))  # not a new folder under /tmp per run
     monkeypatch.setenv("MPLBACKEND", INLINE_BACKEND)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     for name in ("MLFLOW_TRACKING_URI", "NOTEBOOK_ORDERS", "NOTEBOOK_CATALOG"):
