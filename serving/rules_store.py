@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from recommender.request_time.rules import Rule
+from recommender.request_time.rules import Catalog, Rule, RuleBook
 from serving.cache import Script
 
 if TYPE_CHECKING:
-    from serving.cache import AsyncRedis, SyncRedis
+    from serving.cache import AsyncRedis, SyncRedis, VersionTables
 
 log = logging.getLogger(__name__)
 RULES_KEY = "recs:rules"
@@ -116,6 +116,17 @@ class HeldRules:
     version: int = 0
     _checked_at: float = float("-inf")
     _script: Script = field(default_factory=lambda: Script(READ))
+    _book: tuple[VersionTables, tuple[Rule, ...], RuleBook] | None = None  # the last compiled book and its inputs
+
+    def book(self, tables: VersionTables) -> RuleBook:
+        """The rules compiled for ``tables``' catalog, kept while both the rules and the tables are the same
+        (a rule's target mask is then computed once, not per request)."""
+        held = self._book
+        if held is None or held[0] is not tables or held[1] is not self.rules:  # rules are replaced, not changed
+            catalog = Catalog(tables.item_index, tables.category, tables.categories, tables.price)
+            held = (tables, self.rules, RuleBook.of(self.rules, catalog, self.version))
+            self._book = held
+        return held[2]
 
     def stale(self) -> None:
         """Look at Redis on the next request (this process just changed the rules)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
@@ -143,6 +143,7 @@ class RuleBook:
     rules: tuple[Rule, ...]
     catalog: Catalog
     version: int = 0
+    _targets: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)  # by id(rule)
 
     @classmethod
     def of(cls, rules: Iterable[Rule], catalog: Catalog, version: int = 0) -> RuleBook:
@@ -176,16 +177,32 @@ class RuleBook:
     def matches(self, rule: Rule, items: np.ndarray) -> np.ndarray:
         """Which of ``items`` (indices; -1 none) the rule's target takes, vectorized."""
         items = np.asarray(items, dtype=np.int64)
-        valid = items >= 0
-        safe = np.where(valid, items, 0)
-        if rule.item_id is not None:
-            return valid & (items == self.item(rule.item_id))
-        if rule.category is not None:
-            return valid & (np.asarray(self.catalog.category)[safe] == self.category_of(rule.category))
-        price = np.asarray(self.catalog.price, dtype=np.float64)[safe]
-        low = -np.inf if rule.price_min is None else rule.price_min
-        high = np.inf if rule.price_max is None else rule.price_max
-        return valid & (price >= low) & (price <= high)
+        target = self.target(rule)
+        valid = (items >= 0) & (items < len(target))
+        return valid & target[np.where(valid, items, 0)]
+
+    def target(self, rule: Rule) -> np.ndarray:
+        """The rule's target as a bool per item of the catalog, computed once per book (a book lives as long
+        as the rules and the catalog it was compiled for: ``serving.rules_store.HeldRules.book``)."""
+        key = id(rule)
+        found = self._targets.get(key)
+        if found is None:
+            catalog = self.catalog
+            n = len(catalog.category)
+            if rule.item_id is not None:
+                found = np.zeros(n, dtype=bool)
+                item = self.item(rule.item_id)
+                if 0 <= item < n:
+                    found[item] = True
+            elif rule.category is not None:
+                found = np.asarray(catalog.category) == self.category_of(rule.category)
+            else:
+                price = np.asarray(catalog.price, dtype=np.float64)
+                low = -np.inf if rule.price_min is None else rule.price_min
+                high = np.inf if rule.price_max is None else rule.price_max
+                found = (price >= low) & (price <= high)
+            self._targets[key] = found
+        return found
 
     def _applies(self, rule: Rule, page: Page, now: float) -> bool:
         if rule.surface is not None and rule.surface != page.surface:

@@ -20,7 +20,7 @@ import numpy as np
 
 from recommender.request_time import Reranked
 from recommender.request_time.merchandise import merchandise
-from recommender.request_time.rules import Catalog, Page, RuleBook
+from recommender.request_time.rules import Page, RuleBook
 from serving.routes.common import REDIS_FAILURES, popular_fallback
 from serving.state import Active, ServingState
 
@@ -53,9 +53,7 @@ async def pool_size(state: ServingState, surface: str, *, k: int, offset: int = 
 
 
 def book(state: ServingState, active: Active) -> RuleBook:
-    tables = active.tables
-    catalog = Catalog(tables.item_index, tables.category, tables.categories, tables.price)
-    return RuleBook.of(state.rules.rules, catalog, state.rules.version)
+    return state.rules.book(active.tables)
 
 
 def rules_stamp(state: ServingState, active: Active, now: float | None = None) -> str:
