@@ -29,15 +29,7 @@ def one_cap(env: dict[str, str], work: Path, cap: int, args: argparse.Namespace)
         env = {**env, "RECS_REDIS_URL": redis.url, "RECS_DIVERSITY_CAP": str(cap)}
         run_recs(env, "publish")
         with recs_serve(env, work / f"serve-{cap}.log") as url:
-            report = simulate(
-                env,
-                url,
-                shoppers=args.shoppers,
-                minutes=args.minutes,
-                seed=args.seed,
-                customers=args.customers,
-                shop_seed=args.shop_seed,
-            )
+            report = simulate(env, url, args)
     shown = max(report["impressions"], 1)
     return {
         "cap": cap,

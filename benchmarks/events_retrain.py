@@ -49,16 +49,7 @@ def train_shop(
 
 def _simulate(env: dict[str, str], base: str, args: argparse.Namespace) -> dict:
     extra = ("--guest-tag", GUEST_TAG, "--guest-share", str(args.guest_share))
-    return simulate(
-        env,
-        base,
-        shoppers=args.shoppers,
-        minutes=args.minutes,
-        seed=args.seed,
-        customers=args.customers,
-        shop_seed=args.shop_seed,
-        extra=extra,
-    )
+    return simulate(env, base, args, extra)
 
 
 def _personal_guests(base: str, guests: list[str]) -> int:

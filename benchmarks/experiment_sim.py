@@ -58,15 +58,7 @@ def stale_orders(orders: Path, out: Path, days: int) -> None:
 
 def experiment(env: dict[str, str], url: str, challenger: str, name: str, args: argparse.Namespace) -> dict[str, Any]:
     run_recs(env, "experiment", "start", "--challenger", challenger, "--share", str(args.share), "--name", name)
-    ledger = simulate(
-        env,
-        url,
-        shoppers=args.shoppers,
-        minutes=args.minutes,
-        seed=args.seed,
-        customers=args.customers,
-        shop_seed=args.shop_seed,
-    )
+    ledger = simulate(env, url, args)
     stopped = json.loads(run_recs(env, "experiment", "stop", "--promote-if-better", "--json"))
     return {"simulated": {"visits": ledger["visits"], "impressions": ledger["impressions"]}, "status": stopped}
 

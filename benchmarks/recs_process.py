@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -45,20 +46,12 @@ def recs_serve(env: dict[str, str], log: Path) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def simulate(
-    env: dict[str, str],
-    url: str,
-    *,
-    shoppers: int,
-    minutes: float,
-    seed: int,
-    customers: int,
-    shop_seed: int,
-    extra: Sequence[str] = (),
-) -> dict[str, Any]:
-    """``recs simulate --json`` against ``url`` with the generated shop's size and seed; the ledger."""
-    args = ["simulate", "--url", url, "--shoppers", str(shoppers), "--minutes", str(minutes), "--seed", str(seed)]
-    args += ["--shop-customers", str(customers), "--shop-seed", str(shop_seed), *extra, "--json"]
+def simulate(env: dict[str, str], url: str, options: argparse.Namespace, extra: Sequence[str] = ()) -> dict[str, Any]:
+    """``recs simulate --json`` against ``url``; the ledger. ``options``: a benchmark's parsed arguments, whose
+    ``shoppers``, ``minutes`` and ``seed`` drive the shoppers and ``customers``, ``shop_seed`` name the shop."""
+    args = ["simulate", "--url", url, "--shoppers", str(options.shoppers), "--minutes", str(options.minutes)]
+    args += ["--seed", str(options.seed), "--shop-customers", str(options.customers)]
+    args += ["--shop-seed", str(options.shop_seed), *extra, "--json"]
     return json.loads(run_recs(env, *args))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.events_retrain import train_shop
-from benchmarks.recs_process import recs_serve, run_recs
+from benchmarks.recs_process import recs_serve, run_recs, simulate
 from serving.cache import connect_sync
 from serving.embedded_redis import EmbeddedRedis
 
@@ -103,14 +103,7 @@ def main() -> None:
                 "RECS_SESSIONS": knobs["SESSIONS"],
             }
             with recs_serve(served, work / f"serve-{n}.log") as base:
-                ledger = json.loads(
-                    run_recs(
-                        env,
-                        *("simulate", "--url", base, "--shoppers", str(args.shoppers), "--minutes", str(args.minutes)),
-                        *("--seed", str(args.seed), "--guest-tag", GUEST_TAG, "--guest-share", str(args.guest_share)),
-                        *("--shop-customers", str(args.customers), "--shop-seed", str(args.shop_seed), "--json"),
-                    )
-                )
+                ledger = simulate(env, base, args, ("--guest-tag", GUEST_TAG, "--guest-share", str(args.guest_share)))
             results[name] = summary(ledger)
             print(f"{name}: {json.dumps(results[name])}", flush=True)
         client.close()

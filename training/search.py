@@ -174,16 +174,29 @@ def run_trials(
         else:
             values, strategy = _next_values(base, space, trials, rng)
             trial = Trial(number=len(trials), values=values, config=apply_values(base, values), strategy=strategy)
-        started = time.perf_counter()
+        record_trial(trial, data, evaluator, time.perf_counter(), trials, on_trial)
+    return trials
+
+
+def record_trial(
+    trial: Trial,
+    data: SearchData,
+    evaluator: Evaluator,
+    started: float,
+    trials: list[Trial],
+    on_trial: TrialHook | None,
+) -> None:
+    """Evaluate ``trial`` (unless it already failed), a ``RecommenderError`` recorded as its error; time it
+    from ``started``; append it to ``trials`` and tell ``on_trial``. Both searches run their trials so."""
+    if trial.error is None:
         try:
             trial.metrics = evaluator(data, trial.config)
         except RecommenderError as exc:
             trial.error = f"{type(exc).__name__}: {exc}"
-        trial.seconds = time.perf_counter() - started
-        trials.append(trial)
-        if on_trial is not None:
-            on_trial(trial)
-    return trials
+    trial.seconds = time.perf_counter() - started
+    trials.append(trial)
+    if on_trial is not None:
+        on_trial(trial)
 
 
 def _next_values(

@@ -40,6 +40,7 @@ from training.search import (
     Trial,
     TrialHook,
     evaluate_trial,
+    record_trial,
 )
 from training.search_space import Choice, LogUniform, Param, SearchSpace, apply_values, check_space, current_values
 
@@ -104,16 +105,12 @@ def run_optuna_trials(
         else:
             values = {path: suggest(ot, path, param) for path, param in space.items()}
             trial = Trial(ot.number, values, base, strategy="tpe")
-        try:
-            if trial.strategy == "tpe":
+        if trial.strategy == "tpe":
+            try:
                 trial.config = apply_values(base, trial.values)
-            trial.metrics = evaluator(data, trial.config)
-        except RecommenderError as exc:
-            trial.error = f"{type(exc).__name__}: {exc}"
-        trial.seconds = time.perf_counter() - started
-        trials.append(trial)
-        if on_trial is not None:
-            on_trial(trial)
+            except RecommenderError as exc:
+                trial.error = f"{type(exc).__name__}: {exc}"
+        record_trial(trial, data, evaluator, started, trials, on_trial)
         if trial.error is not None:
             return tuple(float("nan") for _ in OBJECTIVES)  # a failed Optuna trial
         # an objective the data cannot measure (no complement anchors) counts as 0, the worst score

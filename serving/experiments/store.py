@@ -17,7 +17,7 @@ import numpy as np
 
 from serving.cache import ACTIVE_KEY, EXPERIMENT_KEY, SyncRedis, expire_version
 from serving.experiments.config import Experiment
-from serving.feedback.store import EXPERIMENT_METRICS, KPI_PREFIX, experiment_key
+from serving.feedback.store import EXPERIMENT_METRICS, KPI_PREFIX, experiment_key, hour_counters
 
 
 class ExperimentRunningError(RuntimeError):
@@ -112,4 +112,4 @@ def read_hours_sync(client: SyncRedis, hours: Sequence[int]) -> list[dict[str, i
         for hour in hours:
             pipe.hgetall(f"{KPI_PREFIX}{hour}")
         replies = pipe.execute()
-    return [{k.decode(): int(v) for k, v in reply.items()} for reply in replies]
+    return [hour_counters(reply) for reply in replies]

@@ -273,7 +273,12 @@ async def read_hours(client: AsyncRedis, hours: Sequence[int]) -> list[dict[str,
         for hour in hours:
             pipe.hgetall(f"{KPI_PREFIX}{hour}")
         replies: list[dict[bytes, bytes]] = await pipe.execute()
-    return [{k.decode(): int(v) for k, v in reply.items()} for reply in replies]
+    return [hour_counters(reply) for reply in replies]
+
+
+def hour_counters(reply: Mapping[bytes, bytes]) -> dict[str, int]:
+    """An hour's KPI hash as Redis returns it (HGETALL), as field -> count."""
+    return {k.decode(): int(v) for k, v in reply.items()}
 
 
 async def log_length(client: AsyncRedis) -> int:
