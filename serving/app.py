@@ -90,8 +90,9 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
             on_flushed=metrics.events_flushed.inc,
         )
         metrics.watch_buffer(buffer)
+        pipe = cache.lean_pipe(cfg.redis_url or "", connect_timeout=cfg.redis_connect_timeout)
         state = ServingState(
-            settings=cfg, reader=cache.CacheReader(client, cfg.events_max), metrics=metrics, events=buffer
+            settings=cfg, reader=cache.CacheReader(client, cfg.events_max, pipe), metrics=metrics, events=buffer
         )
         app.state.serving = state
         if cfg.event_spool_dir is not None:
@@ -119,6 +120,8 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
             await asyncio.wait(tasks, timeout=SHUTDOWN_FLUSH_SECONDS)
             await last_flush(state, cfg)
             await client.aclose()
+            if pipe is not None:
+                await pipe.close()
 
     app = FastAPI(
         title="recs: recommendations for e-commerce storefronts",

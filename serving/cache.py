@@ -49,6 +49,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
 from recommender.request_time import ENTRY
+from serving.redis_pipe import Address, RedisPipe
 
 ACTIVE_KEY = "recs:active"
 EXPERIMENT_KEY = "recs:experiment"
@@ -73,6 +74,13 @@ def connect_async(url: str, *, socket_timeout: float = 0.5, connect_timeout: flo
         socket_connect_timeout=connect_timeout,
         retry=Retry(NoBackoff(), retries=1),
     )
+
+
+def lean_pipe(url: str, *, connect_timeout: float = 0.5) -> RedisPipe | None:
+    """The lean pipelined connection for the per-request read (``serving.redis_pipe``), or None where the
+    URL needs redis-py's client (TLS, connection options)."""
+    address = Address.of(url)
+    return None if address is None else RedisPipe(address, connect_timeout=connect_timeout)
 
 
 def connect_sync(url: str) -> redis.Redis:
@@ -224,8 +232,9 @@ class Script:
 class CacheReader:
     """Reads for the HTTP service; every method is one round trip (one command, a script or a pipeline)."""
 
-    def __init__(self, client: aioredis.Redis, events: int = 50) -> None:
+    def __init__(self, client: aioredis.Redis, events: int = 50, pipe: RedisPipe | None = None) -> None:
         self.client = client
+        self.pipe = pipe  # the lean pipelined connection for ``customer_view`` (None: the client's)
         self._view_script = (CUSTOMER_VIEW_SCRIPT % (events - 1)).encode()
         self._view_sha = hashlib.sha1(self._view_script).hexdigest()
 
@@ -253,10 +262,11 @@ class CacheReader:
         the live experiment as stored, the live catalog's stamp): one EVALSHA (the script is loaded again when
         Redis lost it, after a restart)."""
         keys = (ACTIVE_KEY, version_key(version, surface), events_key(customer_id), EXPERIMENT_KEY, CATALOG_STAMP_KEY)
+        send = self.client.execute_command if self.pipe is None else self.pipe.call
         try:
-            reply = await self.client.execute_command("EVALSHA", self._view_sha, 5, *keys, customer_id)
+            reply = await send("EVALSHA", self._view_sha, 5, *keys, customer_id)
         except NoScriptError:
-            reply = await self.client.execute_command("EVAL", self._view_script, 5, *keys, customer_id)
+            reply = await send("EVAL", self._view_script, 5, *keys, customer_id)
         active, packed, recent, experiment, stamp = reply
         return (active.decode() if active else None), packed, list(recent), experiment, stamp
 

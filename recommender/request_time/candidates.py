@@ -38,7 +38,7 @@ class Candidate(NamedTuple):
     source: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built several times per request: a plain init is 3x faster than a frozen one
 class Candidates:
     """Rows of an answer as parallel arrays, best first.
 
@@ -131,7 +131,7 @@ def best_first(rows: Candidates) -> Candidates:
     return rows.take(np.lexsort((rows.items, -rows.scores)))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built several times per request: a plain init is 3x faster than a frozen one
 class Reranked:
     """One page of an answer, and whether it is a fallback (no personal row survived the filters)."""
 
@@ -139,7 +139,7 @@ class Reranked:
     fallback: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built several times per request: a plain init is 3x faster than a frozen one
 class Fallback:
     """The list to pad with (popular items, best first); ``category`` is its category index, -1 overall.
     ``rest``: items to fill with after it (score 0), only read when the list and it cannot fill the page."""

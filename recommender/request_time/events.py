@@ -60,8 +60,8 @@ class RecentEvents:
 
     @classmethod
     def empty(cls) -> RecentEvents:
-        none, never = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
-        return cls(none, never, none, never, none, never)
+        """No events (one shared, read-only instance: most requests have none)."""
+        return NO_EVENTS
 
     @classmethod
     def from_events(cls, events: Sequence[Event]) -> RecentEvents:
@@ -95,3 +95,12 @@ class RecentEvents:
     def last_purchase(self, items: np.ndarray) -> np.ndarray:
         """Latest purchase time (int64) per item, -1 for items not purchased in these events."""
         return pair_keys.values_at(self.purchased, self.purchased_at, np.asarray(items, dtype=np.int64), default=-1)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+_NONE, _NEVER = _read_only(np.zeros(0, dtype=np.int32)), _read_only(np.zeros(0, dtype=np.int64))
+NO_EVENTS = RecentEvents(_NONE, _NEVER, _NONE, _NEVER, _NONE, _NEVER)

@@ -41,7 +41,7 @@ MIN_COMPLEMENT_SHARE = 0.2
 FOR_YOU_COMPLEMENTS = 3
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built several times per request: a plain init is 3x faster than a frozen one
 class CustomerContext:
     """What a customer merge knows besides the precomputed list and the page.
 
@@ -107,6 +107,10 @@ def rerank_for_you(
     ``min_complement_share`` of its anchor's buyers within the window.
     """
     events = customer.events
+    if not (len(events.purchased) or len(events.cart) or len(events.viewed)) and category is None:
+        page = plain_page(base, None, "for_you", k=k, offset=offset, allowed=allowed)  # most requests: no events
+        if page is not None:
+            return page
     guest = not len(base)
     session = session_rows(
         events,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from recommender.numeric.page_kernels import allowed_head
 from recommender.request_time.candidates import Candidates, Fallback, Reranked
 from recommender.request_time.filters import Filters
 from recommender.vocabulary import ReasonKind
@@ -65,11 +66,13 @@ def plain_page(
     _check_page(k, offset)
     need = offset + k
     rows = base if order is None else base[order]
-    if allowed is not None:
-        keep = rows["item"] >= 0
-        keep[keep] = np.asarray(allowed, dtype=bool)[rows["item"][keep]]
-        if not keep.all():
-            rows = rows[keep]
+    if allowed is not None:  # the head of the allowed rows, or unfit (short, an item twice): a few calls
+        positions = allowed_head(rows["item"], np.asarray(allowed, dtype=bool), need)
+        if positions is None or len(positions) < need:
+            return None
+        page = rows[positions[offset:need]]
+        kinds = kind if kind is not None else np.where(page["reason"] >= 0, "repeat", "for_you")
+        return Reranked(Candidates.from_entries(page, kinds), fallback=False)
     head = rows[:need]
     items = head["item"]
     if len(head) < need or int(items.min()) < 0 or len(np.unique(items)) < need:

@@ -137,13 +137,30 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Effects:
+    """The rules in effect on an answer, by action, with the block rules as one mask and the boost and bury
+    rules as one factor per item (None: no such rule), so an answer they do not touch costs one gather."""
+
+    blocks: tuple[Rule, ...]
+    weights: tuple[Rule, ...]  # boost and bury
+    pins: tuple[Rule, ...]
+    promotions: tuple[Rule, ...]
+    blocked: np.ndarray | None  # bool per item
+    factor: np.ndarray | None  # float64 per item, 1.0 where no boost or bury applies
+
+
+@dataclass(frozen=True)
 class RuleBook:
     """Rules compiled for one catalog: each rule's target and context as indices (-2: unknown here)."""
 
     rules: tuple[Rule, ...]
     catalog: Catalog
     version: int = 0
-    _targets: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)  # by id(rule)
+    # by id(rule) / the ids of a set of rules; each entry holds its rules, so an id is never reused meanwhile
+    _targets: dict[int, tuple[Rule, np.ndarray]] = field(default_factory=dict, compare=False, repr=False)
+    _effects: dict[tuple[int, ...], tuple[tuple[Rule, ...], Effects]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, rules: Iterable[Rule], catalog: Catalog, version: int = 0) -> RuleBook:
@@ -185,23 +202,53 @@ class RuleBook:
         """The rule's target as a bool per item of the catalog, computed once per book (a book lives as long
         as the rules and the catalog it was compiled for: ``serving.rules_store.HeldRules.book``)."""
         key = id(rule)
-        found = self._targets.get(key)
-        if found is None:
-            catalog = self.catalog
-            n = len(catalog.category)
-            if rule.item_id is not None:
-                found = np.zeros(n, dtype=bool)
-                item = self.item(rule.item_id)
-                if 0 <= item < n:
-                    found[item] = True
-            elif rule.category is not None:
-                found = np.asarray(catalog.category) == self.category_of(rule.category)
-            else:
-                price = np.asarray(catalog.price, dtype=np.float64)
-                low = -np.inf if rule.price_min is None else rule.price_min
-                high = np.inf if rule.price_max is None else rule.price_max
-                found = (price >= low) & (price <= high)
-            self._targets[key] = found
+        held = self._targets.get(key)
+        if held is not None and held[0] is rule:
+            return held[1]
+        catalog = self.catalog
+        n = len(catalog.category)
+        if rule.item_id is not None:
+            found = np.zeros(n, dtype=bool)
+            item = self.item(rule.item_id)
+            if 0 <= item < n:
+                found[item] = True
+        elif rule.category is not None:
+            found = np.asarray(catalog.category) == self.category_of(rule.category)
+        else:
+            price = np.asarray(catalog.price, dtype=np.float64)
+            low = -np.inf if rule.price_min is None else rule.price_min
+            high = np.inf if rule.price_max is None else rule.price_max
+            found = (price >= low) & (price <= high)
+        self._targets[key] = (rule, found)
+        return found
+
+    def effects(self, rules: Sequence[Rule]) -> Effects:
+        """``rules`` (those in effect on an answer) by action, blocks and weights combined per item; computed
+        once per set of rules and book."""
+        key = tuple(id(rule) for rule in rules)
+        held = self._effects.get(key)
+        if held is not None and all(a is b for a, b in zip(held[0], rules, strict=True)):
+            return held[1]
+        blocks = tuple(r for r in rules if r.action == "block")
+        weights = tuple(r for r in rules if r.action in ("boost", "bury"))
+        blocked = factor = None
+        if blocks:
+            blocked = np.zeros(len(self.catalog.category), dtype=bool)
+            for rule in blocks:
+                blocked |= self.target(rule)
+        if weights:
+            factor = np.ones(len(self.catalog.category), dtype=np.float64)
+            for rule in weights:
+                factor[self.target(rule)] *= float(rule.factor or 1.0)
+        found = Effects(
+            blocks,
+            weights,
+            tuple(r for r in rules if r.action == "pin"),
+            tuple(r for r in rules if r.action == "promote"),
+            blocked,
+            factor,
+        )
+        self._effects[key] = (tuple(rules), found)
         return found
 
     def _applies(self, rule: Rule, page: Page, now: float) -> bool:
