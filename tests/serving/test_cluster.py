@@ -1,0 +1,124 @@
+"""The API tests again, against a real three-master Redis Cluster (``RECS_REDIS_CLUSTER=true``), and a shard
+that dies.
+
+The tests below are the single-node modules' own (imported, so they run here with this module's
+``redis_url``: the session's cluster, ``tests/conftest.py``): publish, every list route, events changing the
+next answer, the cart, the live catalog (``PUT /v1/items`` and ``recs catalog push``) and merchandising
+rules. Then one test kills a master of a cluster of its own (no replicas): every answer is a 200, those
+whose slot died marked ``fallback: true``, never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from redis.cluster import RedisCluster
+
+from serving.cache import keys_of
+from serving.embedded_redis import EmbeddedCluster
+from serving.keys import LIST_BUCKETS
+from serving.publish import PublishReport, publish_bundle
+from tests.serving.conftest import serve
+from tests.serving.test_api import (  # noqa: F401 (collected again here, against the cluster)
+    planted,
+    test_a_bought_repeat_item_waits_for_its_interval,
+    test_a_new_customers_purchase_personalizes_their_first_answer,
+    test_a_purchase_reshapes_the_next_for_you_answer,
+    test_a_tent_is_completed_by_a_sleeping_bag_never_the_reverse,
+    test_cart_complements_sum_over_the_cart_without_substitutes,
+    test_cart_merges_the_customers_recent_cart_adds,
+    test_category_and_stock_filters,
+    test_events_are_bounded_and_expire,
+    test_for_you_answers_the_published_list_with_the_contract_fields,
+    test_next_purchase_offers_repeat_items_with_their_interval,
+    test_offset_pages_continue_without_overlap,
+    test_popular_per_category,
+    test_similar_items_exclude_the_item_and_name_it,
+    test_unknown_customer_gets_popular_marked_as_fallback,
+    test_unknown_item_gets_popular_and_a_known_one_its_category,
+)
+from tests.serving.test_live_catalog import (  # noqa: F401
+    test_a_new_item_is_servable_at_once,
+    test_a_stock_change_is_visible_on_the_next_request_of_every_process,
+    test_recs_catalog_push_writes_good_rows_and_lists_rejects,
+)
+from tests.serving.test_rules import (  # noqa: F401
+    app,
+    test_block_takes_a_category_out_of_every_surface_and_fallback,
+    test_rules_are_stored_listed_replaced_and_deleted,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def redis_url(redis_cluster_url: str) -> str:
+    """Every test of this module runs against the session's cluster (emptied before each test)."""
+    return redis_cluster_url
+
+
+def test_publish_spreads_the_lists_over_every_shard(published: PublishReport, redis_client) -> None:
+    assert isinstance(redis_client, RedisCluster)
+    keys = keys_of(redis_client)
+    assert redis_client.get(keys.active).decode() == published.version
+    sizes = {node.name: node.redis_connection.dbsize() for node in redis_client.get_primaries()}
+    assert len(sizes) == 3 and all(n > 0 for n in sizes.values())
+    stored = sum(redis_client.hlen(keys.bucket_key(published.version, "for_you", b)) for b in range(LIST_BUCKETS))
+    assert stored == published.counts["for_you"]
+    for customer in ("c000001", "c000002"):  # a customer's list and recent events share one slot
+        slot = redis_client.keyslot(keys.list_key(published.version, "for_you", customer))
+        assert slot == redis_client.keyslot(keys.events(customer))
+
+
+async def test_a_new_publish_switches_every_reader_at_once(trained, published: PublishReport, redis_client) -> None:
+    async with serve(redis_cluster_url_of(redis_client)) as api:
+        before = (await api.get("/v1/users/c000001/recommendations")).json()
+        newer = publish_bundle(trained.bundle, redis_client, model_name="test-recs", model_version="2")
+        await api.get("/v1/users/c000001/recommendations")  # reads the new pointer, answers from the tables it held
+        after = (await api.get("/v1/users/c000001/recommendations")).json()
+    assert before["model_version"] == f"1@{published.version}" and after["model_version"] == f"2@{newer.version}"
+    keys = keys_of(redis_client)
+    assert redis_client.ttl(keys.blob(published.version, "meta")) > 0  # the old version expires after the grace
+
+
+def redis_cluster_url_of(client: RedisCluster) -> str:
+    node = client.get_default_node()
+    return f"redis://{node.host}:{node.port}/0"
+
+
+async def test_a_dead_shard_gives_marked_fallbacks_never_a_500(
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECS_REDIS_CLUSTER", "true")
+    bundle = trained.bundle
+    with EmbeddedCluster(tmp_path / "cluster") as cluster:
+        client = RedisCluster.from_url(cluster.url)
+        published = publish_bundle(bundle, client, model_name="test-recs", model_version="1")
+        keys = keys_of(client)
+        shared = client.keyslot(keys.active)
+        # a master that does not hold the shared slot: its customers fall back, the others are served
+        victim = next(n for n in cluster.nodes if client.get_node_from_key(keys.active).port != n.port)
+        customers = bundle.customers.ids[:40].tolist()
+        items = bundle.items.ids[:20].tolist()
+        paths = [f"/v1/users/{c}/{route}" for c in customers for route in ("recommendations", "next-purchase")]
+        paths += [f"/v1/items/{i}/{route}" for i in items for route in ("complements", "similar")]
+        async with serve(cluster.url, version_check_seconds=0) as api:
+            before = [(await api.get(p)).json()["fallback"] for p in paths]  # a few have no list of their own
+            victim.stop()
+            started = time.monotonic()
+            answers = await asyncio.gather(*(api.get(p) for p in paths))
+            event = await api.post(
+                "/v1/events", json={"customer_id": customers[0], "type": "view", "item_ids": [items[0]]}
+            )
+        client.close()
+    assert [r.status_code for r in answers] == [200] * len(paths)
+    after = [r.json()["fallback"] for r in answers]
+    fell = [b is False and a is True for b, a in zip(before, after, strict=True)]
+    served = [b is False and a is False for b, a in zip(before, after, strict=True)]
+    assert any(fell) and any(served)  # those on the dead shard, marked; the others served
+    assert event.status_code in (202, 503)
+    assert time.monotonic() - started < 20
+    assert shared is not None and published.version
