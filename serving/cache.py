@@ -1,4 +1,4 @@
-"""The Redis layout of published recommendations, and its packing. The one module that imports redis.
+"""Redis clients and the service's reads of published recommendations, and their packing. Imports redis.
 
 The key layout, on one node and on a Redis Cluster, is ``serving.keys`` (``keys_of(client)`` picks the one
 of a client); the feedback keys are described in ``serving.feedback.store``. On a cluster, the clients are

@@ -34,6 +34,7 @@ a slot), so that every multi-key read and script stays in one slot:
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ class Keys:
 
     cluster: bool
 
-    @property
+    @functools.cached_property
     def prefix(self) -> str:
         """The prefix of every key outside the list buckets (``{recs}:`` on a cluster: the shared slot)."""
         return "{recs}:" if self.cluster else "recs:"
@@ -62,31 +63,31 @@ class Keys:
     def shared(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    @property
+    @functools.cached_property
     def active(self) -> str:
         return self.shared("active")
 
-    @property
+    @functools.cached_property
     def experiment(self) -> str:
         return self.shared("experiment")
 
-    @property
+    @functools.cached_property
     def versions(self) -> str:
         return self.shared("versions")
 
-    @property
+    @functools.cached_property
     def catalog(self) -> str:
         return self.shared("catalog")
 
-    @property
+    @functools.cached_property
     def catalog_stamp(self) -> str:
         return self.shared("catalog:stamp")
 
-    @property
+    @functools.cached_property
     def catalog_changes(self) -> str:
         return self.shared("catalog:changes")
 
-    @property
+    @functools.cached_property
     def log(self) -> str:
         return self.shared("log")
 

@@ -4,8 +4,9 @@ that dies.
 The tests below are the single-node modules' own (imported, so they run here with this module's
 ``redis_url``: the session's cluster, ``tests/conftest.py``): publish, every list route, events changing the
 next answer, the cart, the live catalog (``PUT /v1/items`` and ``recs catalog push``) and merchandising
-rules. Then one test kills a master of a cluster of its own (no replicas): every answer is a 200, those
-whose slot died marked ``fallback: true``, never a 500.
+rules; then an experiment, whose stop is a transaction in the shared slot. Last, one test kills a master of
+a cluster of its own (no replicas): every answer is a 200, those whose slot died marked ``fallback: true``,
+never a 500. About 30 s in all, plus the session's training when no other test ran it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from redis.cluster import RedisCluster
 
 from serving.cache import keys_of
 from serving.embedded_redis import EmbeddedCluster
+from serving.experiments import store
+from serving.experiments.config import Experiment
 from serving.keys import LIST_BUCKETS
 from serving.publish import PublishReport, publish_bundle
 from tests.serving.conftest import serve
@@ -82,6 +85,29 @@ async def test_a_new_publish_switches_every_reader_at_once(trained, published: P
     assert before["model_version"] == f"1@{published.version}" and after["model_version"] == f"2@{newer.version}"
     keys = keys_of(redis_client)
     assert redis_client.ttl(keys.blob(published.version, "meta")) > 0  # the old version expires after the grace
+
+
+async def test_an_experiment_splits_customers_and_its_stop_promotes_in_one_transaction(
+    trained, published: PublishReport, redis_client, redis_url: str
+) -> None:
+    challenger = publish_bundle(trained.bundle, redis_client, model_name="test-recs", model_version="2", activate=False)
+    experiment = Experiment(
+        name="exp-1",
+        model_name="test-recs",
+        challenger_model_version="2",
+        challenger_version=challenger.version,
+        champion_model_version="1",
+        share=0.5,
+        surfaces=("for_you",),
+        started_at=int(time.time()),
+    )
+    store.start(redis_client, experiment)
+    async with serve(redis_url) as api:
+        bodies = [(await api.get(f"/v1/users/{c}/recommendations")).json() for c in trained.bundle.customers.ids[:20]]
+    assert {body["variant"] for body in bodies} == {"champion", "challenger"}
+    assert store.stop(redis_client, experiment, promote=True, grace_seconds=60) == published.version
+    assert redis_client.get(keys_of(redis_client).active).decode() == challenger.version
+    assert store.read_experiment(redis_client) is None
 
 
 def redis_cluster_url_of(client: RedisCluster) -> str:
