@@ -67,6 +67,7 @@ def connect_async(
             socket_timeout=socket_timeout,
             socket_connect_timeout=connect_timeout,
             retry=AsyncRetry(NoBackoff(), retries=1),
+            max_connections=2**31,  # per node, as a node's client: its default (100) refuses a burst, as fallbacks
         )
     return aioredis.Redis.from_url(
         url,
