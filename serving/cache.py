@@ -253,6 +253,7 @@ class CacheReader:
         source = CUSTOMER_LISTS_SCRIPT if self.keys.cluster else CUSTOMER_VIEW_SCRIPT
         self._view_script = (source % (events - 1)).encode()
         self._view_sha = hashlib.sha1(self._view_script).hexdigest()
+        self._pointer_keys = (self.keys.active, self.keys.experiment, self.keys.catalog_stamp)
 
     async def active_version(self) -> str | None:
         raw = await self.client.get(self.keys.active)
@@ -278,6 +279,17 @@ class CacheReader:
         except NoScriptError:
             return await self.client.execute_command("EVAL", self._view_script, len(keys), *keys, customer_id)
 
+    async def _nodes_view(self, lists: Sequence[str], customer_id: str) -> tuple[Any, Any]:
+        """A cluster's customer read sent straight to the two nodes that serve its slots, by the slot table the
+        client holds (half the client work of the cluster client's routing, which checks each command's keys
+        and retries); any error, MOVED included, is left to the caller, which sends it the client's way."""
+        client: Any = self.client
+        view = client.get_node_from_key(lists[0]).execute_command(
+            "EVALSHA", self._view_sha, len(lists), *lists, customer_id
+        )
+        pointers = client.get_node_from_key(self._pointer_keys[0]).execute_command("MGET", *self._pointer_keys)
+        return await asyncio.gather(view, pointers)
+
     async def customer_view(
         self, version: str, surface: str, customer_id: str
     ) -> tuple[str | None, bytes | None, list[bytes], bytes | None, bytes | None]:
@@ -288,10 +300,13 @@ class CacheReader:
         keys = self.keys
         lists = (keys.list_key(version, surface, customer_id), keys.events(customer_id))
         if keys.cluster:
-            (packed, recent), (active, experiment, stamp) = await asyncio.gather(
-                self._eval_view(lists, customer_id), self.pointers()
-            )
-            return active, packed, list(recent), experiment, stamp
+            try:
+                (packed, recent), (active, experiment, stamp) = await self._nodes_view(lists, customer_id)
+            except (*RedisUnavailable, AttributeError):  # a moved slot, a lost script, a node down: the client's way
+                (packed, recent), (active, experiment, stamp) = await asyncio.gather(
+                    self._eval_view(lists, customer_id), self.client.mget(self._pointer_keys)
+                )
+            return (active.decode() if active else None), packed, list(recent), experiment, stamp
         reply = await self._eval_view((keys.active, *lists, keys.experiment, keys.catalog_stamp), customer_id)
         active, packed, recent, experiment, stamp = reply
         return (active.decode() if active else None), packed, list(recent), experiment, stamp

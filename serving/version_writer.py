@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from serving.cache import SyncRedis, keys_of, version_key
+from serving.keys import LIST_BUCKETS, bucket
 
 
 def hset_command(key: bytes, fields: Sequence[str], values: Sequence[bytes]) -> bytes:
@@ -84,16 +85,19 @@ class VersionWriter:
     def _put_buckets(self, surface: str, keys: Sequence[str], values: Sequence[bytes]) -> None:
         """A cluster's ``put_hash``: the fields grouped by list bucket, each shard's HSETs sent by a thread."""
         client: Any = self.client  # a redis.cluster.RedisCluster
-        by_key: dict[str, tuple[list[str], list[bytes]]] = {}
-        for field, value in zip(keys, values, strict=True):
-            names, packed = by_key.setdefault(self.keys.list_key(self.version, surface, field), ([], []))
-            names.append(field)
-            packed.append(value)
+        names: list[list[str]] = [[] for _ in range(LIST_BUCKETS)]
+        packed: list[list[bytes]] = [[] for _ in range(LIST_BUCKETS)]
+        for field, value, number in zip(keys, values, map(bucket, keys), strict=True):
+            names[number].append(field)
+            packed[number].append(value)
         by_node: dict[str, tuple[Any, list[bytes]]] = {}
-        for key, (names, packed) in by_key.items():
+        for number in range(LIST_BUCKETS):
+            if not names[number]:
+                continue
+            key = self.keys.bucket_key(self.version, surface, number)
             node = client.get_node_from_key(key)
             target = by_node.setdefault(node.name, (client.get_redis_connection(node), []))
-            target[1].extend(self._hsets(key.encode(), names, packed))
+            target[1].extend(self._hsets(key.encode(), names[number], packed[number]))
         with ThreadPoolExecutor(len(by_node), thread_name_prefix="publish-shard") as shards:
             for future in [shards.submit(send_packed, node, commands) for node, commands in by_node.values()]:
                 future.result()
