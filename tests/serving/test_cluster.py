@@ -3,48 +3,50 @@ that dies.
 
 The tests below are the single-node modules' own (imported, so they run here with this module's
 ``redis_url``: the session's cluster, ``tests/conftest.py``): publish, every list route, events changing the
-next answer, the cart, the live catalog (``PUT /v1/items`` and ``recs catalog push``) and merchandising
-rules; then an experiment, whose stop is a transaction in the shared slot. Last, one test kills a master of
-a cluster of its own (no replicas): every answer is a 200, those whose slot died marked ``fallback: true``,
-never a 500. About 30 s in all, plus the session's training when no other test ran it.
+next answer, the cart, the live catalog (``PUT /v1/items`` and ``recs catalog push``), merchandising rules
+(the routes and ``recs rules``) and ``recs events export``. Then this module's own: the lists spread over
+every shard, a new publish switching readers, an experiment (its stop is a transaction in the shared slot),
+``recs publish`` of a registered champion, and a command refused without the cluster's URL. Last, one test
+kills a master of a cluster of its own (no replicas): every answer is a 200, those whose slot died marked
+``fallback: true``, never a 500. About 35 s in all, plus the session's training when no other test ran it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
+import mlflow
 import pytest
 from redis.cluster import RedisCluster
+from typer.testing import CliRunner
 
 from serving.cache import keys_of
+from serving.cli import build_app
 from serving.embedded_redis import EmbeddedCluster, EmbeddedRedis
 from serving.experiments import store
 from serving.experiments.config import Experiment
 from serving.keys import LIST_BUCKETS
 from serving.publish import PublishReport, publish_bundle
+from tests.registering import register
 from tests.serving.conftest import serve
 from tests.serving.test_api import (  # noqa: F401 (collected again here, against the cluster)
     planted,
-    test_a_bought_repeat_item_waits_for_its_interval,
-    test_a_new_customers_purchase_personalizes_their_first_answer,
     test_a_purchase_reshapes_the_next_for_you_answer,
     test_a_tent_is_completed_by_a_sleeping_bag_never_the_reverse,
     test_cart_complements_sum_over_the_cart_without_substitutes,
-    test_cart_merges_the_customers_recent_cart_adds,
-    test_category_and_stock_filters,
     test_events_are_bounded_and_expire,
     test_for_you_answers_the_published_list_with_the_contract_fields,
     test_next_purchase_offers_repeat_items_with_their_interval,
-    test_offset_pages_continue_without_overlap,
     test_popular_per_category,
     test_similar_items_exclude_the_item_and_name_it,
-    test_unknown_customer_gets_popular_marked_as_fallback,
-    test_unknown_item_gets_popular_and_a_known_one_its_category,
+)
+from tests.serving.test_event_export import (  # noqa: F401
+    test_each_event_is_exported_once_and_new_events_go_to_new_parts,
 )
 from tests.serving.test_live_catalog import (  # noqa: F401
-    test_a_new_item_is_servable_at_once,
     test_a_stock_change_is_visible_on_the_next_request_of_every_process,
     test_recs_catalog_push_writes_good_rows_and_lists_rejects,
 )
@@ -53,6 +55,8 @@ from tests.serving.test_rules import (  # noqa: F401
     test_block_takes_a_category_out_of_every_surface_and_fallback,
     test_rules_are_stored_listed_replaced_and_deleted,
 )
+from tests.serving.test_rules_cli import env, test_add_list_and_delete  # noqa: F401
+from training.settings import TrainingSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -108,6 +112,32 @@ async def test_an_experiment_splits_customers_and_its_stop_promotes_in_one_trans
     assert store.stop(redis_client, experiment, promote=True, grace_seconds=60) == published.version
     assert redis_client.get(keys_of(redis_client).active).decode() == challenger.version
     assert store.read_experiment(redis_client) is None
+
+
+def test_recs_publish_writes_the_champion_into_the_cluster(
+    trained, recs_home: Path, redis_url: str, redis_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # mlflow sets both in os.environ: undo after
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)
+    register(TrainingSettings(), trained, promote=True)
+    try:
+        result = CliRunner().invoke(build_app(), ["publish"], env={"RECS_REDIS_URL": redis_url})
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+    assert result.exit_code == 0, result.output
+    keys = keys_of(redis_client)
+    version = redis_client.get(keys.active).decode()
+    assert json.loads(redis_client.get(keys.blob(version, "meta")))["model_version"] == "1"
+    assert redis_client.hlen(keys.bucket_key(version, "for_you", 0)) > 0
+
+
+def test_a_cluster_without_its_url_is_refused(recs_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECS_REDIS_CLUSTER", "true")
+    monkeypatch.delenv("RECS_REDIS_URL", raising=False)
+    result = CliRunner().invoke(build_app(), ["rules", "list"])
+    assert result.exit_code != 0 and "RECS_REDIS_CLUSTER=true needs RECS_REDIS_URL" in result.output
 
 
 def redis_cluster_url_of(client: RedisCluster) -> str:
