@@ -10,6 +10,7 @@ default ``k`` (model name "test-recs", model version "1"); the value is the ``Pu
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,7 +28,7 @@ from serving.settings import ServingSettings
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = connect_sync(redis_url)  # a cluster's when RECS_REDIS_CLUSTER is true
+    client = connect_sync(redis_url, cluster=os.environ.get("RECS_REDIS_CLUSTER") == "true")
     yield client  # type: ignore[misc]
     client.close()
 
