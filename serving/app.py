@@ -82,7 +82,10 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = cache.connect_async(
-            cfg.redis_url or "", socket_timeout=cfg.redis_socket_timeout, connect_timeout=cfg.redis_connect_timeout
+            cfg.redis_url or "",
+            socket_timeout=cfg.redis_socket_timeout,
+            connect_timeout=cfg.redis_connect_timeout,
+            cluster=cfg.redis_cluster,
         )
         buffer = EventBuffer(
             capacity=cfg.event_buffer_max,
@@ -90,7 +93,9 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
             on_flushed=metrics.events_flushed.inc,
         )
         metrics.watch_buffer(buffer)
-        pipe = cache.lean_pipe(cfg.redis_url or "", connect_timeout=cfg.redis_connect_timeout)
+        pipe = cache.lean_pipe(
+            cfg.redis_url or "", connect_timeout=cfg.redis_connect_timeout, cluster=cfg.redis_cluster
+        )
         state = ServingState(
             settings=cfg, reader=cache.CacheReader(client, cfg.events_max, pipe), metrics=metrics, events=buffer
         )

@@ -1,29 +1,14 @@
-"""The Redis layout of published recommendations, and its packing. The one module that imports redis.
+"""Redis clients and the service's reads of published recommendations, and their packing. Imports redis.
 
-Layout (every precomputed key carries its version; one small key names the active version):
+The key layout, on one node and on a Redis Cluster, is ``serving.keys`` (``keys_of(client)`` picks the one
+of a client); the feedback keys are described in ``serving.feedback.store``. On a cluster, the clients are
+redis-py's cluster clients (``connect_async``/``connect_sync`` with ``cluster=True``), a customer's read is
+two commands sent at once (its list and events in the customer's slot, the pointers in the shared slot),
+and publish writes each shard's list buckets in parallel (docs/operations.md, "Redis Cluster").
 
-    recs:active                      STRING  the active version id
-    recs:versions                    ZSET    version id -> publish start time (for cleanup)
-    recs:v:<version>:meta            STRING  JSON: model name/version, counts, window days, published_at
-    recs:v:<version>:items           STRING  JSON list of item ids (index i = packed item i)
-    recs:v:<version>:catalog         STRING  npz bytes: category per item, in_stock, price, names, categories
-    recs:v:<version>:popular         STRING  npz bytes: overall list + per-category lists
-    recs:v:<version>:<surface>       HASH    external id -> packed entries, for surfaces
-                                             for_you, next_purchase (customer ids), complements, similar (item ids)
-    recs:events:<customer_id>        LIST    recent events, newest first, JSON; bounded length, with a TTL
-    recs:experiment                  STRING  JSON: the live experiment (``serving.experiments``), if any; its
-                                             challenger's version is published like any other, never active
-    recs:catalog                     HASH    the live catalog (``serving.catalog_store``), independent of versions:
-                                             item id -> JSON {in_stock?, price?, category?, name?, active?}
-    recs:catalog:stamp               STRING  a counter, one more per catalog write (read with every request)
-    recs:catalog:changes             ZSET    item id -> the stamp of its last change (processes read only those
-                                             changed since the stamp they hold)
-
-The feedback keys (the event log, answer records, attribution, KPIs) are laid out in ``serving.feedback.store``.
-
-A publish writes a whole new version, then flips ``recs:active`` in one command: a reader never sees two
-versions mixed, and a crash mid-publish leaves the old version serving. Old versions expire after a grace
-period; unfinished ones are deleted by the next publish.
+A publish (``serving.version_writer``) writes a whole new version, then flips ``recs:active`` in one command
+(one key, on a cluster too): a reader never sees two versions mixed, and a crash mid-publish leaves the old
+version serving. Old versions expire after a grace period; unfinished ones are deleted by the next publish.
 
 Packed entries: a little-endian array of ``ENTRY`` records (item index into that version's item table,
 score, and one number for the reason: a complement's share of anchor buyers, a repeat item's interval in
@@ -32,11 +17,11 @@ days, or -1). Indices never leave the serving process: routes map them back to i
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import io
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,56 +29,87 @@ from typing import Any
 import numpy as np
 import redis
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
+import redis.asyncio.cluster as aiocluster
+import redis.cluster
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisClusterException
+from redis.retry import Retry
 
 from recommender.request_time import ENTRY
+from serving.keys import CLUSTER, SINGLE, Keys
 from serving.redis_pipe import Address, RedisPipe
 
-ACTIVE_KEY = "recs:active"
-EXPERIMENT_KEY = "recs:experiment"
-VERSIONS_KEY = "recs:versions"
-EVENTS_PREFIX = "recs:events:"
-CATALOG_KEY = "recs:catalog"
-CATALOG_STAMP_KEY = "recs:catalog:stamp"
-CATALOG_CHANGES_KEY = "recs:catalog:changes"
+# the single-node names (tests and tools read them); a cluster's are ``serving.keys.CLUSTER``'s
+ACTIVE_KEY = SINGLE.active
+EXPERIMENT_KEY = SINGLE.experiment
+VERSIONS_KEY = SINGLE.versions
+CATALOG_KEY = SINGLE.catalog
+CATALOG_STAMP_KEY = SINGLE.catalog_stamp
+CATALOG_CHANGES_KEY = SINGLE.catalog_changes
 
-AsyncRedis = aioredis.Redis  # the asyncio client's type, for modules that take one (they never import redis)
-SyncRedis = redis.Redis  # the synchronous client's type (commands, publish)
-# What callers outside this module catch when Redis is down, slow or answers garbage (they never import redis).
-RedisUnavailable = redis.RedisError
+# the clients' types, for modules that take one (they never import redis): a node's or a cluster's
+AsyncRedis = aioredis.Redis | aiocluster.RedisCluster
+SyncRedis = redis.Redis | redis.cluster.RedisCluster
+# What callers outside this module catch when Redis is down, slow or answers garbage (they never import redis):
+# a cluster client raises RedisClusterException (not a RedisError) when no node serves a slot.
+RedisUnavailable = (redis.RedisError, RedisClusterException)
 
 
-def connect_async(url: str, *, socket_timeout: float = 0.5, connect_timeout: float = 0.5) -> aioredis.Redis:
+def connect_async(
+    url: str, *, socket_timeout: float = 0.5, connect_timeout: float = 0.5, cluster: bool = False
+) -> AsyncRedis:
     """An asyncio client for the HTTP service: short timeouts and one immediate retry (a stale pooled
-    connection after a Redis restart), so an outage turns into a fast fallback instead of a slow request."""
+    connection after a Redis restart), so an outage turns into a fast fallback instead of a slow request.
+    With ``cluster``, ``url`` names one node of a Redis Cluster and the client finds the others."""
+    if cluster:
+        return aiocluster.RedisCluster.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+            retry=AsyncRetry(NoBackoff(), retries=1),
+            max_connections=2**31,  # per node, as a node's client: its default (100) refuses a burst, as fallbacks
+        )
     return aioredis.Redis.from_url(
         url,
         socket_timeout=socket_timeout,
         socket_connect_timeout=connect_timeout,
-        retry=Retry(NoBackoff(), retries=1),
+        retry=AsyncRetry(NoBackoff(), retries=1),
     )
 
 
-def lean_pipe(url: str, *, connect_timeout: float = 0.5) -> RedisPipe | None:
+def lean_pipe(url: str, *, connect_timeout: float = 0.5, cluster: bool = False) -> RedisPipe | None:
     """The lean pipelined connection for the per-request read (``serving.redis_pipe``), or None where the
-    URL needs redis-py's client (TLS, connection options)."""
-    address = Address.of(url)
+    URL needs redis-py's client (a cluster, TLS, connection options)."""
+    address = None if cluster else Address.of(url)
     return None if address is None else RedisPipe(address, connect_timeout=connect_timeout)
 
 
-def connect_sync(url: str) -> redis.Redis:
-    """A synchronous client for publish and the command line."""
+def connect_sync(url: str, *, cluster: bool | None = None) -> SyncRedis:
+    """A synchronous client for publish and the command line (a cluster's, with ``cluster``; None: as
+    ``RECS_REDIS_CLUSTER`` says, read through ``ServingSettings`` when the command connects)."""
+    if cluster is None:
+        from serving.settings import ServingSettings
+
+        cluster = ServingSettings().redis_cluster
+    if cluster:
+        return redis.cluster.RedisCluster.from_url(url, retry=Retry(NoBackoff(), retries=1))
     return redis.Redis.from_url(url)
 
 
+def keys_of(client: AsyncRedis | SyncRedis) -> Keys:
+    """The key layout of ``client``'s Redis: ``CLUSTER`` for a cluster client, else ``SINGLE``."""
+    return CLUSTER if isinstance(client, (aiocluster.RedisCluster, redis.cluster.RedisCluster)) else SINGLE
+
+
 def version_key(version: str, name: str) -> str:
-    return f"recs:v:{version}:{name}"
+    """A version's key on a single node (a table, or a surface's whole hash)."""
+    return SINGLE.blob(version, name)
 
 
 def events_key(customer_id: str) -> str:
-    return f"{EVENTS_PREFIX}{customer_id}"
+    """A customer's recent events on a single node."""
+    return SINGLE.events(customer_id)
 
 
 # packing --------------------------------------------------------------------------------------------------
@@ -229,44 +245,80 @@ class Script:
             return await client.execute_command("EVAL", self.source, len(keys), *keys, *args)
 
 
-class CacheReader:
-    """Reads for the HTTP service; every method is one round trip (one command, a script or a pipeline)."""
+# a cluster's customer read: the list and the recent events, both in the customer's list bucket (one slot)
+CUSTOMER_LISTS_SCRIPT = """
+return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('LRANGE', KEYS[2], 0, %d)}
+"""
 
-    def __init__(self, client: aioredis.Redis, events: int = 50, pipe: RedisPipe | None = None) -> None:
+
+class CacheReader:
+    """Reads for the HTTP service; every method is one round trip (one command, a script or a pipeline; on a
+    cluster, the commands of one read are sent at once, one per slot)."""
+
+    def __init__(self, client: AsyncRedis, events: int = 50, pipe: RedisPipe | None = None) -> None:
         self.client = client
-        self.pipe = pipe  # the lean pipelined connection for ``customer_view`` (None: the client's)
-        self._view_script = (CUSTOMER_VIEW_SCRIPT % (events - 1)).encode()
+        self.keys = keys_of(client)
+        # the lean pipelined connection for a single node's customer read (None: the client's)
+        self.pipe = None if self.keys.cluster else pipe
+        source = CUSTOMER_LISTS_SCRIPT if self.keys.cluster else CUSTOMER_VIEW_SCRIPT
+        self._view_script = (source % (events - 1)).encode()
         self._view_sha = hashlib.sha1(self._view_script).hexdigest()
+        self._pointer_keys = (self.keys.active, self.keys.experiment, self.keys.catalog_stamp)
 
     async def active_version(self) -> str | None:
-        raw = await self.client.get(ACTIVE_KEY)
+        raw = await self.client.get(self.keys.active)
         return raw.decode() if raw else None
 
     async def pointers(self) -> tuple[str | None, bytes | None, bytes | None]:
-        """(the active version, the live experiment as stored, the live catalog's stamp): one MGET."""
-        active, experiment, stamp = await self.client.mget([ACTIVE_KEY, EXPERIMENT_KEY, CATALOG_STAMP_KEY])
+        """(the active version, the live experiment as stored, the live catalog's stamp): one MGET (one slot)."""
+        keys = self.keys
+        active, experiment, stamp = await self.client.mget([keys.active, keys.experiment, keys.catalog_stamp])
         return (active.decode() if active else None), experiment, stamp
 
     async def load_tables(self, version: str) -> VersionTables:
         names = ("meta", "items", "catalog", "popular")
-        values = await self.client.mget([version_key(version, n) for n in names])
+        values = await self.client.mget([self.keys.blob(version, n) for n in names])
         if any(v is None for v in values):
             missing = [n for n, v in zip(names, values, strict=True) if v is None]
             raise VersionIncompleteError(f"version {version} lacks {', '.join(missing)}")
         return VersionTables.from_raw(version, *values)
+
+    async def _eval_view(self, keys: Sequence[str], customer_id: str) -> Any:
+        send = self.client.execute_command if self.pipe is None else self.pipe.call
+        try:
+            return await send("EVALSHA", self._view_sha, len(keys), *keys, customer_id)
+        except NoScriptError:
+            return await send("EVAL", self._view_script, len(keys), *keys, customer_id)
+
+    async def _nodes_view(self, lists: Sequence[str], customer_id: str) -> tuple[Any, Any]:
+        """A cluster's customer read sent straight to the two nodes that serve its slots, by the slot table the
+        client holds (half the client work of the cluster client's routing, which checks each command's keys
+        and retries); any error, MOVED included, is left to the caller, which sends it the client's way."""
+        client: Any = self.client
+        view = client.get_node_from_key(lists[0]).execute_command(
+            "EVALSHA", self._view_sha, len(lists), *lists, customer_id
+        )
+        pointers = client.get_node_from_key(self._pointer_keys[0]).execute_command("MGET", *self._pointer_keys)
+        return await asyncio.gather(view, pointers)
 
     async def customer_view(
         self, version: str, surface: str, customer_id: str
     ) -> tuple[str | None, bytes | None, list[bytes], bytes | None, bytes | None]:
         """(active version now, the customer's packed list, its ``events`` most recent events, newest first,
         the live experiment as stored, the live catalog's stamp): one EVALSHA (the script is loaded again when
-        Redis lost it, after a restart)."""
-        keys = (ACTIVE_KEY, version_key(version, surface), events_key(customer_id), EXPERIMENT_KEY, CATALOG_STAMP_KEY)
-        send = self.client.execute_command if self.pipe is None else self.pipe.call
-        try:
-            reply = await send("EVALSHA", self._view_sha, 5, *keys, customer_id)
-        except NoScriptError:
-            reply = await send("EVAL", self._view_script, 5, *keys, customer_id)
+        Redis lost it, after a restart); on a cluster, the script on the customer's slot and the pointers'
+        MGET on the shared slot, sent at once."""
+        keys = self.keys
+        lists = (keys.list_key(version, surface, customer_id), keys.events(customer_id))
+        if keys.cluster:
+            try:
+                (packed, recent), (active, experiment, stamp) = await self._nodes_view(lists, customer_id)
+            except (*RedisUnavailable, AttributeError):  # a moved slot, a lost script, a node down: the client's way
+                (packed, recent), (active, experiment, stamp) = await asyncio.gather(
+                    self._eval_view(lists, customer_id), self.client.mget(self._pointer_keys)
+                )
+            return (active.decode() if active else None), packed, list(recent), experiment, stamp
+        reply = await self._eval_view((keys.active, *lists, keys.experiment, keys.catalog_stamp), customer_id)
         active, packed, recent, experiment, stamp = reply
         return (active.decode() if active else None), packed, list(recent), experiment, stamp
 
@@ -275,113 +327,50 @@ class CacheReader:
     ) -> tuple[str | None, list[bytes | None], bytes | None]:
         """(active version now, packed lists of the items, the live catalog's stamp): one round trip."""
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.get(ACTIVE_KEY)
-            pipe.hmget(version_key(version, surface), list(item_ids))
-            pipe.get(CATALOG_STAMP_KEY)
-            active, packed, stamp = await pipe.execute()
-        return (active.decode() if active else None), list(packed), stamp
+            pipe.get(self.keys.active)
+            groups = self._hmget(pipe, version, surface, item_ids)
+            pipe.get(self.keys.catalog_stamp)
+            replies = await pipe.execute()
+        active, stamp = replies[0], replies[-1]
+        return (active.decode() if active else None), ungroup(groups, replies[1:-1], len(item_ids)), stamp
 
     async def item_lists_of(
         self, version: str, wanted: Sequence[tuple[str, Sequence[str]]]
     ) -> list[list[bytes | None]]:
-        """Packed lists of several (surface, item ids) pairs, one HMGET each, all in one round trip."""
+        """Packed lists of several (surface, item ids) pairs, one HMGET each (per bucket on a cluster), all in
+        one round trip."""
         async with self.client.pipeline(transaction=False) as pipe:
-            for surface, item_ids in wanted:
-                pipe.hmget(version_key(version, surface), list(item_ids))
+            grouped = [self._hmget(pipe, version, surface, item_ids) for surface, item_ids in wanted]
             replies = await pipe.execute()
-        return [list(reply) for reply in replies]
+        out: list[list[bytes | None]] = []
+        at = 0
+        for groups, (_, item_ids) in zip(grouped, wanted, strict=True):
+            out.append(ungroup(groups, replies[at : at + len(groups)], len(item_ids)))
+            at += len(groups)
+        return out
+
+    def _hmget(self, pipe: Any, version: str, surface: str, item_ids: Sequence[str]) -> list[Sequence[int]]:
+        """Queue the HMGETs of ``item_ids`` on ``pipe`` (one per hash holding them); the positions of each."""
+        if not self.keys.cluster:  # one hash per surface
+            pipe.hmget(self.keys.list_key(version, surface, ""), list(item_ids))
+            return [range(len(item_ids))]
+        groups: dict[str, list[int]] = {}
+        for i, item in enumerate(item_ids):
+            groups.setdefault(self.keys.list_key(version, surface, item), []).append(i)
+        for key, positions in groups.items():
+            pipe.hmget(key, [item_ids[i] for i in positions])
+        return list(groups.values())
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())
 
 
-# writing (publish, synchronous) ---------------------------------------------------------------------------
-def hset_command(key: bytes, fields: Sequence[str], values: Sequence[bytes]) -> bytes:
-    """``HSET key field value ...`` in the Redis protocol (RESP), fields encoded as UTF-8."""
-    head = b"*%d\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n" % (2 + 2 * len(fields), len(key), key)
-    body = [
-        b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(name), name, len(value), value)
-        for name, value in zip([field.encode() for field in fields], values, strict=True)
-    ]
-    return head + b"".join(body)
-
-
-class VersionWriter:
-    """Writes one new version through pipelines, then activates it atomically."""
-
-    def __init__(self, client: redis.Redis, version: str, chunk: int = 5_000) -> None:
-        self.client = client
-        self.version = version
-        self.chunk = chunk
-        client.zadd(VERSIONS_KEY, {version: time.time()})
-
-    def put_blob(self, name: str, value: bytes | str) -> None:
-        self.client.set(version_key(self.version, name), value)
-
-    def put_hash(self, surface: str, keys: Sequence[str], values: Sequence[bytes]) -> int:
-        """Write ``keys[i] -> values[i]`` into the version's hash for ``surface``, ``chunk`` fields per HSET,
-        every HSET of the call sent in one round trip.
-
-        The commands are packed here (``hset_commands``, about 5x cheaper than redis-py's general packer,
-        which was a third of a publish's Redis time) and sent on one of the client's pooled connections.
-        Returns the number of fields written (distinct ``keys`` are assumed, as publish gives them).
-        """
-        if len(keys) != len(values):
-            raise ValueError(f"{len(keys)} keys for {len(values)} values")
-        if not keys:
-            return 0
-        key = version_key(self.version, surface).encode()
-        commands = [
-            hset_command(key, keys[start : start + self.chunk], values[start : start + self.chunk])
-            for start in range(0, len(keys), self.chunk)
-        ]
-        pool = self.client.connection_pool
-        connection = pool.get_connection()
-        try:
-            connection.send_packed_command(commands)
-            for _ in commands:  # an error reply raises here (ResponseError), after the others were sent
-                connection.read_response()
-        except BaseException:
-            connection.disconnect()  # replies may be left unread: never hand this connection out again as is
-            raise
-        finally:
-            pool.release(connection)
-        return len(keys)
-
-    def activate(self, grace_seconds: int) -> str | None:
-        """Switch ``recs:active`` to this version (one atomic SET); the previous one expires after the grace.
-
-        Returns the previous active version, if any.
-        """
-        previous = self.client.set(ACTIVE_KEY, self.version, get=True)
-        previous_version = previous.decode() if previous else None
-        if previous_version and previous_version != self.version:
-            expire_version(self.client, previous_version, grace_seconds)
-        return previous_version
-
-
-def version_keys(client: redis.Redis, version: str) -> list[bytes]:
-    return list(client.scan_iter(match=version_key(version, "*"), count=1000))
-
-
-def expire_version(client: redis.Redis, version: str, seconds: int) -> None:
-    keys = version_keys(client, version)
-    with client.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.expire(key, seconds)
-        pipe.execute()
-
-
-def cleanup_versions(client: redis.Redis, keep: set[str], older_than: float) -> list[str]:
-    """Delete versions not in ``keep`` that started before ``older_than`` (unfinished or superseded)."""
-    removed: list[str] = []
-    for raw, started in client.zrange(VERSIONS_KEY, 0, -1, withscores=True):
-        version = raw.decode()
-        if version in keep or started >= older_than:
-            continue
-        keys = version_keys(client, version)
-        if keys:
-            client.delete(*keys)
-        client.zrem(VERSIONS_KEY, version)
-        removed.append(version)
-    return removed
+def ungroup(groups: Sequence[Sequence[int]], replies: Sequence[Sequence[bytes | None]], n: int) -> list[bytes | None]:
+    """HMGET replies of ``groups`` (positions in the asked order) back in the asked order."""
+    if len(groups) == 1:
+        return list(replies[0])
+    out: list[bytes | None] = [None] * n
+    for positions, reply in zip(groups, replies, strict=True):
+        for i, value in zip(positions, reply, strict=True):
+            out[i] = value
+    return out

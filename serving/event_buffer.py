@@ -33,7 +33,7 @@ from serving.cache import RedisUnavailable
 log = logging.getLogger(__name__)
 PendingEvent = tuple[str, dict[str, Any]]  # (customer_id, the record stored in Redis)
 Writer = Callable[[Sequence[PendingEvent]], Awaitable[None]]
-FLUSH_FAILURES: tuple[type[BaseException], ...] = (RedisUnavailable, TimeoutError)
+FLUSH_FAILURES: tuple[type[BaseException], ...] = (*RedisUnavailable, TimeoutError)
 SPOOL_SUFFIX = ".jsonl"
 
 

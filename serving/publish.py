@@ -46,8 +46,9 @@ from recommender.models.next_purchase import NextPurchaseModel
 from recommender.models.popular import PopularModel
 from recommender.models.similar import SimilarItemsModel
 from recommender.vocabulary import SURFACES
-from serving.cache import VersionWriter, cleanup_versions, npz_bytes, pack_rows
+from serving.cache import npz_bytes, pack_rows
 from serving.experiments.store import live_challenger_version
+from serving.version_writer import VersionWriter, cleanup_versions
 
 Progress = Callable[[str, int], None]
 """``progress(step, done)``: ``step`` is a surface (``done`` = queries written so far) or a blob name."""

@@ -31,11 +31,16 @@ GRACE_SECONDS = 3600  # how long the previous version stays readable (recs publi
 
 @contextlib.contextmanager
 def redis_url(settings: TrainingSettings) -> Iterator[str]:
-    """``RECS_REDIS_URL`` when set, else the embedded server under ``RECS_HOME/redis``."""
+    """``RECS_REDIS_URL`` when set, else the embedded server under ``RECS_HOME/redis`` (one node: refused when
+    ``RECS_REDIS_CLUSTER`` is true)."""
+    from serving.settings import ServingSettings
+
     configured = os.environ.get("RECS_REDIS_URL")
     if configured:
         yield configured
         return
+    if ServingSettings().redis_cluster:
+        raise typer.BadParameter("RECS_REDIS_CLUSTER=true needs RECS_REDIS_URL, a node of the cluster")
     with shared_embedded_redis(settings.home / "redis") as url:
         yield url
 

@@ -5,7 +5,8 @@ Layout:
     recs:rules           HASH    rule_id -> the rule as JSON (``recommender.request_time.rules.Rule``)
     recs:rules:version   STRING  a counter, incremented by every change (add, replace, delete)
 
-Each change is one Lua script (the hash and the counter move together). A serving process holds the rules
+On a Redis Cluster both keys carry the shared slot's tag (``{recs}:rules``, ``serving.keys``). Each change
+is one Lua script (the hash and the counter move together). A serving process holds the rules
 in memory and looks at the counter at most every ``RECS_VERSION_CHECK_SECONDS``, with one script that
 returns the counter, and the whole hash only when the counter moved: at most one extra Redis read per
 request, none on most. Rules that no longer parse (written by a newer release, or by hand) are skipped
@@ -24,15 +25,19 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from recommender.request_time.rules import Catalog, Rule, RuleBook
-from serving.cache import Script
+from serving.cache import Script, keys_of
 
 if TYPE_CHECKING:
     from serving.cache import AsyncRedis, SyncRedis, VersionTables
 
 log = logging.getLogger(__name__)
-RULES_KEY = "recs:rules"
-RULES_VERSION_KEY = "recs:rules:version"
-KEYS = (RULES_KEY, RULES_VERSION_KEY)
+
+
+def rules_keys(client: AsyncRedis | SyncRedis) -> tuple[str, str]:
+    """The scripts' KEYS: the rules and their counter (one slot on a cluster)."""
+    keys = keys_of(client)
+    return keys.shared("rules"), keys.shared("rules:version")
+
 
 PUT = b"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); return redis.call('INCR', KEYS[2])"
 DELETE = b"""
@@ -71,13 +76,14 @@ def decoded(pairs: Sequence[bytes]) -> list[Rule]:
 def put_rule(client: SyncRedis, rule: Rule) -> tuple[Rule, int]:
     """Store ``rule`` (replacing one with the same id); (the rule with its id, the new rules version)."""
     rule = with_id(rule)
-    version = client.execute_command("EVAL", PUT, 2, *KEYS, rule.rule_id, rule.model_dump_json(exclude_none=True))
+    stored = rule.model_dump_json(exclude_none=True)
+    version = client.execute_command("EVAL", PUT, 2, *rules_keys(client), rule.rule_id, stored)
     return rule, int(version)
 
 
 def delete_rule(client: SyncRedis, rule_id: str) -> int:
     """Delete a rule; the new rules version. ``UnknownRuleError`` when there is none with this id."""
-    version = int(client.execute_command("EVAL", DELETE, 2, *KEYS, rule_id))
+    version = int(client.execute_command("EVAL", DELETE, 2, *rules_keys(client), rule_id))
     if version < 0:
         raise UnknownRuleError(f"no rule {rule_id!r}")
     return version
@@ -85,26 +91,27 @@ def delete_rule(client: SyncRedis, rule_id: str) -> int:
 
 def list_rules(client: SyncRedis) -> tuple[list[Rule], int]:
     """(every stored rule by id, the rules version)."""
-    version, *rest = client.execute_command("EVAL", READ, 2, *KEYS, "")
+    version, *rest = client.execute_command("EVAL", READ, 2, *rules_keys(client), "")
     return decoded(rest[0] if rest else []), int(version)
 
 
 # the service (asyncio) -------------------------------------------------------------------------------------
 async def put_rule_async(client: AsyncRedis, rule: Rule) -> tuple[Rule, int]:
     rule = with_id(rule)
-    version = await Script(PUT).run(client, KEYS, [str(rule.rule_id), rule.model_dump_json(exclude_none=True)])
+    stored = rule.model_dump_json(exclude_none=True)
+    version = await Script(PUT).run(client, rules_keys(client), [str(rule.rule_id), stored])
     return rule, int(version)
 
 
 async def delete_rule_async(client: AsyncRedis, rule_id: str) -> int:
-    version = int(await Script(DELETE).run(client, KEYS, [rule_id]))
+    version = int(await Script(DELETE).run(client, rules_keys(client), [rule_id]))
     if version < 0:
         raise UnknownRuleError(f"no rule {rule_id!r}")
     return version
 
 
 async def list_rules_async(client: AsyncRedis) -> tuple[list[Rule], int]:
-    version, *rest = await Script(READ).run(client, KEYS, [""])
+    version, *rest = await Script(READ).run(client, rules_keys(client), [""])
     return decoded(rest[0] if rest else []), int(version)
 
 
@@ -146,7 +153,7 @@ class HeldRules:
         if not self.due(every):
             return
         self._checked_at = time.monotonic()
-        reply = await self._script.run(client, KEYS, [str(self.version)])
+        reply = await self._script.run(client, rules_keys(client), [str(self.version)])
         version = int(reply[0])
         if len(reply) > 1:
             self.rules, self.version = tuple(decoded(reply[1])), version

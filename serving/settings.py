@@ -29,6 +29,11 @@ class ServingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECS_", extra="ignore", frozen=True, protected_namespaces=())
 
     redis_url: str | None = Field(default=None, description="Redis URL; unset: the CLI starts an embedded server")
+    redis_cluster: bool = Field(
+        default=False,
+        description="RECS_REDIS_URL names one node of a Redis Cluster: the service and every recs command use "
+        "cluster clients and the hash-tagged key layout (serving.keys)",
+    )
     model_name: str = Field(
         default=DEFAULT_MODEL_NAME, description="registered model name (shown in /metrics and /readyz)"
     )

@@ -63,3 +63,26 @@ def redis_url(redis_server) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real three-master Redis Cluster (no replicas) from the same redis-server binary, for the session."""
+    from serving.embedded_redis import EmbeddedCluster
+
+    cluster = EmbeddedCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster_server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's cluster, every master emptied, with ``RECS_REDIS_CLUSTER=true`` for the test (the app's
+    settings, ``recs`` commands and ``serving.cache.connect_sync`` then use cluster clients)."""
+    from redis.cluster import RedisCluster
+
+    client = RedisCluster.from_url(redis_cluster_server.url)
+    client.flushall()  # every primary
+    client.close()
+    monkeypatch.setenv("RECS_REDIS_CLUSTER", "true")
+    return redis_cluster_server.url

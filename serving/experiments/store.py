@@ -15,9 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from serving.cache import ACTIVE_KEY, EXPERIMENT_KEY, SyncRedis, expire_version
+from serving.cache import SyncRedis, keys_of
 from serving.experiments.config import Experiment
-from serving.feedback.store import EXPERIMENT_METRICS, KPI_PREFIX, experiment_key, hour_counters
+from serving.feedback.store import EXPERIMENT_METRICS, experiment_key, hour_counters, kpi_key
+from serving.version_writer import expire_version
 
 
 class ExperimentRunningError(RuntimeError):
@@ -29,7 +30,7 @@ class NoExperimentError(LookupError):
 
 
 def read_experiment(client: SyncRedis) -> Experiment | None:
-    raw = client.get(EXPERIMENT_KEY)
+    raw = client.get(keys_of(client).experiment)
     return None if raw is None else Experiment.from_json(raw)
 
 
@@ -49,7 +50,7 @@ def running(client: SyncRedis) -> Experiment:
 
 def start(client: SyncRedis, experiment: Experiment) -> None:
     """Make ``experiment`` the running one; ``ExperimentRunningError`` when one already runs."""
-    if not client.set(EXPERIMENT_KEY, experiment.to_json(), nx=True):
+    if not client.set(keys_of(client).experiment, experiment.to_json(), nx=True):
         other = read_experiment(client)
         name = other.name if other is not None else "?"
         raise ExperimentRunningError(
@@ -63,7 +64,7 @@ def expire_unused(client: SyncRedis, version: str, grace_seconds: int) -> None:
 
 
 def active_version(client: SyncRedis) -> str | None:
-    raw = client.get(ACTIVE_KEY)
+    raw = client.get(keys_of(client).active)
     return raw.decode() if raw else None
 
 
@@ -71,10 +72,11 @@ def stop(client: SyncRedis, experiment: Experiment, *, promote: bool, grace_seco
     """End ``experiment``: with ``promote``, its challenger's version becomes the active one in the same
     transaction; the version that stops serving (the challenger's, or the champion's it replaces) expires
     after ``grace_seconds``. Returns the version that was active before (None when nothing changed)."""
-    with client.pipeline(transaction=True) as pipe:
+    keys = keys_of(client)
+    with client.pipeline(transaction=True) as pipe:  # both keys in one slot (a cluster's shared slot)
         if promote:
-            pipe.set(ACTIVE_KEY, experiment.challenger_version, get=True)
-        pipe.delete(EXPERIMENT_KEY)
+            pipe.set(keys.active, experiment.challenger_version, get=True)
+        pipe.delete(keys.experiment)
         replies = pipe.execute()
     if not promote:
         expire_version(client, experiment.challenger_version, grace_seconds)
@@ -89,7 +91,7 @@ def counters(client: SyncRedis, experiment: str, variant: str) -> dict[str, tupl
     """Per metric of ``EXPERIMENT_METRICS``: (customer ids as bytes, counts), one HGETALL each."""
     with client.pipeline(transaction=False) as pipe:
         for metric in EXPERIMENT_METRICS:
-            pipe.hgetall(experiment_key(experiment, variant, metric))
+            pipe.hgetall(experiment_key(experiment, variant, metric, keys_of(client)))
         replies = pipe.execute()
     found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for metric, reply in zip(EXPERIMENT_METRICS, replies, strict=True):
@@ -102,7 +104,7 @@ def expire_counters(client: SyncRedis, experiment: str, variants: Sequence[str],
     with client.pipeline(transaction=False) as pipe:
         for variant in variants:
             for metric in EXPERIMENT_METRICS:
-                pipe.expire(experiment_key(experiment, variant, metric), seconds)
+                pipe.expire(experiment_key(experiment, variant, metric, keys_of(client)), seconds)
         pipe.execute()
 
 
@@ -110,6 +112,6 @@ def read_hours_sync(client: SyncRedis, hours: Sequence[int]) -> list[dict[str, i
     """The KPI counters of each hour (``serving.feedback.store.read_hours``, for a synchronous client)."""
     with client.pipeline(transaction=False) as pipe:
         for hour in hours:
-            pipe.hgetall(f"{KPI_PREFIX}{hour}")
+            pipe.hgetall(kpi_key(hour, keys_of(client)))
         replies = pipe.execute()
     return [hour_counters(reply) for reply in replies]

@@ -45,7 +45,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from recommender.data.events import EVENT_ROW_SCHEMA
-from serving.feedback.store import LOG_KEY
+from serving.cache import keys_of
 from serving.times import unix_seconds
 
 if TYPE_CHECKING:
@@ -144,14 +144,14 @@ def export_lock(out: Path) -> Iterator[None]:
 def plan_export(client: Redis, out: Path) -> Plan:
     """The checkpoint, the log's bounds now, and whether events were trimmed before they were exported."""
     after = read_checkpoint(out)
-    last = client.xrevrange(LOG_KEY, "+", "-", count=1)
+    last = client.xrevrange(keys_of(client).log, "+", "-", count=1)
     if not last:
         return Plan(after, None, None, None)
     end = last[0][0].decode()
-    first = client.xrange(LOG_KEY, "-", "+", count=1)[0][0].decode()
+    first = client.xrange(keys_of(client).log, "-", "+", count=1)[0][0].decode()
     gap = None
     if after not in (None, START) and stream_key(first) > stream_key(after):
-        deleted = client.xinfo_stream(LOG_KEY).get("max-deleted-entry-id")  # Redis 7; absent before
+        deleted = client.xinfo_stream(keys_of(client).log).get("max-deleted-entry-id")  # Redis 7; absent before
         deleted_id = deleted.decode() if isinstance(deleted, bytes) else deleted
         if deleted_id is None or stream_key(deleted_id) > stream_key(after):
             maybe = "" if deleted_id else "may have "
@@ -288,7 +288,8 @@ def export_log(
     start = f"({after}"
     try:
         while True:
-            page: list[tuple[bytes, dict[bytes, Any]]] = client.xrange(LOG_KEY, start, plan.end, count=page_size)
+            log_key = keys_of(client).log
+            page: list[tuple[bytes, dict[bytes, Any]]] = client.xrange(log_key, start, plan.end, count=page_size)
             if not page:
                 break
             ids = [entry_id.decode() for entry_id, _ in page]

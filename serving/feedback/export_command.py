@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from serving.feedback.store import LOG_KEY
+from serving.cache import keys_of
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -96,7 +96,7 @@ def _run(console: Console, client: Redis, out: Path, plan: Plan, since: int | No
     """``export_log`` with a progress bar over the stream ids' milliseconds when the log is large."""
     from serving.feedback.export import export_log
 
-    if plan.end is None or plan.first_available is None or client.xlen(LOG_KEY) < PROGRESS_FROM:
+    if plan.end is None or plan.first_available is None or client.xlen(keys_of(client).log) < PROGRESS_FROM:
         return export_log(client, out, plan, since=since, page_size=page_size)
     start_ms = max(_ms(plan.after or "0-0"), _ms(plan.first_available))
     columns = (

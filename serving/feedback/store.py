@@ -21,6 +21,11 @@ that no two (customer, item) pairs share a key whatever characters their ids hol
 An answer given in an experiment records ``" x"`` = ``"<experiment>:<variant>"``; the touch of a click on it
 carries the same after its time, so the purchases it leads to are credited to the variant too.
 
+On a Redis Cluster every key above carries the shared slot's hash tag, ``{recs}:`` in place of ``recs:``
+(``serving.keys``), so that each script stays in one slot; the customers' recent events
+(``recs:events:{<bucket>}:<customer>``, in the customer's list bucket) are then written after the script,
+with one pipeline, and a shard that is down loses them (logged), never the log or the counters.
+
 US is the unit separator, ``\\x1f`` (surfaces, metrics and version labels never hold it). Every counter is
 an integer (revenue in cents), so sums are exact. The scripts do O(1) work per event or answer: a handful of
 commands on keys named by it, never a scan. What they count is in ``docs/feedback.md``.
@@ -28,17 +33,22 @@ commands on keys named by it, never a scan. What they count is in ``docs/feedbac
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from serving.cache import AsyncRedis, Script
+from serving.cache import AsyncRedis, RedisUnavailable, Script, keys_of
+from serving.keys import SINGLE, Keys
+
+log = logging.getLogger(__name__)
 
 US = "\x1f"
 LOG_KEY = "recs:log"
-KPI_PREFIX = "recs:kpi:"
 FUNNEL = "funnel"
 HOUR = 3600
 
+# KEYS[1]: the log (where a cluster client sends the script; the others are built here, in its slot).
 # ARGV: events_max, events_ttl, log max length, log min id ("" for none), window, kpi ttl, then the events
 EVENTS_SCRIPT = Script(
     b"""
@@ -159,9 +169,9 @@ return counted
 """
 )
 
-# ARGV: answer ttl, kpi ttl, n, then n triples (hour, field, count), then the answers as JSON arrays
-# [recommendation_id, surface, model_version, customer, time, [item ids]] and, in an experiment,
-# "<experiment>:<variant>" last
+# KEYS[1]: the log (routing only). ARGV: answer ttl, kpi ttl, n, then n triples (hour, field, count), then
+# the answers as JSON arrays [recommendation_id, surface, model_version, customer, time, [item ids]] and, in an
+# experiment, "<experiment>:<variant>" last
 ANSWERS_SCRIPT = Script(
     b"""
 local ttl, kpi_ttl, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -198,6 +208,22 @@ return n
 )
 
 
+RECENT_EVENTS_LUA = b"""  if kind ~= 'impression' then
+    local k = 'recs:events:' .. c
+    redis.call('LPUSH', k, raw)
+    redis.call('LTRIM', k, 0, events_max - 1)
+    redis.call('EXPIRE', k, events_ttl)
+  end
+"""  # the recent events' part of EVENTS_SCRIPT: in another slot on a cluster, written after the script there
+
+
+def cluster_script(script: Script) -> Script:
+    """``script`` for a cluster: its keys in the shared slot, without the recent events (other slots)."""
+    if script is EVENTS_SCRIPT and RECENT_EVENTS_LUA not in script.source:
+        raise AssertionError("EVENTS_SCRIPT lost its recent events' part")
+    return Script(script.source.replace(RECENT_EVENTS_LUA, b"").replace(b"'recs:", b"'{recs}:"))
+
+
 @dataclass(frozen=True)
 class Retention:
     """How long each feedback key lives, and the attribution window (seconds unless said)."""
@@ -221,13 +247,24 @@ class Credit:
     amount: int
 
 
-EXPERIMENT_PREFIX = "recs:xp:"
 EXPERIMENT_METRICS = ("answers", "impressions", "clicks", "purchases", "revenue_cents")
 
 
-def experiment_key(experiment: str, variant: str, metric: str) -> str:
+def experiment_key(experiment: str, variant: str, metric: str, keys: Keys = SINGLE) -> str:
     """The hash of an experiment's per-customer counters of ``metric`` in ``variant``."""
-    return f"{EXPERIMENT_PREFIX}{experiment}:{variant}:{metric}"
+    return keys.shared(f"xp:{experiment}:{variant}:{metric}")
+
+
+def kpi_key(hour: int, keys: Keys = SINGLE) -> str:
+    """The hash of an hour's KPI counters."""
+    return keys.shared(f"kpi:{hour}")
+
+
+def scripts_of(client: AsyncRedis) -> tuple[Script, Script]:
+    """(the events script, the answers script) for ``client``'s Redis (a node's or a cluster's)."""
+    if not keys_of(client).cluster:
+        return EVENTS_SCRIPT, ANSWERS_SCRIPT
+    return CLUSTER_SCRIPTS
 
 
 def kpi_field(surface: str, model_version: str, metric: str) -> str:
@@ -247,7 +284,10 @@ async def write_events(client: AsyncRedis, events: Sequence[bytes], keep: Retent
         keep.kpi_ttl,
         *events,
     ]
-    reply = await EVENTS_SCRIPT.run(client, (), args)
+    keys = keys_of(client)
+    reply = await scripts_of(client)[0].run(client, (keys.log,), args)
+    if keys.cluster:
+        await push_recent(client, keys, events, keep)
     credits = []
     for field, amount in zip(reply[::2], reply[1::2], strict=True):
         surface, version, metric = field.decode().split(US)
@@ -264,14 +304,32 @@ async def write_answers(
     for (hour, field), n in counts.items():
         args.extend((hour, field, n))
     args.extend(answers)
-    await ANSWERS_SCRIPT.run(client, (), args)
+    await scripts_of(client)[1].run(client, (keys_of(client).log,), args)
+
+
+async def push_recent(client: AsyncRedis, keys: Keys, events: Sequence[bytes], keep: Retention) -> None:
+    """A cluster's recent events (every event but impressions, newest first per customer), one pipeline over
+    the shards after the script; a shard that fails loses its customers' events, logged, not raised (the log
+    and the counters are written: raising would count the batch again when it is retried)."""
+    async with client.pipeline(transaction=False) as pipe:
+        for raw in events:
+            event = json.loads(raw)
+            if event.get("type") != "impression":
+                key = keys.events(str(event["customer_id"]))
+                pipe.lpush(key, raw)
+                pipe.ltrim(key, 0, keep.events_max - 1)
+                pipe.expire(key, keep.events_ttl)
+        try:
+            await pipe.execute()
+        except RedisUnavailable as exc:
+            log.warning("recent events of %d events not all stored (a shard failed): %s", len(events), exc)
 
 
 async def read_hours(client: AsyncRedis, hours: Sequence[int]) -> list[dict[str, int]]:
     """The KPI counters of each hour (one pipeline of HGETALL); an hour without traffic is ``{}``."""
     async with client.pipeline(transaction=False) as pipe:
         for hour in hours:
-            pipe.hgetall(f"{KPI_PREFIX}{hour}")
+            pipe.hgetall(kpi_key(hour, keys_of(client)))
         replies: list[dict[bytes, bytes]] = await pipe.execute()
     return [hour_counters(reply) for reply in replies]
 
@@ -283,7 +341,7 @@ def hour_counters(reply: Mapping[bytes, bytes]) -> dict[str, int]:
 
 async def log_length(client: AsyncRedis) -> int:
     """How many events the log holds now."""
-    return int(await client.xlen(LOG_KEY))
+    return int(await client.xlen(keys_of(client).log))
 
 
 def parse_fields(counters: Mapping[str, int]) -> tuple[dict[tuple[str, str, str], int], dict[str, int]]:
@@ -297,3 +355,6 @@ def parse_fields(counters: Mapping[str, int]) -> tuple[dict[tuple[str, str, str]
         elif len(parts) == 3:
             surfaces[(parts[0], parts[1], parts[2])] = n
     return surfaces, funnel
+
+
+CLUSTER_SCRIPTS = (cluster_script(EVENTS_SCRIPT), cluster_script(ANSWERS_SCRIPT))

@@ -32,7 +32,7 @@ from serving.schemas import MAX_K, MAX_OFFSET, MIN_K, MIN_OFFSET, NOT_BLANK, IdC
 from serving.state import Active, Arm, ServingState
 
 log = logging.getLogger(__name__)
-REDIS_FAILURES: tuple[type[BaseException], ...] = (cache.RedisUnavailable, TimeoutError)
+REDIS_FAILURES: tuple[type[BaseException], ...] = (*cache.RedisUnavailable, TimeoutError)
 NO_VERSION = "none"  # the model_version of answers given while no version is published
 
 

@@ -1,6 +1,7 @@
 """Serving-only fixtures: a synchronous Redis client on the test's (flushed) server, and a published bundle.
 
-``redis_client``: ``redis.Redis`` on ``redis_url`` (emptied before each test), closed afterwards.
+``redis_client``: a client of ``redis_url`` (emptied before each test), closed afterwards: ``redis.Redis``, or
+a cluster client where the test runs with ``RECS_REDIS_CLUSTER=true`` (``tests/serving/test_cluster.py``).
 ``published``: the session's trained bundle (the ``trained`` fixture) published into that Redis with the
 default ``k`` (model name "test-recs", model version "1"); the value is the ``PublishReport``.
 ``serve(redis_url, **settings)``: the app with its lifespan running and an HTTP client talking to it;
@@ -9,6 +10,7 @@ default ``k`` (model name "test-recs", model version "1"); the value is the ``Pu
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,14 +21,15 @@ import redis
 
 from recommender.bundle import ModelBundle
 from serving.app import create_app
+from serving.cache import connect_sync
 from serving.publish import PublishReport, publish_bundle
 from serving.settings import ServingSettings
 
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
+    client = connect_sync(redis_url, cluster=os.environ.get("RECS_REDIS_CLUSTER") == "true")
+    yield client  # type: ignore[misc]
     client.close()
 
 

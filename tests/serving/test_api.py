@@ -12,6 +12,7 @@ import pytest
 
 from recommender.bundle import ModelBundle
 from recommender.synthetic import ShopConfig, generate_shop
+from serving.cache import keys_of
 from serving.publish import PublishReport
 from tests.conftest import SHOP_CUSTOMERS, SHOP_SEED
 from tests.serving.conftest import serve
@@ -288,7 +289,7 @@ async def test_events_are_bounded_and_expire(redis_url: str, published: PublishR
         for n in range(5):
             event = {"customer_id": "c000002", "type": "view", "item_ids": [f"item-{n}"]}
             assert (await api.post("/v1/events", json=event)).status_code == 202
-    key = "recs:events:c000002"
+    key = keys_of(redis_client).events("c000002")  # recs:events:c000002 on one node
     assert redis_client.llen(key) == 3
     assert 0 < redis_client.ttl(key) <= 120
 

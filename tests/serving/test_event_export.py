@@ -15,6 +15,7 @@ import pytest
 import redis
 from typer.testing import CliRunner, Result
 
+from serving.cache import keys_of
 from serving.cli import build_app
 from serving.feedback.export import CHECKPOINT, ExportError, export_lock, parse_since
 from serving.feedback.store import LOG_KEY
@@ -35,7 +36,7 @@ def export(url: str, out: Path, *args: str) -> Result:
 def expected_rows(client: redis.Redis) -> list[tuple[Any, ...]]:
     """The log's rows, built by hand from the stream: one per event and item."""
     rows = []
-    for entry_id, fields in client.xrange(LOG_KEY):
+    for entry_id, fields in client.xrange(keys_of(client).log):
         e = json.loads(fields[b"e"])
         for i, item in enumerate(e["item_ids"]):
             purchase = e["type"] == "purchase"
@@ -126,7 +127,7 @@ async def test_each_event_is_exported_once_and_new_events_go_to_new_parts(
     assert len(after) == len(before) + 1  # a new part for DAY2
     assert exported_rows(out) == expected_rows(redis_client)  # the union equals the log: none twice, none missing
     checkpoint = json.loads((out / CHECKPOINT).read_text())
-    assert checkpoint["last_id"] == redis_client.xrevrange(LOG_KEY, count=1)[0][0].decode()
+    assert checkpoint["last_id"] == redis_client.xrevrange(keys_of(redis_client).log, count=1)[0][0].decode()
 
 
 def log_events(client: redis.Redis, customer: str, at: int, n: int) -> None:

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from recommender.bundle import ModelBundle
+from serving.cache import keys_of
 from serving.cli import build_app
 from serving.publish import PublishReport
 from serving.schemas import MAX_CATALOG_ITEMS
@@ -138,7 +139,7 @@ def test_recs_catalog_push_writes_good_rows_and_lists_rejects(
     result = CliRunner().invoke(build_app(), ["catalog", "push", str(path)], env={"RECS_REDIS_URL": redis_url})
     assert result.exit_code == 0, result.output
     assert "pushed 2 items" in result.output and "3 rows refused" in result.output
-    stored = {k.decode(): v.decode() for k, v in redis_client.hgetall("recs:catalog").items()}
+    stored = {k.decode(): v.decode() for k, v in redis_client.hgetall(keys_of(redis_client).catalog).items()}
     assert set(stored) == {"tent-1", "tent-2"}
     assert '"in_stock":false' in stored["tent-1"] and '"price":199.5' in stored["tent-2"]
     rejects = pl.read_csv(tmp_path / "stock.csv.rejects.csv", infer_schema=False)
@@ -148,7 +149,7 @@ def test_recs_catalog_push_writes_good_rows_and_lists_rejects(
     parquet = tmp_path / "stock.parquet"
     pl.DataFrame({"item_id": ["tent-5"], "active": [False]}).write_parquet(parquet)
     result = CliRunner().invoke(build_app(), ["catalog", "push", str(parquet)], env={"RECS_REDIS_URL": redis_url})
-    assert result.exit_code == 0 and redis_client.hget("recs:catalog", "tent-5") == b'{"active":false}'
+    assert result.exit_code == 0 and redis_client.hget(keys_of(redis_client).catalog, "tent-5") == b'{"active":false}'
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("item_id,stock\ntent-1,0\n")
     result = CliRunner().invoke(build_app(), ["catalog", "push", str(wrong)], env={"RECS_REDIS_URL": redis_url})

@@ -23,9 +23,9 @@ from serving.cache import (
     VersionTables,
     unpack_entries,
     version_key,
-    version_keys,
 )
 from serving.publish import IncompleteBundleError, PublishReport, new_version_id, publish_bundle
+from serving.version_writer import version_keys
 from tests.conftest import SHOP_CUSTOMERS, SHOP_SEED
 
 K = 30
@@ -311,7 +311,7 @@ def test_a_publish_killed_halfway_leaves_the_old_version_serving(
 def test_the_writer_packs_hset_as_redis_py_does_and_round_trips_every_field(redis_client: redis.Redis) -> None:
     from redis.connection import Connection
 
-    from serving.cache import VersionWriter, hset_command
+    from serving.version_writer import VersionWriter, hset_command
 
     fields, values = ["c1", "kundé-2", "c3"], [b"\x00\x01", b"", b"\r\n$3"]
     args: list[str | bytes] = [item for pair in zip(fields, values, strict=True) for item in pair]
@@ -323,7 +323,7 @@ def test_the_writer_packs_hset_as_redis_py_does_and_round_trips_every_field(redi
 
 
 def test_a_refused_write_raises_and_leaves_the_client_usable(redis_client: redis.Redis) -> None:
-    from serving.cache import VersionWriter
+    from serving.version_writer import VersionWriter
 
     redis_client.set(version_key("v-test", "similar"), "a string, not a hash")
     writer = VersionWriter(redis_client, "v-test", chunk=1)

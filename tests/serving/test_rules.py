@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from recommender.bundle import ModelBundle
+from serving.cache import keys_of
 from serving.publish import PublishReport
 from tests.serving.conftest import serve
 
@@ -79,7 +80,7 @@ async def test_rules_are_stored_listed_replaced_and_deleted(app: httpx.AsyncClie
     assert deleted.json() == {"rule_id": first, "version": 3}
     assert (await app.delete(f"/v1/rules/{first}")).status_code == 404
     assert (await app.get("/v1/rules")).json() == {"version": 3, "rules": []}
-    assert redis_client.hlen("recs:rules") == 0
+    assert redis_client.hlen(keys_of(redis_client).shared("rules")) == 0
 
 
 async def test_rule_changes_need_a_write_key(redis_url: str, published: PublishReport) -> None:
