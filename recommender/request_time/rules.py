@@ -16,6 +16,7 @@ about Redis or HTTP; the rules' store and refresh are ``serving.rules_store``.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ RuleAction = Literal["pin", "boost", "bury", "block", "promote"]
 RULE_ACTIONS: tuple[str, ...] = get_args(RuleAction)
 MAX_RULE_TEXT = 256
 MAX_PIN_POSITION = 100  # the longest page (``serving.schemas.MAX_K``)
+MAX_KEPT_PAGES = 4096  # pages whose rules in effect a book keeps (customer surfaces, categories, item pages)
 
 
 class RuleContext(BaseModel):
@@ -161,24 +163,35 @@ class RuleBook:
     _effects: dict[tuple[int, ...], tuple[tuple[Rule, ...], Effects]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _in_effect: dict[tuple[Page, int], tuple[Rule, ...]] = field(default_factory=dict, compare=False, repr=False)
+    _boundaries: list[tuple[float, ...]] = field(default_factory=list, compare=False, repr=False)  # computed once
 
     @classmethod
     def of(cls, rules: Iterable[Rule], catalog: Catalog, version: int = 0) -> RuleBook:
         ordered = sorted(rules, key=lambda r: r.rule_id or "")
         return cls(tuple(ordered), catalog, version)
 
-    def in_effect(self, page: Page, now: float) -> list[Rule]:
-        """The rules applying to ``page`` at ``now``: surface, context and time."""
-        return [r for r in self.rules if self._applies(r, page, now)]
+    def in_effect(self, page: Page, now: float) -> tuple[Rule, ...]:
+        """The rules applying to ``page`` at ``now``: surface, context and time. Between two start or end
+        times the answer is the same, so it is kept per page and phase (up to ``MAX_KEPT_PAGES`` of them)."""
+        key = (page, self.phase(now))
+        found = self._in_effect.get(key)
+        if found is None:
+            found = tuple(r for r in self.rules if self._applies(r, page, now))
+            if len(self._in_effect) < MAX_KEPT_PAGES:
+                self._in_effect[key] = found
+        return found
 
     def boundaries(self) -> tuple[float, ...]:
         """Every start and end time, sorted: an answer kept in process is valid between two of them."""
-        times = {t.timestamp() for r in self.rules for t in (r.starts_at, r.ends_at) if t is not None}
-        return tuple(sorted(times))
+        if not self._boundaries:
+            times = {t.timestamp() for r in self.rules for t in (r.starts_at, r.ends_at) if t is not None}
+            self._boundaries.append(tuple(sorted(times)))
+        return self._boundaries[0]
 
     def phase(self, now: float) -> int:
         """How many start and end times are past at ``now`` (answers kept in process key on it)."""
-        return int(np.searchsorted(np.asarray(self.boundaries(), dtype=np.float64), now, side="right"))
+        return bisect.bisect_right(self.boundaries(), now)
 
     def item(self, item_id: str | None) -> int:
         return -2 if item_id is None else self.catalog.item_index.get(item_id, -2)
