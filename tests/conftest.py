@@ -63,3 +63,12 @@ def redis_url(redis_server) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One SparkSession on local[2] for the whole test session (``recs train --engine spark`` joins it)."""
+    from training.spark import spark_session
+
+    with spark_session("local[2]") as session:
+        yield session
