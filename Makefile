@@ -56,6 +56,7 @@ bench-outage: venv
 
 bench-scale: venv
 	$(BIN)/python -m benchmarks.scale --completejourney
+	$(BIN)/python -m benchmarks.scale_spark --sizes 1,4
 
 bench-scale-quick: venv
 	$(BIN)/python -m benchmarks.scale --quick
