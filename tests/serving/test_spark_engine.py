@@ -126,3 +126,19 @@ def test_spark_engine_without_java_exits_6_and_says_what_to_install(tmp_path: Pa
     )
     assert result.returncode == 6, result.stdout + result.stderr
     assert "Java runtime" in result.stdout and "openjdk-17-jre-headless" in result.stdout
+
+
+def test_spark_neighbour_lists_are_the_local_ones(spark) -> None:
+    """The blocked search on Spark gives exactly the local engine's lists (the same function, per block)."""
+    from recommender.models.next_purchase import NextPurchaseConfig
+    from recommender.models.next_purchase.neighbours import neighbour_lists
+    from training.spark import spark_engine
+
+    vectors = sp.random(500, 80, density=0.08, format="csr", random_state=4, dtype=np.float32)
+    pool = np.arange(0, 500, 2)
+    queries = np.random.default_rng(1).permutation(500)[:300]
+    cfg = NextPurchaseConfig()
+    ours = spark_engine(spark).neighbour_lists(vectors, pool, queries, cfg)
+    theirs = neighbour_lists(vectors, pool, queries, cfg)
+    assert ours.shape == theirs.shape == (300, 80) and theirs.nnz > 0
+    assert (ours != theirs).nnz == 0
