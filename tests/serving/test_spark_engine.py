@@ -142,3 +142,36 @@ def test_spark_neighbour_lists_are_the_local_ones(spark) -> None:
     theirs = neighbour_lists(vectors, pool, queries, cfg)
     assert ours.shape == theirs.shape == (300, 80) and theirs.nnz > 0
     assert (ours != theirs).nnz == 0
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_spark_reader_loads_what_the_local_reader_loads(spark, tmp_path: Path, kind: str) -> None:
+    """Hostile single-line rows (a surplus field, a quoted separator, a blank line, CRLF, a bad date, a
+    duplicate, an order id shared by two customers): the same history and the same rejects, lines and reasons."""
+    import polars as pl
+
+    from recommender.data import fingerprint, load_orders
+    from training.spark import spark_engine
+
+    header = ["Customer_ID", "item_id", "ordered_at", "order_id", "quantity"]
+    rows = [
+        ["c1", "a;b", "2026-01-02T10:00:00Z", "o1", "1"],
+        ["c2", "b", "yesterday", "o2", "1"],
+        ["c2", "c", "2026-01-03", "o2", "1"],
+        ["c2", "c", "2026-01-03", "o2", "1"],
+        ["c3", "d", "2026-01-04", "o2", "1"],
+        ["c3", "a", "2026-01-05", "", "-1"],
+    ]
+    if kind == "csv":
+        lines = [";".join(header), *(";".join(f'"{v}"' if ";" in v else v for v in row) for row in rows)]
+        lines[2:2] = ["c1;b;2026-01-02T10:00:00Z;o1;2;surplus", ""]
+        path = tmp_path / "orders.csv"
+        path.write_bytes("\r\n".join(lines).encode() + b"\r\n")
+    else:
+        path = tmp_path / "orders.parquet"
+        pl.DataFrame(rows, schema=header, orient="row").write_parquet(path)
+    ours = load_orders(path, reader=spark_engine(spark).reader)
+    theirs = load_orders(path)
+    assert fingerprint(ours.history) == fingerprint(theirs.history)
+    assert ours.summary == theirs.summary and ours.summary.rows_rejected >= 3
+    assert ours.rejects.equals(theirs.rejects)

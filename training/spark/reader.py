@@ -4,7 +4,8 @@ Any path Spark reads (local, ``hdfs://``, ``s3a://``, a gzipped CSV). A CSV is r
 executors, numbered there (``zipWithIndex``: the same 1-based line numbers as the local reader's) and split
 into fields with the csv module and the local reader's header rules (separator sniffed on line 1, duplicate
 names made unique, surplus fields in ``EXTRA``). A record must sit on one line: a quoted field spanning lines
-is read as two broken rows, which validation then rejects (the local reader supports them). A Parquet file's
+is read as two broken rows, which validation then rejects (the local reader supports them), and bytes that
+are not UTF-8 become replacement characters (the local reader refuses the file). A Parquet file's
 columns become strings as the local reader makes them (``parquet_strings``), rows numbered from 1.
 
 The table is collected to the driver as Arrow: validation, the id maps and every later step need the whole
@@ -69,6 +70,8 @@ def _read_csv(session: SparkSession, source: str) -> tuple[pl.DataFrame, list[st
     except Exception as exc:
         raise UnreadableFileError(f"{source}: Spark cannot read it: {exc}") from exc
     if not first or not first[0].strip():
+        if first and not lines.filter(lambda line: bool(line.strip())).isEmpty():
+            raise UnreadableFileError(f"{source}: line 1 is blank; the header must be on the first line")
         return pl.DataFrame(schema={LINE: pl.Int64, EXTRA: pl.String}), []
     header_line = first[0].replace("\ufeff", "")
     if "\x00" in header_line:
@@ -83,7 +86,9 @@ def _read_csv(session: SparkSession, source: str) -> tuple[pl.DataFrame, list[st
             if index == 0:
                 continue
             record = next(csv.reader([text], delimiter=separator, strict=False), [])
-            yield [index + 1, *_fields(record, n, separator)]
+            fields = _fields(record, n, separator)
+            # an empty field is null, as the local reader's polars parsing gives it (EXTRA keeps its "")
+            yield [index + 1, *(value or None for value in fields[:n]), fields[n]]
 
     # positional names in Spark (ours hold a NUL, which Spark and Arrow do not keep), the real ones after
     spark_names = ["line", *(f"f{i}" for i in range(n)), "extra"]
