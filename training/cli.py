@@ -92,8 +92,8 @@ def train_command(
     engine: Annotated[
         EngineName,
         typer.Option(
-            help="Where the heavy steps run: local (this process) or spark (reading and ALS on Apache Spark, "
-            "docs/spark.md; needs the spark extra and Java).",
+            help="Where the heavy steps run: local (this process) or spark (reading, ALS and next purchase's "
+            "neighbours on Apache Spark, docs/spark.md; needs the spark extra and Java).",
         ),
     ] = EngineName.local,
     spark_master: Annotated[
