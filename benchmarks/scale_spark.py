@@ -23,13 +23,28 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 from benchmarks.scale import RECS, generated, job_env, parse_sizes
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "scale_spark.json"
 SAMPLE_SECONDS = 0.2
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss(root: int) -> int:
+    """The summed RSS (bytes) of process ``root`` and its descendants, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):  # a process that ended meanwhile
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+    return total
 
 
 def tree_peak(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float]:
@@ -37,17 +52,9 @@ def tree_peak(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, fl
     t0 = time.perf_counter()
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    root = psutil.Process(proc.pid)
     peak = 0
     while proc.poll() is None:
-        total = 0
-        try:
-            for p in [root, *root.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):  # ended between the listing and the reading
-                    total += p.memory_info().rss
-        except psutil.Error:
-            break
-        peak = max(peak, total)
+        peak = max(peak, tree_rss(proc.pid))
         time.sleep(SAMPLE_SECONDS)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
