@@ -1,5 +1,5 @@
-"""``recs train --engine spark`` end to end on local[2]: a small generated shop read and validated through
-Spark (a bad line and a duplicate rejected with their lines and reasons), ALS fitted by Spark MLlib, the
+"""``recs train --engine spark`` end to end on local[2]: a small generated shop read by Spark and validated
+by the shared rules (a bad line and a duplicate rejected with their lines and reasons), ALS fitted by Spark MLlib, the
 bundle registered in a real MLflow store, published from the registry into the test Redis and served by the
 app, as a locally trained bundle is; and the reader, ALS and neighbour lists each against the local engine's.
 Slow: the file takes about 60 s on 2 cores, 10 s of it Spark's start, most of the rest the ALS fits.
