@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: venv browser test lint demo bench-load bench-serve bench-ingest bench-outage bench-scale bench-scale-quick bench-profile clean
+.PHONY: venv browser java test lint demo bench-load bench-serve bench-ingest bench-outage bench-scale bench-scale-quick bench-profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -23,7 +23,15 @@ browser:
 		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: venv browser
+# `recs train --engine spark` (and its test) runs pyspark (the spark extra) on a Java runtime: Debian's
+# headless JRE, installed only where no `java` is found
+java:
+	@command -v java >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			openjdk-17-jre-headless; }
+
+test: venv browser java
 	$(BIN)/ruff check recommender training serving tests benchmarks
 	$(BIN)/python -m pytest -q
 
@@ -48,6 +56,7 @@ bench-outage: venv
 
 bench-scale: venv
 	$(BIN)/python -m benchmarks.scale --completejourney
+	$(BIN)/python -m benchmarks.scale_spark --sizes 1,4
 
 bench-scale-quick: venv
 	$(BIN)/python -m benchmarks.scale --quick

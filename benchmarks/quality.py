@@ -26,6 +26,9 @@ Then, in process and labelled as such (the models fitted with ``ModelBundle.fit`
 3. MovieLens 100k for-you with configs tuned per protocol: (a) random 80/20 hold-out of interactions, (b)
    per-customer stratified 75/25; the bundle's "for you" surface (EASE + ALS blend) with
    ``FOR_YOU_CONFIGS``, ALS alone, EASE alone and MostPop; seen items excluded.
+
+``--engine spark`` runs ``benchmarks.spark_parity`` instead of the sections: the Spark engine (reader and ALS
+on ``--spark-master``) next to the local engine, same run, on Ta-Feng's production protocol and MovieLens 100k.
 """
 
 from __future__ import annotations
@@ -341,17 +344,27 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--engine", choices=["local", "spark"], default="local", help="spark: the Spark engine next to the local one"
+    )
+    parser.add_argument("--spark-master", default="local[2]")
     args = parser.parse_args()
     clock = Clock()
     results: Results = {"python": platform.python_version(), "seeds": args.seeds}
-    if args.only in (None, "shipped"):
+    if args.engine == "spark":  # the engines side by side (benchmarks.spark_parity), in place of the sections
+        from benchmarks.spark_parity import spark_parity
+
+        results["spark_parity"] = clock.run(
+            "Spark parity", lambda: spark_parity(args.data, args.seeds, args.spark_master)
+        )
+    elif args.only in (None, "shipped"):
         results["shipped"] = shipped_sections(args.data, table, clock.run)
-    if args.only in (None, "tafeng"):
+    if args.engine == "local" and args.only in (None, "tafeng"):
         results["tafeng_production"] = clock.run("Ta-Feng production", lambda: tafeng_production(args.data))
         results["tafeng_reality_check"] = clock.run(
             "Ta-Feng Reality Check", lambda: tafeng_reality_check(args.data, args.seeds)
         )
-    if args.only in (None, "movielens"):
+    if args.engine == "local" and args.only in (None, "movielens"):
         results["movielens"] = clock.run("MovieLens 100k", lambda: movielens(args.data, args.seeds))
     results["seconds"] = clock.seconds
     args.out.parent.mkdir(parents=True, exist_ok=True)

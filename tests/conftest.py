@@ -86,3 +86,12 @@ def redis_cluster_url(redis_cluster_server, monkeypatch: pytest.MonkeyPatch) -> 
     client.close()
     monkeypatch.setenv("RECS_REDIS_CLUSTER", "true")
     return redis_cluster_server.url
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One SparkSession on local[2] for the whole test session (``recs train --engine spark`` joins it)."""
+    from training.spark import spark_session
+
+    with spark_session("local[2]") as session:
+        yield session

@@ -14,6 +14,8 @@ The rules (docs/architecture.md, "Layers"):
 7. Redis is imported only by ``serving.cache`` (the layout and the clients), ``serving.publish`` (writing a
    version) and ``serving.embedded_redis`` (the server the project starts itself); routes and the app go
    through ``serving.cache``.
+8. pyspark is imported only under ``training.spark`` (``recs train --engine spark``; the local engine never
+   needs it).
 
 Every import statement counts, including those inside functions (a lazy import still runs in that process);
 only imports under ``if TYPE_CHECKING:`` are ignored. ``test_each_rule_catches_a_planted_violation`` runs the
@@ -35,6 +37,7 @@ WEB_AND_STORES = ("fastapi", "starlette", "uvicorn", "redis", "mlflow")
 FITTING = ("recommender.models", "training", "implicit", "lightgbm", "numba", "mlflow")
 REQUEST_TIME_ROOTS = ("serving.app", "recommender.request_time")
 MLFLOW_HOME = "training.tracking"
+SPARK_HOME = "training.spark"
 REDIS_HOMES = ("serving.cache", "serving.redis_pipe", "serving.publish", "serving.embedded_redis")
 NUMERIC = "recommender.numeric"
 
@@ -190,6 +193,9 @@ def violations(tree: SourceTree) -> dict[str, list[str]]:
         "redis only in serving.cache, serving.redis_pipe, serving.publish and serving.embedded_redis": [
             _where(tree, i) for i in every if _within(i.target, ["redis"]) and i.module not in REDIS_HOMES
         ],
+        "pyspark only in training.spark": [
+            _where(tree, i) for i in every if _within(i.target, ["pyspark"]) and not _within(i.module, [SPARK_HOME])
+        ],
         "request-time code never reaches model fitting": [],
         "no import cycles": [" <-> ".join(c) for c in tree.cycles()],
     }
@@ -213,6 +219,7 @@ def house() -> dict[str, list[str]]:
         "mlflow only in training.tracking",
         "recommender.numeric imports nothing else of the project",
         "redis only in serving.cache, serving.redis_pipe, serving.publish and serving.embedded_redis",
+        "pyspark only in training.spark",
         "request-time code never reaches model fitting",
         "no import cycles",
     ],
@@ -239,6 +246,8 @@ PLANTED = {
     "training/__init__.py": "",
     "training/cli.py": "from serving.cli import app\nimport mlflow\n",
     "training/tracking.py": "import mlflow\n",
+    "training/pipeline.py": "def fit():\n    from pyspark.ml.recommendation import ALS\n",
+    "training/spark/__init__.py": "def engine():\n    import pyspark\n",
     "serving/__init__.py": "",
     "serving/app.py": (
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import lightgbm\nfrom training import cli\n"
@@ -267,6 +276,9 @@ def test_each_rule_catches_a_planted_violation(tmp_path: Path) -> None:
     assert "from serving.app: serving/app.py:4 (serving.app imports training.cli)" in reached
     assert "lightgbm" not in reached  # only under TYPE_CHECKING
     assert found["no import cycles"] == ["recommender.a <-> recommender.b"]
+    assert found["pyspark only in training.spark"] == [
+        "training/pipeline.py:2 (training.pipeline imports pyspark.ml.recommendation.ALS)"
+    ]
     assert found["redis only in serving.cache, serving.redis_pipe, serving.publish and serving.embedded_redis"] == [
         "recommender/history.py:1 (recommender.history imports redis)",
         "serving/routes.py:1 (serving.routes imports redis.asyncio)",

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,7 +25,8 @@ from recommender.bundle import BundleConfig
 from recommender.data import LoadResult, fingerprint
 from recommender.errors import DataError, TooManyRejectsError
 from training.config_file import load_bundle_config
-from training.exit_codes import EXIT_BAD_DATA
+from training.engine import LOCAL, Engine, EngineName
+from training.exit_codes import EXIT_BAD_DATA, EXIT_NO_ENGINE
 from training.pipeline import TrainingOutcome, rescore, train
 from training.promotion import PROMOTION_METRIC
 from training.self_tune import Candidate
@@ -87,6 +89,16 @@ def train_command(
         float | None,
         typer.Option(min=0.0, help="Seconds the tuning may take (default auto: grows with the data; RECS_TUNE_BUDGET)"),
     ] = None,
+    engine: Annotated[
+        EngineName,
+        typer.Option(
+            help="Where the heavy steps run: local (this process) or spark (reading, ALS and next purchase's "
+            "neighbours on Apache Spark, docs/spark.md; needs the spark extra and Java).",
+        ),
+    ] = EngineName.local,
+    spark_master: Annotated[
+        str, typer.Option("--spark-master", help="Spark master URL for --engine spark (a cluster's, or local[N]).")
+    ] = "local[2]",
 ) -> None:
     """Train every model, evaluate on a time-ordered split against baselines, log to MLflow and register.
 
@@ -113,7 +125,30 @@ def train_command(
         rejects=rejects,
         config=config,
         events=events,
+        engine=engine.value,
+        spark_master=spark_master,
     )
+
+
+@contextmanager
+def _engine(console: Console, name: str, spark_master: str) -> Iterator[Engine]:
+    """The named engine, running for the block (Spark: a session on ``spark_master``, stopped after)."""
+    if name == EngineName.local.value:
+        with LOCAL.running():
+            yield LOCAL
+        return
+    from training.spark import SparkUnavailableError, spark_engine, spark_session
+
+    with ExitStack() as stack:
+        try:
+            with console.status(f"starting Spark on {spark_master}"):
+                session = stack.enter_context(spark_session(spark_master))
+        except SparkUnavailableError as exc:
+            console.print(f"[red]error:[/red] --engine spark: {exc}")
+            raise typer.Exit(EXIT_NO_ENGINE) from exc
+        spark = spark_engine(session)
+        with spark.running():
+            yield spark
 
 
 def train_and_register(
@@ -128,8 +163,11 @@ def train_and_register(
     rejects: Path | None = None,
     config: Path | None = None,
     events: Path | None = None,
+    engine: str = "local",
+    spark_master: str = "local[2]",
 ) -> None:
-    """``recs train`` (also the demo's training step): exits 2 with a message on bad input data.
+    """``recs train`` (also the demo's training step): exits 2 with a message on bad input data, 6 when
+    ``engine`` is spark and Spark cannot start.
 
     MLflow is imported and connected in a background thread while the models fit (it takes seconds and
     mostly waits on imports and the sqlite store, while fitting mostly runs in numpy, scipy and implicit);
@@ -140,14 +178,17 @@ def train_and_register(
     rejects_path = rejects or settings.home / "rejects" / f"{orders.stem}-rejects.csv"
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-connect") as pool:
+    with (
+        _engine(console, engine, spark_master) as chosen,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-connect") as pool,
+    ):
         connecting: list[Future[MlflowClient]] = []
 
         def on_loaded(_result: LoadResult) -> None:
             connecting.append(pool.submit(_connect_tracking, settings))
 
         outcome = _run_with_progress(
-            console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded, settings, events
+            console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded, settings, events, chosen
         )
         for line in outcome.load.summary.lines():
             console.print(line)
@@ -269,6 +310,7 @@ def _log_training(
             "orders": str(orders),
             "catalog": str(catalog or ""),
             "events": str(events or ""),
+            "engine": outcome.engine,
             **{f"data.{key}": value for key, value in fingerprint(outcome.load.history).items()},
         },
         promote=promote,
@@ -289,6 +331,7 @@ def _run_with_progress(
     on_loaded: Callable[[LoadResult], None] | None,
     settings: TrainingSettings,
     events: Path | None = None,
+    engine: Engine = LOCAL,
 ) -> TrainingOutcome:
     """``training.pipeline.train`` with progress; bad input data prints what to fix and exits 2."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -319,6 +362,7 @@ def _run_with_progress(
                 tune_budget=settings.tune_budget_seconds,
                 on_candidate=on_candidate,
                 events=events,
+                engine=engine,
             )
         except TooManyRejectsError as exc:
             console.print(f"[red]error:[/red] {exc}. Rejected rows and reasons: {rejects_path}")

@@ -9,6 +9,7 @@ against popularity-in-window and symmetric co-occurrence). MLflow logging lives 
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from recommender.evaluation import (
 )
 from recommender.history import OrderHistory
 from recommender.models.complements import ComplementsModel
+from training.engine import LOCAL, Engine
 from training.protocol import (
     COMPLEMENTS_K,
     EVALUATION_CUSTOMERS,
@@ -109,6 +111,7 @@ class TrainingOutcome:
     seconds: dict[str, float]
     eval_customers: int = EVALUATION_CUSTOMERS
     tuning: TuneOutcome | None = None  # None: ``recs train --no-tune``
+    engine: str = LOCAL.name  # where the heavy steps ran (``recs train --engine``)
 
 
 def check_load(result: LoadResult, max_reject_ratio: float) -> None:
@@ -292,7 +295,8 @@ def _in_background(function: Callable[..., T], *args: object) -> Callable[[], T]
         except BaseException as exc:  # handed to the waiting thread as is
             outcome["error"] = exc
 
-    thread = threading.Thread(target=run, name="final-fit", daemon=True)
+    context = contextvars.copy_context()  # the caller's engine (e.g. ``factorized_by``) holds in the thread too
+    thread = threading.Thread(target=context.run, args=(run,), name="final-fit", daemon=True)
     thread.start()
 
     def wait() -> T:
@@ -324,6 +328,7 @@ def train(
     tune_budget: float | None = None,
     on_candidate: CandidateHook | None = None,
     events: Path | None = None,
+    engine: Engine = LOCAL,
 ) -> TrainingOutcome:
     """Load, validate, pick the tuned surfaces' configs on validation data (``training.self_tune``; ``tune``
     False keeps ``config``), then evaluate on the time-ordered splits while every model is refitted on all the
@@ -339,39 +344,45 @@ def train(
 
     ``on_loaded`` is called once the data passed its checks, before any fitting (the CLI starts connecting
     to MLflow then, in the background, so that the store is ready when the models are).
+
+    ``engine`` reads the files and fits ALS (``training.engine``); every other step is the same for all engines.
     """
-    cfg = config or BundleConfig()
-    step = on_step or (lambda _name: None)
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    step("load and validate")
-    result = load_orders(orders, catalog_path=catalog, events_path=events, event_weights=cfg.events)
-    if rejects_path is not None:
-        write_rejects(result, rejects_path)
-    check_load(result, max_reject_ratio)
-    seconds["load"] = time.perf_counter() - t0
-    if on_loaded is not None:
-        on_loaded(result)
+    with engine.running():  # every ALS fit of the job (tuning, evaluation, final fit) runs on the engine
+        cfg = config or BundleConfig()
+        step = on_step or (lambda _name: None)
+        seconds: dict[str, float] = {}
+        t0 = time.perf_counter()
+        step("load and validate")
+        result = load_orders(
+            orders, catalog_path=catalog, events_path=events, event_weights=cfg.events, reader=engine.reader
+        )
+        if rejects_path is not None:
+            write_rejects(result, rejects_path)
+        check_load(result, max_reject_ratio)
+        seconds["load"] = time.perf_counter() - t0
+        if on_loaded is not None:
+            on_loaded(result)
 
-    tuning = None
-    if tune:
-        step("tuning on validation data")
-        tuning = self_tune(result.history, cfg, tune_budget, on_candidate, max_customers=eval_customers)
-        cfg, seconds["tune"] = tuning.config, tuning.seconds
+        tuning = None
+        if tune:
+            step("tuning on validation data")
+            tuning = self_tune(result.history, cfg, tune_budget, on_candidate, max_customers=eval_customers)
+            cfg, seconds["tune"] = tuning.config, tuning.seconds
 
-    # evaluation and the final fit are independent and mostly run in numpy, scipy and implicit, which
-    # release the GIL: the final fit runs in a second thread, so a 2-core machine is not half idle
-    t0 = time.perf_counter()
-    final = _in_background(_timed, ModelBundle.fit, result.history, cfg, lambda name: step(f"final fit: {name}"))
-    report, seconds["evaluate"] = _timed(evaluate, result.history, cfg, step, eval_customers)
-    bundle, seconds["fit"] = final()
-    seconds["evaluate_and_fit"] = time.perf_counter() - t0
-    return TrainingOutcome(
-        load=result,
-        config=cfg,
-        report=report,
-        bundle=bundle,
-        seconds=seconds,
-        eval_customers=eval_customers,
-        tuning=tuning,
-    )
+        # evaluation and the final fit are independent and mostly run in numpy, scipy and implicit, which
+        # release the GIL: the final fit runs in a second thread, so a 2-core machine is not half idle
+        t0 = time.perf_counter()
+        final = _in_background(_timed, ModelBundle.fit, result.history, cfg, lambda name: step(f"final fit: {name}"))
+        report, seconds["evaluate"] = _timed(evaluate, result.history, cfg, step, eval_customers)
+        bundle, seconds["fit"] = final()
+        seconds["evaluate_and_fit"] = time.perf_counter() - t0
+        return TrainingOutcome(
+            load=result,
+            config=cfg,
+            report=report,
+            bundle=bundle,
+            seconds=seconds,
+            eval_customers=eval_customers,
+            tuning=tuning,
+            engine=engine.name,
+        )

@@ -32,7 +32,7 @@ from recommender.data.columns import (
 )
 from recommender.data.columns import EXTRA as _EXTRA
 from recommender.data.events import EventLoad, EventWeights, load_events
-from recommender.data.readers import RawTable, read_table
+from recommender.data.readers import RawTable, TableReader, read_table
 from recommender.data.rejects import _EMPTY_REJECTS, _count_reasons, _rejects_of
 from recommender.data.results import LoadResult, LoadSummary
 from recommender.data.validation import (
@@ -117,9 +117,9 @@ class _Part:
     blank_lines: int
 
 
-def _load_order_lines(path: Path) -> tuple[_Part, _OrderLines]:
+def _load_order_lines(path: Path, reader: TableReader) -> tuple[_Part, _OrderLines]:
     """The kept lines (indexed) and rejects of an orders file."""
-    table = read_table(path, ORDER_COLUMNS, ORDER_REQUIRED)
+    table = reader(path, ORDER_COLUMNS, ORDER_REQUIRED)
     frame, blank = _drop_blank(table)
     if not table.columns:  # an empty file
         empty = pl.DataFrame(schema={_C: pl.String, _I: pl.String, _T: pl.Int64, _Q: pl.Float64, _P: pl.Float64})
@@ -176,9 +176,9 @@ def _build_catalog(kept: pl.DataFrame, items: pl.Series) -> Catalog:
     )
 
 
-def _load_catalog(path: Path) -> _Part:
+def _load_catalog(path: Path, reader: TableReader) -> _Part:
     """The kept rows and rejects of a catalog file."""
-    table = read_table(path, CATALOG_COLUMNS, CATALOG_REQUIRED)
+    table = reader(path, CATALOG_COLUMNS, CATALOG_REQUIRED)
     frame, blank = _drop_blank(table)
     if not table.columns:  # an empty file
         return _Part(pl.DataFrame(schema={_I: pl.String}), _EMPTY_REJECTS, 0, {}, 0)
@@ -197,6 +197,7 @@ def load_orders(
     catalog_path: str | Path | None = None,
     events_path: str | Path | None = None,
     event_weights: EventWeights | None = None,
+    reader: TableReader = read_table,
 ) -> LoadResult:
     """Read, validate and index an orders file (and optionally a catalog file and an exported event directory:
     ``recommender.data.events``; its purchases become order lines, its views and adds to cart the history's
@@ -206,11 +207,12 @@ def load_orders(
     left open, a damaged gzip or Parquet file: the message names the line), ``MissingColumnsError`` (a
     required column absent) and ``AmbiguousColumnsError``. Bad rows never raise: they are in ``rejects``.
     An empty or header-only file gives an empty history (see ``check_usable``). The item id map covers
-    order items and catalog items alike.
+    order items and catalog items alike. ``reader`` reads the order and catalog files as strings (``read_table``;
+    ``recs train --engine spark`` passes Spark's); everything after it is the same.
     """
     path = Path(path)
-    orders, lines = _load_order_lines(path)
-    catalog = _load_catalog(Path(catalog_path)) if catalog_path is not None else None
+    orders, lines = _load_order_lines(path, reader)
+    catalog = _load_catalog(Path(catalog_path), reader) if catalog_path is not None else None
     cat_kept = catalog.kept if catalog is not None else pl.DataFrame(schema={_I: pl.String})
     events = None
     if events_path is not None:

@@ -22,6 +22,11 @@ def _read_parquet(path: Path, wanted: Sequence[str]) -> tuple[pl.DataFrame, list
         frame = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
         raise UnreadableFileError(f"{path}: cannot read as Parquet: {exc}") from exc
+    return parquet_strings(frame, str(path), wanted)
+
+
+def parquet_strings(frame: pl.DataFrame, path: str, wanted: Sequence[str]) -> tuple[pl.DataFrame, list[str]]:
+    """A Parquet table read (here or by ``recs train --engine spark``) as strings with ``LINE`` and ``EXTRA``."""
     if any("\x00" in name for name in frame.columns):
         raise UnreadableFileError(f"{path}: a column name contains a NUL character")
     columns = []

@@ -14,7 +14,7 @@ matches the columns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,30 @@ class RawTable:
     known: dict[str, str]  # normalized known name -> input column name
 
 
+# how a file becomes a ``RawTable``: ``read_table`` here, or Spark's reader (``recs train --engine spark``)
+TableReader = Callable[[Path, Sequence[str], Sequence[str]], "RawTable"]
+
+
+def matched_table(
+    source: str, frame: pl.DataFrame, raw_names: Sequence[str], wanted: Sequence[str], required: Sequence[str]
+) -> RawTable:
+    """A read frame (strings, ``LINE``, ``EXTRA``) with its columns matched to ``wanted``; raises
+    ``MissingColumnsError`` and ``AmbiguousColumnsError``."""
+    columns = [c for c in frame.columns if c not in (LINE, EXTRA)]
+    known: dict[str, str] = {}
+    for raw, name in zip(raw_names, columns, strict=True):
+        norm = normalized(raw)
+        if norm in wanted:
+            if norm in known:
+                raise AmbiguousColumnsError(f"{source}: columns {known[norm]!r} and {raw!r} both read as {norm!r}")
+            known[norm] = name
+    if columns:
+        missing = [c for c in required if c not in known]
+        if missing:
+            raise MissingColumnsError(source, missing, list(raw_names))
+    return RawTable(frame, columns, known)
+
+
 def file_kind(path: Path) -> str:
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
@@ -60,16 +84,4 @@ def read_table(path: Path, wanted: Sequence[str], required: Sequence[str]) -> Ra
         frame, raw_names = _read_csv(path)
     else:
         frame, raw_names = _read_parquet(path, wanted)
-    columns = [c for c in frame.columns if c not in (LINE, EXTRA)]
-    known: dict[str, str] = {}
-    for raw, name in zip(raw_names, columns, strict=True):
-        norm = normalized(raw)
-        if norm in wanted:
-            if norm in known:
-                raise AmbiguousColumnsError(f"{path}: columns {known[norm]!r} and {raw!r} both read as {norm!r}")
-            known[norm] = name
-    if columns:
-        missing = [c for c in required if c not in known]
-        if missing:
-            raise MissingColumnsError(str(path), missing, list(raw_names))
-    return RawTable(frame, columns, known)
+    return matched_table(str(path), frame, raw_names, wanted, required)

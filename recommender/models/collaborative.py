@@ -9,10 +9,17 @@ popularity used for customers with no interaction in the fitted data (their fact
 score would be arbitrary). Scoring
 is an exact top-k of the factor products that skips items whose factor norm rules them out
 (``recommender.numeric.inner_product_topk``), a block of customers at a time.
+
+Where the factors are computed is a ``Factorizer``: ``fit_factors`` (implicit, in this process) unless a
+caller runs the fit inside ``factorized_by(other)`` (``recs train --engine spark``: Spark MLlib's ALS); every
+model that fits ALS (for you, next purchase's explore part, the tuning's trials) goes through ``_fit`` here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -86,6 +93,21 @@ def fit_factors(weighted: sp.csr_matrix, config: CollaborativeConfig) -> tuple[n
     return np.ascontiguousarray(als.user_factors, np.float32), np.ascontiguousarray(als.item_factors, np.float32)
 
 
+Factorizer = Callable[[sp.csr_matrix, CollaborativeConfig], tuple[np.ndarray, np.ndarray]]
+# the factorizer of the running fit: a context variable, so a scope sets it (``factorized_by``), never a process
+_FACTORIZER: ContextVar[Factorizer] = ContextVar("recs_factorizer", default=fit_factors)
+
+
+@contextmanager
+def factorized_by(factorizer: Factorizer) -> Iterator[None]:
+    """Within this block (and threads started with a copy of its context), ALS fits call ``factorizer``."""
+    token = _FACTORIZER.set(factorizer)
+    try:
+        yield
+    finally:
+        _FACTORIZER.reset(token)
+
+
 def score_block(
     user_factors: np.ndarray,
     tiers: NormTiers,
@@ -152,7 +174,8 @@ class CollaborativeModel(Recommender):
             user_factors = np.zeros((history.n_customers, self.config.factors), dtype=np.float32)
             item_factors = np.zeros((history.n_items, self.config.factors), dtype=np.float32)
         else:
-            user_factors, item_factors = fit_factors(confidence_matrix(counts, self.config), self.config)
+            factorize = _FACTORIZER.get()
+            user_factors, item_factors = factorize(confidence_matrix(counts, self.config), self.config)
             user_factors[np.diff(counts.indptr) == 0] = 0.0
         self._user_factors, self._item_factors = user_factors, item_factors
         self._tiers = NormTiers.build(item_factors)

@@ -5,9 +5,17 @@ customers by ``similarity``, searched among the ``neighbour_pool`` most active c
 ``neighbour_items`` items (``recommender.models.next_purchase.tifu``). The model computes the lists lazily,
 for the customers asked for (``add_neighbour_lists``); at recommend time ``neighbour_scores`` splits a
 customer's list into the neighbour score of the items it bought and the new items it brings.
+
+Where the lists are computed is a ``NeighbourLists``: ``neighbour_lists`` (this process) unless a caller
+runs the model inside ``neighbour_lists_by(other)`` (``recs train --engine spark`` runs the same function on
+blocks of customers on Spark's executors: a customer's list does not depend on who else is asked for).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,6 +40,31 @@ NEIGHBOUR_FIELDS = (
 )
 
 
+def neighbour_lists(
+    vectors: sp.csr_matrix, pool: np.ndarray | None, queries: np.ndarray, cfg: NextPurchaseConfig
+) -> sp.csr_matrix:
+    """The lists of the ``queries`` customers, one row each in their order (queries x items, CSR float32): the
+    mean personal vector of each one's ``cfg.neighbours`` nearest customers among ``pool`` (None: everyone),
+    its best ``cfg.neighbour_items`` items kept."""
+    neighbours, _ = nearest_neighbours(vectors, cfg.neighbours, cfg.similarity, reference=pool, queries=queries)
+    return neighbour_mean(vectors, neighbours, cfg.neighbour_items)
+
+
+NeighbourLists = Callable[[sp.csr_matrix, "np.ndarray | None", np.ndarray, NextPurchaseConfig], sp.csr_matrix]
+# the lists' computation of the running fit: a context variable, so a scope sets it (``neighbour_lists_by``)
+_NEIGHBOUR_LISTS: ContextVar[NeighbourLists] = ContextVar("recs_neighbour_lists", default=neighbour_lists)
+
+
+@contextmanager
+def neighbour_lists_by(compute: NeighbourLists) -> Iterator[None]:
+    """Within this block (and threads started with a copy of its context), neighbour lists come from ``compute``."""
+    token = _NEIGHBOUR_LISTS.set(compute)
+    try:
+        yield
+    finally:
+        _NEIGHBOUR_LISTS.reset(token)
+
+
 def add_neighbour_lists(
     repeats: RepeatStats, known: RowLists, missing: np.ndarray, cfg: NextPurchaseConfig, shape: tuple[int, int]
 ) -> sp.csr_matrix:
@@ -45,8 +78,7 @@ def add_neighbour_lists(
     if n_customers > cfg.neighbour_pool:
         activity = np.diff(repeats.indptr)  # distinct items bought
         pool = np.sort(np.argsort(-activity, kind="stable")[: cfg.neighbour_pool])
-    neighbours, _ = nearest_neighbours(vectors, cfg.neighbours, cfg.similarity, reference=pool, queries=missing)
-    mean = neighbour_mean(vectors, neighbours, cfg.neighbour_items).tocoo()
+    mean = _NEIGHBOUR_LISTS.get()(vectors, pool, missing, cfg).tocoo()
     found = sp.csr_matrix((mean.data, (missing[mean.row], mean.col)), shape=shape, dtype=np.float32)
     nb_indptr, nb_items, nb_scores = known
     merged = (sp.csr_matrix((nb_scores, nb_items, nb_indptr), shape=shape) + found).tocsr()  # disjoint rows
