@@ -12,7 +12,8 @@ For each catalog size of ``--items``: a generated shop of ``--customers`` custom
 - **serving**: ``recs serve --workers 1`` on the version; wrk (2 threads, 16 connections) requests for-you,
   next purchase and complements, ``--seconds`` each (every answer recorded for attribution, as shipped),
   then ``--events`` events of ``benchmarks.event_ingest``'s mix, with the shop's item ids, are posted in
-  batches of 100 for 300 of the shop's customers; the RSS of the server's processes after that (now and peak);
+  batches of 100 for 300 of the shop's customers; the RSS of the server's processes once ready (the version
+  loaded) and after all that (now and peak);
 - **the event log** ``recs:log``: ``MEMORY USAGE`` over ``XLEN`` (bytes per event); the customers' recent
   events (``recs:events:*``): bytes per listed event and per customer key, a least-squares line of every
   key's ``MEMORY USAGE`` against its ``LLEN``;
@@ -149,6 +150,7 @@ def serve_costs(url: str, bundle: ModelBundle, work: Path, args: argparse.Namesp
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{base}/readyz", proc)
+        ready_rss, _ = workers_rss_mb(proc.pid)  # the version loaded, nothing answered yet
         requests = 0
         for path, ids in ROUTES:
             result = run_wrk(wrk, base, path, files[ids], args.seconds, 16, work)
@@ -159,7 +161,13 @@ def serve_costs(url: str, bundle: ModelBundle, work: Path, args: argparse.Namesp
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return {"requests": requests, "events_posted": posted, "rss_mb": rss, "peak_rss_mb": peak}
+    return {
+        "requests": requests,
+        "events_posted": posted,
+        "ready_rss_mb": ready_rss,
+        "rss_mb": rss,
+        "peak_rss_mb": peak,
+    }
 
 
 def feedback_costs(client: redis.Redis) -> dict[str, Any]:
@@ -223,7 +231,7 @@ def tables(rows: list[dict[str, Any]]) -> str:
         out += [
             "",
             "| shop | log B/event | recent B/event + B/customer | answer B (items) | worker RSS MB "
-            "(peak) | requests | events |",
+            "ready, after (peak) | requests | events |",
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for row in served:
@@ -231,7 +239,8 @@ def tables(rows: list[dict[str, Any]]) -> str:
             out.append(
                 f"| {row['shop']['items']:,} items | {f['log_bytes_per_event']:,.0f} | "
                 f"{f['recent_bytes_per_event']:,.0f} + {f['recent_bytes_per_customer_key']:,.0f} | "
-                f"{f['answer_bytes']:,.0f} ({f['answer_items']:.0f}) | {s['rss_mb']:,.0f} ({s['peak_rss_mb']:,.0f}) | "
+                f"{f['answer_bytes']:,.0f} ({f['answer_items']:.0f}) | "
+                f"{s['ready_rss_mb']:,.0f}, {s['rss_mb']:,.0f} ({s['peak_rss_mb']:,.0f}) | "
                 f"{s['requests']:,} | {s['events_posted']:,} |"
             )
     return "\n".join(out)
