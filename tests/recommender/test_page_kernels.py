@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommender.numeric.page_kernels import allowed_head, capped_order, touched_rows
+from recommender.numeric.page_kernels import allowed_head, capped_order
 
 ITEMS = st.lists(st.integers(-1, 30), max_size=60)
 MASK = st.lists(st.booleans(), min_size=0, max_size=25)
@@ -24,17 +24,6 @@ def test_allowed_head_is_the_head_of_the_allowed_rows(items: list[int], mask: li
         assert got is not None and got.tolist() == head
     else:  # an item twice: unfit for the shortcut
         assert got is None
-
-
-@settings(max_examples=200, deadline=None)
-@given(ITEMS, MASK, st.lists(st.sampled_from([1.0, 0.5, 2.0]), max_size=25))
-def test_touched_rows_counts_blocked_and_moved_rows(items: list[int], mask: list[bool], factors: list[float]) -> None:
-    blocked = np.asarray(mask, dtype=bool)
-    factor = np.asarray(factors, dtype=np.float64)
-    want_blocked = sum(1 for i in items if 0 <= i < len(blocked) and blocked[i])
-    want_moved = sum(1 for i in items if 0 <= i < len(factor) and factor[i] != 1.0)
-    assert touched_rows(np.asarray(items, dtype=np.int32), blocked, factor) == (want_blocked, want_moved)
-    assert touched_rows(np.asarray(items, dtype=np.int32), None, None) == (0, 0)
 
 
 @settings(max_examples=200, deadline=None)
