@@ -59,7 +59,8 @@ def test_the_console_script_sets_polars_allocator_before_polars_loads() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "dirty_decay_ms:0,muzzy_decay_ms:0"
+    # polars puts its own defaults first; jemalloc reads the options in order, so the last ones hold
+    assert result.stdout.strip().splitlines()[-1].endswith("dirty_decay_ms:0,muzzy_decay_ms:0")
 
 
 def test_train_publish_and_serve_default_to_the_vocabulary_model_name(monkeypatch: pytest.MonkeyPatch) -> None:
