@@ -19,6 +19,10 @@ from recommender.models.next_purchase.tifu import nearest_neighbours, neighbour_
 from recommender.numeric import pair_keys
 from recommender.substitutes import CategoryOwnership
 
+# customers whose neighbours are searched and averaged at once: their (customers x neighbours) index and
+# similarity arrays stay 20,000 x 300 (48 MB) whatever the shop (200,000 customers at 4M lines were 1.4 GB)
+_QUERY_CHUNK = 20_000
+
 # the fields that decide the neighbour lists (with the history): configs equal on these share them
 NEIGHBOUR_FIELDS = (
     "recency_decay",
@@ -45,8 +49,15 @@ def add_neighbour_lists(
     if n_customers > cfg.neighbour_pool:
         activity = np.diff(repeats.indptr)  # distinct items bought
         pool = np.sort(np.argsort(-activity, kind="stable")[: cfg.neighbour_pool])
-    neighbours, _ = nearest_neighbours(vectors, cfg.neighbours, cfg.similarity, reference=pool, queries=missing)
-    mean = neighbour_mean(vectors, neighbours, cfg.neighbour_items).tocoo()
+    pieces = [sp.csr_matrix((0, shape[1]), dtype=np.float32)]
+    for lo in range(0, len(missing), _QUERY_CHUNK):  # the (customers x neighbours) arrays a chunk at a time
+        neighbours, _ = nearest_neighbours(
+            vectors, cfg.neighbours, cfg.similarity, reference=pool, queries=missing[lo : lo + _QUERY_CHUNK]
+        )
+        pieces.append(neighbour_mean(vectors, neighbours, cfg.neighbour_items))
+        del neighbours
+    mean = sp.vstack(pieces, format="csr").tocoo()
+    del pieces
     found = sp.csr_matrix((mean.data, (missing[mean.row], mean.col)), shape=shape, dtype=np.float32)
     nb_indptr, nb_items, nb_scores = known
     merged = (sp.csr_matrix((nb_scores, nb_items, nb_indptr), shape=shape) + found).tocsr()  # disjoint rows
