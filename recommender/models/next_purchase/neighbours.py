@@ -56,13 +56,28 @@ def add_neighbour_lists(
         )
         pieces.append(neighbour_mean(vectors, neighbours, cfg.neighbour_items))
         del neighbours
-    mean = sp.vstack(pieces, format="csr").tocoo()
+    found = sp.vstack(pieces, format="csr")  # row r: customer missing[r]; items ascending within rows
     del pieces
-    found = sp.csr_matrix((mean.data, (missing[mean.row], mean.col)), shape=shape, dtype=np.float32)
+    return _merge_rows(known, found, missing, shape)
+
+
+def _merge_rows(known: RowLists, found: sp.csr_matrix, missing: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """The ``known`` lists with ``found``'s row ``r`` as customer ``missing[r]``'s (which had none): each
+    entry copied once to its place (the sum of two sparse matrices took 600 MB more for 200,000 lists)."""
     nb_indptr, nb_items, nb_scores = known
-    merged = (sp.csr_matrix((nb_scores, nb_items, nb_indptr), shape=shape) + found).tocsr()  # disjoint rows
-    merged.sort_indices()
-    return merged
+    counts = np.diff(nb_indptr).astype(np.int64)
+    found_counts = np.diff(found.indptr).astype(np.int64)
+    counts[missing] = found_counts
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    items = np.empty(int(indptr[-1]), dtype=np.int32)
+    scores = np.empty(int(indptr[-1]), dtype=np.float32)
+    known_counts = np.diff(nb_indptr).astype(np.int64)
+    to = np.arange(len(nb_items), dtype=np.int64) + np.repeat(indptr[:-1] - nb_indptr[:-1], known_counts)
+    items[to], scores[to] = nb_items, nb_scores
+    to = np.arange(found.nnz, dtype=np.int64) + np.repeat(indptr[missing] - found.indptr[:-1], found_counts)
+    items[to], scores[to] = found.indices, found.data
+    return sp.csr_matrix((scores, items, indptr), shape=shape)
 
 
 def neighbour_scores(
