@@ -2,7 +2,8 @@
 training.tune, ``simulate`` from serving.simulator, ``promote`` and ``rollback`` from
 serving.champion_commands, ``catalog push`` from serving.catalog_command, and the serving side's own
 ``publish``, ``serve`` and ``demo`` (publishing a registered version: serving.registry_publish). The console
-script is ``recs = "serving.cli:main"``; training never imports serving.
+script is ``recs = "serving.launch:main"`` (the allocator's settings, then ``main`` here); training never
+imports serving.
 
 With ``RECS_REDIS_URL`` unset, each serving command uses the project's embedded Redis server (its data under
 ``RECS_HOME/redis``, shared between commands, reused when one is already running). The registered model

@@ -236,11 +236,11 @@ def score_baselines(data: EvaluationData, report: EvaluationReport) -> None:
         report.add("for_you", "most_pop", topn_metrics(ranked.items, data.for_you_targets, FOR_YOU_K), False)
     if data.has_complement_anchors:
         events, window = data.complements_events, data.complements_window_days
-        for name, ranker in (
-            ("popularity_in_window", popularity_in_window),
-            ("symmetric_cooccurrence", symmetric_cooccurrence),
+        anchors = np.unique(events.anchor_items)  # only the anchors' lists are scored: only they are counted
+        for name, ranked in (
+            ("popularity_in_window", popularity_in_window(data.complements_before, window, COMPLEMENTS_K)),
+            ("symmetric_cooccurrence", symmetric_cooccurrence(data.complements_before, window, COMPLEMENTS_K, anchors)),
         ):
-            ranked = ranker(data.complements_before, window, COMPLEMENTS_K)
             report.add(
                 "complements",
                 name,

@@ -15,7 +15,16 @@ from recommender.numeric import pair_keys
 
 
 def binary_csr(matrix: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
-    """A canonical binary CSR copy of ``matrix``: explicit zeros dropped, duplicates merged, indices sorted."""
+    """A canonical binary CSR copy of ``matrix``: explicit zeros dropped, duplicates merged, indices sorted.
+    A matrix that already is one (float32 CSR, canonical, every stored value 1) is returned as is, not copied:
+    callers only read it (the Complete Journey's complement follow-ups are 11M entries)."""
+    if (
+        sp.isspmatrix_csr(matrix)
+        and matrix.dtype == np.float32
+        and matrix.has_canonical_format
+        and bool(np.all(matrix.data == 1.0))
+    ):
+        return matrix
     m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
     m.eliminate_zeros()
     m.sum_duplicates()

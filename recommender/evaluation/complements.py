@@ -18,13 +18,12 @@ Choices (documented because numbers depend on them):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
 
 from recommender.base import Ranked
-from recommender.distinct import customer_time_key, distinct_events, unique_values
+from recommender.distinct import customer_time_key, distinct_events, unique_counts, unique_values
 from recommender.evaluation._common import (
     binary_csr,
     expand_ranges,
@@ -35,10 +34,9 @@ from recommender.evaluation._common import (
     window_seconds,
 )
 from recommender.history import OrderHistory
-from recommender.numeric.sparse_sum import sum_sparse
 from recommender.numeric.topk import topk_dense, topk_sparse
 
-_PAIR_BUDGET = 4_000_000  # event pairs expanded at once in symmetric_cooccurrence
+_PAIR_BUDGET = 2_000_000  # event pairs expanded at once in symmetric_cooccurrence (a block of row items)
 
 
 @dataclass(frozen=True)
@@ -160,57 +158,61 @@ def _pair_time_key(
     return customer_time_key(pair_id, t[order], origin, span), order
 
 
-def symmetric_cooccurrence(train: OrderHistory, window_days: float, k: int) -> Ranked:
+def symmetric_cooccurrence(train: OrderHistory, window_days: float, k: int, rows: np.ndarray | None = None) -> Ranked:
     """Per item (n_items x k): the items most often bought by the same customer within the window of it,
-    before or after (same order included), counted as distinct customers; the item itself left out."""
+    before or after (same order included), counted as distinct customers; the item itself left out.
+
+    ``rows``: the items whose lists are wanted (the others' rows stay empty); None: every item.
+
+    The counts go a block of row items at a time: each block's event pairs expanded, sorted by one
+    (row item, other item, customer) key and counted, about ``_PAIR_BUDGET`` pairs a block. Memory stays
+    one block's pairs and the lists, never the catalog-squared counts (50M pairs and over 1 GB on the
+    Complete Journey)."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    out = Ranked.empty(train.n_items, k)
     window = window_seconds(window_days)
     c, i, t = distinct_events(train)
     span = train.end_time - train.start_time + window
     key = customer_time_key(c, t, train.start_time, span)
-    lo = np.arange(len(key)) + 1
+    lo = np.searchsorted(key, key - window, side="left")
     hi = np.searchsorted(key, key + window, side="right")
-    batches = (_cooccurrence_counts(c, i, lo[ev], hi[ev], ev, train.n_items) for ev in _customer_batches(c, hi - lo))
-    upper = sum_sparse(batches, (train.n_items, train.n_items), np.float32)  # pairs (a < b): mirrored once here
-    return topk_sparse((upper + upper.T).tocsr(), k)
+    wanted = np.ones(train.n_items, dtype=bool) if rows is None else np.isin(np.arange(train.n_items), rows)
+    events = np.flatnonzero(wanted[i])
+    events = events[np.argsort(i[events], kind="stable")]  # by row item
+    n_items, n_customers = np.int64(train.n_items), np.int64(max(train.n_customers, 1))
+    most_rows = max(1, int(np.iinfo(np.int64).max // (n_items * n_customers)))  # the key fits in an int64
+    for block in _item_blocks(i[events], hi[events] - lo[events], most_rows):
+        ev = events[block]
+        first = int(i[ev[0]])
+        owner, other = expand_ranges(lo[ev], hi[ev])
+        a, b, who = i[ev[owner]], i[other], c[ev[owner]]
+        differ = a != b
+        # one key per (row item, other item, customer): distinct, then counted per item pair
+        keys = unique_values(((a[differ] - first) * n_items + b[differ]) * n_customers + who[differ])
+        pairs, counts = unique_counts(keys // n_customers)
+        n_rows = int(i[ev[-1]]) - first + 1
+        counted = sp.csr_matrix(
+            (counts.astype(np.float32), (pairs // n_items, pairs % n_items)), shape=(n_rows, train.n_items)
+        )
+        ranked = topk_sparse(counted, k)
+        out.items[first : first + n_rows], out.scores[first : first + n_rows] = ranked.items, ranked.scores
+    return out
 
 
-def _customer_batches(c: np.ndarray, n_pairs: np.ndarray) -> list[np.ndarray]:
-    """Event index ranges, cut at customer boundaries, each expanding to about ``_PAIR_BUDGET`` pairs or fewer."""
-    if len(c) == 0:
+def _item_blocks(items: np.ndarray, n_pairs: np.ndarray, most_rows: int) -> list[slice]:
+    """Slices of the events (sorted by item), cut between items, each expanding to at most ``_PAIR_BUDGET``
+    pairs (an item with more alone) and spanning fewer than ``most_rows`` item indices."""
+    if len(items) == 0:
         return []
-    first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-    per_customer = np.add.reduceat(n_pairs, first)
-    batch_of_customer = np.cumsum(per_customer) // _PAIR_BUDGET
-    cut = first[np.flatnonzero(np.r_[True, batch_of_customer[1:] != batch_of_customer[:-1]])]
-    bounds = np.r_[cut, len(c)]
-    return [np.arange(a, b) for a, b in pairwise(bounds)]
-
-
-def _cooccurrence_counts(
-    c: np.ndarray, i: np.ndarray, lo: np.ndarray, hi: np.ndarray, events: np.ndarray, n_items: int
-) -> sp.csr_matrix:
-    """Distinct-customer counts of unordered item pairs within the window for these events, stored once at
-    (min, max): the caller mirrors the sum."""
-    owner, other = expand_ranges(lo, hi)
-    a, b, who = i[events[owner]], i[other], c[events[owner]]
-    differ = a != b
-    # one key per (customer, unordered item pair): count each customer once per pair, mirror at the end
-    first, second = np.minimum(a[differ], b[differ]), np.maximum(a[differ], b[differ])
-    n = np.int64(n_items)
-    pair = _distinct_per_customer(who[differ], first * n + second, n * n)
-    m = sp.csr_matrix((np.ones(len(pair), dtype=np.float32), (pair // n, pair % n)), shape=(n_items, n_items))
-    m.sum_duplicates()
-    return m
-
-
-def _distinct_per_customer(who: np.ndarray, pair: np.ndarray, n_pairs: int) -> np.ndarray:
-    """The ``pair`` value of every distinct (who, pair) combination (pair values lie in 0..n_pairs-1)."""
-    if len(who) == 0:
-        return pair
-    who_local = who - who.min()
-    if int(who_local.max()) + 1 < np.iinfo(np.int64).max // max(int(n_pairs), 1):
-        return unique_values(who_local * np.int64(n_pairs) + pair) % np.int64(n_pairs)
-    # too many values to pack both in one int64: sort the (who, pair) columns instead
-    return np.unique(np.stack([who_local, pair]), axis=1)[1]
+    first = np.flatnonzero(np.r_[True, items[1:] != items[:-1]])
+    per_item = np.add.reduceat(n_pairs, first)
+    through = np.cumsum(per_item)  # pairs of the items up to each, itself included
+    blocks, start = [], 0
+    while start < len(first):
+        stop = int(np.searchsorted(through, through[start] - per_item[start] + _PAIR_BUDGET, side="right"))
+        stop = min(stop, int(np.searchsorted(items[first], items[first[start]] + most_rows, side="left")))
+        stop = max(stop, start + 1)
+        blocks.append(slice(int(first[start]), int(first[stop]) if stop < len(first) else len(items)))
+        start = stop
+    return blocks

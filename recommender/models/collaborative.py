@@ -3,7 +3,8 @@
 ``CollaborativeModel`` factorizes the customer x item purchase-count matrix (plus the browsing signals'
 weights when the history has them: ``OrderHistory.interactions``), weighted (BM25 by
 default, or the confidence ``1 + alpha * count`` of Hu, Koren and Volinsky, or raw counts), with
-implicit's CPU ALS. The state is plain arrays: customer factors, item factors (float32), the customer
+implicit's ALS: on the CPU, or with implicit's CUDA model where one is found (``device``, ``fit_device``).
+The state is plain arrays: customer factors, item factors (float32), the customer
 x item bought pattern (CSR indptr / indices: purchases only, what ``exclude_bought`` excludes) and the item
 popularity used for customers with no interaction in the fitted data (their factors are zero, so a factor
 score would be arbitrary). Scoring
@@ -40,6 +41,8 @@ from recommender.numeric.topk import rank_in_blocks, topk_dense
 _MIN_CONFIDENCE = 1e-3
 
 Weighting = Literal["bm25", "alpha", "none"]
+# "auto": implicit's GPU ALS where implicit was built with CUDA and sees a device, else the CPU; "cpu": the CPU
+Device = Literal["auto", "cpu"]
 
 
 class CollaborativeConfig(ModelConfig):
@@ -62,6 +65,7 @@ class CollaborativeConfig(ModelConfig):
     bm25_b: float = Field(default=0.8, ge=0, le=1)
     seed: int = 42
     exclude_bought: bool = True
+    device: Device = "auto"  # where ALS runs (see ``fit_device``); the factors and the bundle are CPU arrays
 
 
 def confidence_matrix(counts: sp.csr_matrix, config: CollaborativeConfig) -> sp.csr_matrix:
@@ -79,8 +83,41 @@ def confidence_matrix(counts: sp.csr_matrix, config: CollaborativeConfig) -> sp.
     return weighted.astype(np.float32)
 
 
+def gpu_available() -> bool:
+    """implicit was built with CUDA (and RMM) and sees at least one device."""
+    import implicit.gpu
+
+    if not implicit.gpu.HAS_CUDA:
+        return False
+    try:
+        return int(implicit.gpu.get_device_count()) > 0
+    except RuntimeError:  # a driver that went away since the import
+        return False
+
+
+def fit_device(config: CollaborativeConfig) -> Literal["cpu", "gpu"]:
+    """Where ``fit_factors`` runs ALS for ``config``: the GPU when ``device`` is "auto" and one is found."""
+    return "gpu" if config.device == "auto" and gpu_available() else "cpu"
+
+
 def fit_factors(weighted: sp.csr_matrix, config: CollaborativeConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Customer and item factors (float32) from implicit's CPU ALS, seeded, BLAS single-threaded."""
+    """Customer and item factors (float32) from implicit's ALS, seeded: on the GPU where ``fit_device`` says
+    so (implicit's CUDA model, its factors brought back with ``to_cpu``), else on the CPU, BLAS
+    single-threaded. The GPU solves each step by conjugate gradient, so its factors differ from the CPU's in
+    the last digits; the arrays, and so the bundle, have the same shapes and types."""
+    if fit_device(config) == "gpu":
+        from implicit.gpu.als import AlternatingLeastSquares as GpuAlternatingLeastSquares
+
+        gpu = GpuAlternatingLeastSquares(
+            factors=config.factors,
+            regularization=config.regularization,
+            alpha=1.0,
+            iterations=config.iterations,
+            random_state=config.seed,
+        )
+        gpu.fit(weighted, show_progress=False)
+        cpu = gpu.to_cpu()
+        return np.ascontiguousarray(cpu.user_factors, np.float32), np.ascontiguousarray(cpu.item_factors, np.float32)
     with threadpool_limits(1, "blas"):
         als = AlternatingLeastSquares(
             factors=config.factors,

@@ -19,8 +19,9 @@ def pack(rows: np.ndarray, cols: np.ndarray, n_cols: int) -> np.ndarray:
 
 def csr_keys(matrix: sp.csr_matrix) -> np.ndarray:
     """The packed key of every stored entry of a canonical CSR matrix, in storage order (sorted)."""
-    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-    return pack(rows, matrix.indices, matrix.shape[1])
+    keys = np.repeat(np.arange(matrix.shape[0], dtype=np.int64) * np.int64(matrix.shape[1]), np.diff(matrix.indptr))
+    keys += matrix.indices  # in place: one int64 array, no temporaries of its size
+    return keys
 
 
 def positions(sorted_keys: np.ndarray, query: np.ndarray) -> np.ndarray:

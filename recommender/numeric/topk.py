@@ -19,6 +19,7 @@ import scipy.sparse as sp
 BLOCK_CELLS = 1_000_000  # most cells of one dense (queries x items) score block
 SAMPLE_STRIDE = 0.8  # top_columns samples every (0.8 * sqrt(m / k))-th column: measured at 20,000 columns
 SELECT_CELLS = 1_000_000  # most cells ``top_columns`` works on at once (4 MB of float32: cache-sized)
+SORT_ENTRIES = 2_000_000  # most stored entries ``topk_sparse`` sorts at once (about 50 MB of keys)
 
 
 class Ranked(NamedTuple):
@@ -137,29 +138,56 @@ _LOW_BITS = np.uint64(0xFFFFFFFF)
 
 
 def topk_sparse(matrix: sp.csr_matrix, k: int, rows: np.ndarray | None = None) -> Ranked:
-    """Best ``k`` stored entries of each row (or of ``rows``) of a CSR matrix, by value."""
+    """Best ``k`` stored entries of each row (or of ``rows``) of a CSR matrix, by value (ties: the lower
+    column). Rows go in blocks of about ``SORT_ENTRIES`` stored entries, so the sort keys stay small
+    whatever the matrix (a catalog-squared co-occurrence matrix took 2 GB of keys at once)."""
     m = sp.csr_matrix(matrix) if not sp.isspmatrix_csr(matrix) else matrix
     if rows is not None:
         m = m[np.asarray(rows, dtype=np.int64)]
     n = m.shape[0]
     out = Ranked.empty(n, k)
-    if m.nnz == 0:
+    if m.nnz == 0 or k < 1:
         return out
-    lengths = np.diff(m.indptr)
-    row_of = np.repeat(np.arange(n), lengths)
+    if not m.has_sorted_indices:
+        m = m.sorted_indices()
+    for lo, hi in entry_blocks(m.indptr, SORT_ENTRIES):
+        _topk_sparse_rows(m, lo, hi, k, out)
+    return out
+
+
+def entry_blocks(indptr: np.ndarray, entries: int) -> list[tuple[int, int]]:
+    """Consecutive ``(lo, hi)`` row ranges of a CSR ``indptr`` holding at most ``entries`` stored entries
+    each (a longer row alone), covering every row."""
+    n = len(indptr) - 1
+    blocks, lo = [], 0
+    while lo < n:
+        hi = int(np.searchsorted(indptr, indptr[lo] + entries, side="right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        blocks.append((lo, hi))
+        lo = hi
+    return blocks
+
+
+def _topk_sparse_rows(m: sp.csr_matrix, lo: int, hi: int, k: int, out: Ranked) -> None:
+    """``topk_sparse`` of rows ``lo:hi`` (indices sorted within rows) into ``out``."""
+    start, stop = int(m.indptr[lo]), int(m.indptr[hi])
+    if start == stop:
+        return
+    lengths = np.diff(m.indptr[lo : hi + 1])
+    row_of = np.repeat(np.arange(hi - lo, dtype=np.int64), lengths)
+    data, indices = m.data[start:stop], m.indices[start:stop]
     # sort entries by (row, -value, column) and keep the first k of each row. Columns are ascending
     # within CSR rows, so one stable sort of the int64 key (row << 32 | descending-value bits) gives that
     # order; rows already come in order, which the stable (run-aware) sort exploits.
-    if not m.has_sorted_indices:
-        m = m.sorted_indices()
-    key = (row_of.astype(np.int64) << 32) | descending_bits(m.data).astype(np.int64)
+    key = (row_of << 32) | descending_bits(data).astype(np.int64)
     order = np.argsort(key, kind="stable")
+    del key
     row_sorted = row_of[order]
-    rank = np.arange(len(order)) - m.indptr[row_sorted]
+    rank = np.arange(len(order)) - (m.indptr[lo:hi][row_sorted] - start)
     keep = rank < k
-    out.items[row_sorted[keep], rank[keep]] = m.indices[order][keep]
-    out.scores[row_sorted[keep], rank[keep]] = m.data[order][keep]
-    return out
+    order, row_sorted, rank = order[keep], row_sorted[keep] + lo, rank[keep]
+    out.items[row_sorted, rank] = indices[order]
+    out.scores[row_sorted, rank] = data[order]
 
 
 def descending_bits(values: np.ndarray) -> np.ndarray:

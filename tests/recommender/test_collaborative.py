@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import recommender.numeric.topk as ranking
 from recommender.history import OrderHistory
-from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel, confidence_matrix
+from recommender.models.collaborative import (
+    CollaborativeConfig,
+    CollaborativeModel,
+    confidence_matrix,
+    fit_device,
+    gpu_available,
+)
 from tests.recommender.conftest import Line, MakeHistory
 
 SMALL = CollaborativeConfig(factors=8, iterations=10)
@@ -112,3 +120,38 @@ def test_confidences_are_positive_on_the_bought_pattern(make_history: MakeHistor
     weighted = confidence_matrix(counts, CollaborativeConfig(weighting=weighting, alpha=2.0))
     assert np.array_equal(weighted.indptr, counts.indptr) and np.array_equal(weighted.indices, counts.indices)
     assert np.all(weighted.data > 0)
+
+
+def test_without_a_gpu_als_runs_on_the_cpu(history: OrderHistory) -> None:
+    """Here (no CUDA build of implicit, or no device) "auto" means the CPU; "cpu" means it everywhere, and its
+    factors are those of implicit's CPU model with the same seed."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    assert fit_device(SMALL.model_copy(update={"device": "cpu"})) == "cpu"
+    if gpu_available():
+        pytest.skip("a CUDA device is found here: test_on_a_gpu_als_gives_the_same_bundle covers it")
+    assert fit_device(SMALL) == "cpu"
+    model = CollaborativeModel(SMALL).fit(history)
+    counts = history.interactions("count")
+    bare = AlternatingLeastSquares(
+        factors=8, regularization=SMALL.regularization, alpha=1.0, iterations=10, random_state=42
+    )
+    bare.fit(confidence_matrix(counts, SMALL), show_progress=False)
+    np.testing.assert_allclose(model.item_factors, bare.item_factors, rtol=1e-4, atol=1e-5)
+    active = np.diff(counts.indptr) > 0
+    np.testing.assert_allclose(model.user_factors[active], bare.user_factors[active], rtol=1e-4, atol=1e-5)
+
+
+def test_on_a_gpu_als_gives_the_same_bundle(history: OrderHistory, tmp_path: Path) -> None:
+    if not gpu_available():
+        pytest.skip("no CUDA device for implicit here (implicit.gpu.HAS_CUDA is False or no device)")
+    assert fit_device(SMALL) == "gpu"
+    on_gpu = CollaborativeModel(SMALL).fit(history)
+    on_cpu = CollaborativeModel(SMALL.model_copy(update={"device": "cpu"})).fit(history)
+    for gpu, cpu in ((on_gpu.user_factors, on_cpu.user_factors), (on_gpu.item_factors, on_cpu.item_factors)):
+        assert type(gpu) is np.ndarray and gpu.dtype == np.float32 and gpu.shape == cpu.shape
+        assert np.isfinite(gpu).all()
+    on_gpu.save(tmp_path / "gpu")
+    loaded = CollaborativeModel.load(tmp_path / "gpu")
+    customers = np.arange(history.n_customers)
+    np.testing.assert_array_equal(loaded.recommend(customers, 5).items, on_gpu.recommend(customers, 5).items)

@@ -176,6 +176,20 @@ def test_symmetric_cooccurrence_in_small_batches_gives_the_same_lists(monkeypatc
     assert np.array_equal(whole.scores, batched.scores)
 
 
+def test_symmetric_cooccurrence_of_some_rows_counts_those_rows_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(6)
+    h = history([(f"u{rng.integers(15)}", f"i{rng.integers(12)}", float(rng.integers(0, 40))) for _ in range(250)])
+    whole = symmetric_cooccurrence(h, window_days=4, k=5)
+    rows = np.array([1, 4, 4, 9])
+    monkeypatch.setattr(complements, "_PAIR_BUDGET", 11)
+    some = symmetric_cooccurrence(h, window_days=4, k=5, rows=rows)
+    asked = np.isin(np.arange(h.n_items), rows)
+    assert np.array_equal(some.items[asked], whole.items[asked])
+    assert np.array_equal(some.scores[asked], whole.scores[asked])
+    assert np.all(some.items[~asked] == -1)
+    assert np.all(whole.items[asked] >= 0)
+
+
 def test_symmetric_cooccurrence_matches_a_loop_reference() -> None:
     rng = np.random.default_rng(8)
     h = history([(f"u{rng.integers(10)}", f"i{rng.integers(8)}", float(rng.integers(0, 30))) for _ in range(200)])
@@ -197,12 +211,15 @@ def test_symmetric_cooccurrence_matches_a_loop_reference() -> None:
     assert counts.sum() > 0
 
 
-@pytest.mark.parametrize("n_pairs", [100, 2**62])  # packed in one int64 key, and too large to pack
-def test_each_customer_counts_once_per_pair(n_pairs: int) -> None:
-    who = np.array([7, 7, 9, 7, 9, 8])
-    pair = np.array([3, 3, 3, 5, 3, 99])
-    got = complements._distinct_per_customer(who, pair, n_pairs)
-    assert sorted(got.tolist()) == [3, 3, 5, 99]
+def test_item_blocks_cut_between_items_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(complements, "_PAIR_BUDGET", 10)
+    items = np.array([0, 0, 2, 3, 3, 3, 7, 9])
+    pairs = np.array([4, 4, 1, 20, 0, 0, 3, 3])
+    blocks = complements._item_blocks(items, pairs, most_rows=100)
+    assert [(b.start, b.stop) for b in blocks] == [(0, 3), (3, 6), (6, 8)]  # item 3 (20 pairs) alone
+    monkeypatch.setattr(complements, "_PAIR_BUDGET", 100)
+    narrow = complements._item_blocks(items, pairs, most_rows=2)  # item indices of a block span < 2
+    assert [(b.start, b.stop) for b in narrow] == [(0, 2), (2, 6), (6, 7), (7, 8)]
 
 
 def test_window_must_be_positive() -> None:

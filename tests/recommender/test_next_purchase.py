@@ -11,6 +11,7 @@ from recommender.base import ARRAYS_FILE
 from recommender.history import DAY, OrderHistory
 from recommender.models.collaborative import CollaborativeConfig, CollaborativeModel
 from recommender.models.next_purchase import NextPurchaseConfig, NextPurchaseModel, UnknownCustomerError
+from recommender.models.next_purchase import neighbours as next_purchase_neighbours
 from recommender.models.next_purchase import transitions as next_purchase_transitions
 from recommender.models.next_purchase.repeats import grouped_median, new_item_odds, orders_ago
 from recommender.models.next_purchase.transitions import transition_lists
@@ -395,6 +396,17 @@ def test_neighbour_lists_computed_for_the_customers_asked_equal_the_full_computa
         assert a.files == b.files
         for name in a.files:
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_neighbour_lists_do_not_depend_on_the_query_chunks(shop: OrderHistory, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = NextPurchaseModel(CONFIG).fit(shop)
+    whole.complete()
+    monkeypatch.setattr(next_purchase_neighbours, "_QUERY_CHUNK", 3)
+    chunked = NextPurchaseModel(CONFIG).fit(shop)
+    chunked.complete()
+    assert len(whole._nb_items) > 10
+    for name in ("_nb_indptr", "_nb_items", "_nb_scores"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name), err_msg=name)
 
 
 def test_complete_computes_every_neighbour_list_up_front(shop: OrderHistory) -> None:

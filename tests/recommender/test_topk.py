@@ -19,7 +19,11 @@ def _reference(matrix: sp.csr_matrix, k: int) -> np.ndarray:
     return out
 
 
-def test_topk_sparse_matches_a_reference_sort_with_ties_and_negatives() -> None:
+@pytest.mark.parametrize("sort_entries", [2_000_000, 1, 13])
+def test_topk_sparse_matches_a_reference_sort_with_ties_and_negatives(
+    sort_entries: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(topk, "SORT_ENTRIES", sort_entries)  # 1 and 13: a row or a few rows a block
     rng = np.random.default_rng(3)
     dense = rng.choice([0.0, -1.5, -0.25, 0.5, 0.5, 2.0, 3.25], size=(40, 30)).astype(np.float32)
     dense[5] = 0.0  # an empty row
@@ -37,6 +41,13 @@ def test_topk_sparse_with_unsorted_indices_and_row_selection() -> None:
     matrix.has_sorted_indices = False
     ranked = topk_sparse(matrix, 2, rows=np.array([1, 0]))
     np.testing.assert_array_equal(ranked.items, [[1, -1], [0, 2]])
+
+
+def test_entry_blocks_cover_every_row_within_the_budget() -> None:
+    indptr = np.array([0, 3, 3, 10, 11, 12, 20])
+    blocks = topk.entry_blocks(indptr, 4)
+    assert blocks == [(0, 2), (2, 3), (3, 5), (5, 6)]  # a row longer than the budget alone
+    assert topk.entry_blocks(np.array([0]), 4) == []
 
 
 def test_topk_dense_skips_masked_entries() -> None:

@@ -39,11 +39,28 @@ COMMANDS = ("generate", "train", "tune", "publish", "promote", "rollback", "serv
 
 def test_recs_is_assembled_by_serving_cli_with_every_command(tmp_path: Path) -> None:
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["recs"] == "serving.cli:main"
+    assert pyproject["project"]["scripts"]["recs"] == "serving.launch:main"
     result = _run(["--help"], tmp_path)
     assert result.returncode == 0, result.stderr
     listed = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 2]
     assert [name for name in listed if name in COMMANDS] == list(COMMANDS)
+
+
+def test_the_console_script_sets_polars_allocator_before_polars_loads() -> None:
+    code = (
+        "import os, sys\n"
+        "os.environ.pop('_RJEM_MALLOC_CONF', None)\n"
+        "from serving import launch\n"
+        "assert 'polars' not in sys.modules\n"
+        "sys.argv = ['recs', '--help']\n"
+        "try:\n    launch.main()\nexcept SystemExit:\n    pass\n"
+        "assert 'polars' in sys.modules\n"
+        "print(os.environ['_RJEM_MALLOC_CONF'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    # polars puts its own defaults first; jemalloc reads the options in order, so the last ones hold
+    assert result.stdout.strip().splitlines()[-1].endswith("dirty_decay_ms:0,muzzy_decay_ms:0")
 
 
 def test_train_publish_and_serve_default_to_the_vocabulary_model_name(monkeypatch: pytest.MonkeyPatch) -> None:

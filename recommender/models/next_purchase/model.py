@@ -200,9 +200,9 @@ class NextPurchaseModel(Recommender):
                 missing = np.flatnonzero(~self._nb_done)
             known = (self._nb_indptr, self._nb_items, self._nb_scores)
             merged = add_neighbour_lists(self._repeats, known, missing, self.config, self._shape)
-            self._nb_indptr = merged.indptr.astype(np.int64)
-            self._nb_items = merged.indices.astype(np.int32)
-            self._nb_scores = merged.data.astype(np.float32)
+            self._nb_indptr = merged.indptr.astype(np.int64, copy=False)
+            self._nb_items = merged.indices.astype(np.int32, copy=False)
+            self._nb_scores = merged.data.astype(np.float32, copy=False)
             self._nb_done[missing] = True
 
     def _fit_explore(self, history: OrderHistory) -> None:
