@@ -148,10 +148,12 @@ def test_spark_neighbour_lists_are_the_local_ones(spark) -> None:
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_spark_reader_loads_what_the_local_reader_loads(spark, tmp_path: Path, kind: str) -> None:
     """Hostile single-line rows (a surplus field, a quoted separator, a blank line, CRLF, a bad date, a
-    duplicate, an order id shared by two customers): the same history and the same rejects, lines and reasons."""
+    duplicate, an order id shared by two customers): the same history and the same rejects, lines and reasons
+    (for a CSV, with the per-row checks run on the executors)."""
     import polars as pl
 
     from recommender.data import fingerprint, load_orders
+    from recommender.data.columns import ORDER_COLUMNS, ORDER_REQUIRED
     from training.spark import spark_engine
 
     header = ["Customer_ID", "item_id", "ordered_at", "order_id", "quantity"]
@@ -171,8 +173,11 @@ def test_spark_reader_loads_what_the_local_reader_loads(spark, tmp_path: Path, k
     else:
         path = tmp_path / "orders.parquet"
         pl.DataFrame(rows, schema=header, orient="row").write_parquet(path)
-    ours = load_orders(path, reader=spark_engine(spark).reader)
+    reader = spark_engine(spark).reader
+    ours = load_orders(path, reader=reader)
     theirs = load_orders(path)
+    # an orders CSV comes back validated row by row on the executors (the local polars checks per partition)
+    assert reader(path, ORDER_COLUMNS, ORDER_REQUIRED).row_checked is (kind == "csv")
     assert fingerprint(ours.history) == fingerprint(theirs.history)
     assert ours.summary == theirs.summary and ours.summary.rows_rejected >= 3
     assert ours.rejects.equals(theirs.rejects)

@@ -37,11 +37,12 @@ def spark_pair_lists(session: SparkSession) -> PairLists:
             for index, (lo, hi) in numbered:
                 yield index, work(inputs, lo, hi)
 
+        description = context.getLocalProperty("spark.job.description")  # the caller's, put back after
         try:
             context.setJobDescription(name)
             done = context.parallelize(list(enumerate(blocks)), n_tasks).mapPartitions(task).collect()
         finally:
-            context.setJobDescription(None)
+            context.setLocalProperty("spark.job.description", description)  # type: ignore[arg-type]
             broadcast.destroy()
         return [rows for _, rows in sorted(done, key=lambda pair: pair[0])]
 
