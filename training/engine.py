@@ -1,11 +1,13 @@
-"""Where ``recs train`` runs its heavy steps: an ``Engine`` names the table reader, the ALS factorizer and
-the computation of next purchase's neighbour lists.
+"""Where ``recs train`` runs its heavy steps: an ``Engine`` names the table reader, the ALS factorizer, the
+computation of next purchase's neighbour lists and the runner of the pair counts' blocks (complements, similar
+items).
 
 The local engine (``LOCAL``) reads with ``recommender.data.read_table`` and factorizes with implicit in this
-process, and computes the neighbour lists here; ``training.spark.spark_engine`` builds one that reads with
-Spark, factorizes with Spark MLlib and computes the neighbour lists in blocks on Spark's executors (the same
-function). Everything else of the job (validation, splits, the other models, evaluation, bundle, MLflow) is
-the same code for every engine: an engine only swaps these three functions.
+process, and computes the neighbour lists and pair counts here; ``training.spark.spark_engine`` builds one
+that reads with Spark, factorizes with Spark MLlib and computes the neighbour lists and the pair counts in
+blocks on Spark's executors (the same functions). Everything else of the job (validation, splits, the other
+models, evaluation, bundle, MLflow) is the same code for every engine: an engine only swaps these four
+functions.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from enum import StrEnum
 from recommender.data.readers import TableReader, read_table
 from recommender.models.collaborative import Factorizer, factorized_by, fit_factors
 from recommender.models.next_purchase.neighbours import NeighbourLists, neighbour_lists, neighbour_lists_by
+from recommender.models.pair_blocks import PairLists, local_pair_lists, pair_lists_by
 
 
 class EngineName(StrEnum):
@@ -35,11 +38,12 @@ class Engine:
     reader: TableReader = read_table
     factorizer: Factorizer = fit_factors
     neighbour_lists: NeighbourLists = neighbour_lists
+    pair_lists: PairLists = local_pair_lists
 
     @contextmanager
     def running(self) -> Iterator[None]:
-        """Within this block every ALS fit and neighbour search of the job runs on this engine."""
-        with factorized_by(self.factorizer), neighbour_lists_by(self.neighbour_lists):
+        """Within this block every ALS fit, neighbour search and pair count of the job runs on this engine."""
+        with factorized_by(self.factorizer), neighbour_lists_by(self.neighbour_lists), pair_lists_by(self.pair_lists):
             yield
 
 

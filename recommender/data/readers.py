@@ -37,6 +37,7 @@ class RawTable:
     frame: pl.DataFrame
     columns: list[str]  # input column names as they appear in ``frame``, file order
     known: dict[str, str]  # normalized known name -> input column name
+    row_checked: bool = False  # the reader added ``validation.order_row_checks``' columns (Spark's, on executors)
 
 
 # how a file becomes a ``RawTable``: ``read_table`` here, or Spark's reader (``recs train --engine spark``)

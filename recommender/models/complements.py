@@ -35,7 +35,8 @@ Rules on top of the score:
   bought after a purchase"), and without ``pad_with_popular`` it is not offered at all.
 
 Each anchor keeps its best ``neighbours`` candidates with ``n_AB`` and ``n_A``. The counting and scoring
-run in compiled kernels (``complements_kernels``), two threads over blocks of anchor items.
+run in compiled kernels (``complements_kernels``) over blocks of anchor items, each block a pure function
+(``complements_blocks``) run by the fit's ``PairLists`` (``pair_blocks``: two threads, or Spark tasks).
 """
 
 from __future__ import annotations
@@ -53,9 +54,11 @@ from recommender.distinct import customer_time_key, distinct_events
 from recommender.errors import ModelFileError, RecommenderError
 from recommender.history import DAY, OrderHistory
 from recommender.model_files import check_csr
+from recommender.models import complements_blocks as blocks
 from recommender.models import complements_kernels as kernels
+from recommender.models.pair_blocks import map_pair_blocks
 from recommender.numeric import pair_keys
-from recommender.numeric.row_blocks import each_block, row_blocks
+from recommender.numeric.row_blocks import row_blocks
 from recommender.numeric.topk import topk_sparse
 from recommender.substitutes import MIN_REPEAT_RATE, CategoryOwnership
 
@@ -122,26 +125,10 @@ class AnchorEvents:
     def top_lists(self, width: int, rule: ScoreRule) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every anchor item's best ``width`` candidates: (anchor, candidate, score float32, n_AB int32) flat
         arrays, best first within each anchor, anchors ascending."""
-        n = self.n_items
-        columns = np.full((n, width), -1, dtype=np.int64)
-        scores = np.zeros((n, width), dtype=np.float32)
-        counts = np.zeros((n, width), dtype=np.int64)
-        sizes = np.zeros(n, dtype=np.int64)
-        item_weight = self.item_weight()
         group_indptr, group_items = rule.groups()
-
-        def work(lo: int, hi: int) -> None:
-            kernels.followup_top(
-                self.item, self.lo, self.hi, self.indptr, self.event, self.weight, item_weight, rule.base,
-                rule.prior, group_indptr, group_items, rule.n_categories, rule.blocked_category, rule.category,
-                rule.shrinkage, rule.category_shrinkage, rule.exponent, rule.min_support, rule.with_prior,
-                lo, hi, columns, scores, counts, sizes,
-            )  # fmt: skip
-
-        each_block(work, group_blocks(group_indptr, ROWS_PER_BLOCK), name="complements")
-        valid = np.arange(width)[None, :] < sizes[:, None]
-        anchor = np.repeat(np.arange(n, dtype=np.int64), sizes)
-        return anchor, columns[valid], scores[valid], counts[valid].astype(np.int32)
+        inputs = blocks.TopInputs(self, self.item_weight(), rule, group_indptr, group_items, width)
+        rows = map_pair_blocks(blocks.followup_block, inputs, group_blocks(group_indptr, ROWS_PER_BLOCK), "complements")
+        return blocks.stack_top_lists(rows, self.n_items)
 
     def reverse_counts(self, anchor: np.ndarray, candidate: np.ndarray) -> np.ndarray:
         """For each (anchor, candidate) pair (distinct pairs): how many of the candidate's anchor events were
@@ -149,12 +136,11 @@ class AnchorEvents:
         order = np.argsort(candidate, kind="stable")
         indptr = np.concatenate([[0], np.cumsum(np.bincount(candidate, minlength=self.n_items))]).astype(np.int64)
         target = anchor[order].astype(np.int64)
-        out = np.zeros(len(order), dtype=np.int64)
-
-        def work(lo: int, hi: int) -> None:
-            kernels.reverse_counts(self.item, self.lo, self.hi, self.indptr, self.event, indptr, target, lo, hi, out)
-
-        each_block(work, row_blocks(self.n_items, ROWS_PER_BLOCK), name="complements-reverse")
+        inputs = blocks.ReverseInputs(self, indptr, target)
+        parts = map_pair_blocks(
+            blocks.reverse_block, inputs, row_blocks(self.n_items, ROWS_PER_BLOCK), "complements-reverse"
+        )
+        out = np.concatenate([np.zeros(0, dtype=np.int64), *parts])
         reverse = np.empty(len(order), dtype=np.int64)
         reverse[order] = out
         return reverse

@@ -89,8 +89,9 @@ def followup_top(
     out_counts: np.ndarray,
     out_sizes: np.ndarray,
 ) -> None:
-    """The best ``L = out_columns.shape[1]`` candidates of every anchor item of the groups ``group_lo:group_hi``
-    (written to the items' own rows of the outputs).
+    """The best ``L = out_columns.shape[1]`` candidates of every anchor item of the groups ``group_lo:group_hi``,
+    written to the outputs' rows in the order of ``group_items[group_indptr[group_lo] : group_indptr[group_hi]]``
+    (the block's own rows: a block's outputs hold its anchor items only).
 
     Groups (``group_indptr`` / ``group_items``) are the catalog's categories, then one group of the items
     without a category (index ``n_categories``). Within a category g, a candidate's prior is g's own
@@ -118,6 +119,7 @@ def followup_top(
     cat_top_v = np.empty(width, dtype=np.float32)
     for group in range(group_lo, group_hi):
         members = group_items[group_indptr[group] : group_indptr[group + 1]]
+        first_slot = group_indptr[group] - group_indptr[group_lo]
         has_parent = group < n_categories
         n_cat_touched = 0
         group_weight = 0.0
@@ -134,7 +136,8 @@ def followup_top(
                     n_cat_top = offer(heap_v, heap_c, n_cat_top, value, col)
             drain_best_first(heap_v, heap_c, n_cat_top, cat_top_v, cat_top)
         group_denominator = group_weight + category_shrinkage
-        for row in members:
+        for position, row in enumerate(members):
+            slot = first_slot + position
             n_touched = _accumulate(event_item, lo, hi, anchor_indptr, anchor_event, anchor_weight, row,
                                     acc_w, acc_n, stamp, touched, 0)  # fmt: skip
             anchor_category = category[row]
@@ -166,13 +169,13 @@ def followup_top(
                         continue
                     if size < width or worse(heap_v[0], heap_c[0], value, col):
                         size = offer(heap_v, heap_c, size, value, col)
-            out_columns[row, :] = -1
-            out_scores[row, :] = 0.0
-            out_counts[row, :] = 0
-            drain_best_first(heap_v, heap_c, size, out_scores[row], out_columns[row])
-            for slot in range(size):
-                out_counts[row, slot] = acc_n[out_columns[row, slot]]
-            out_sizes[row] = size
+            out_columns[slot, :] = -1
+            out_scores[slot, :] = 0.0
+            out_counts[slot, :] = 0
+            drain_best_first(heap_v, heap_c, size, out_scores[slot], out_columns[slot])
+            for rank in range(size):
+                out_counts[slot, rank] = acc_n[out_columns[slot, rank]]
+            out_sizes[slot] = size
             for t in range(n_touched):
                 col = touched[t]
                 acc_w[col] = 0.0
@@ -198,7 +201,7 @@ def reverse_counts(
 ) -> None:
     """For the rows (candidate items) ``row_lo:row_hi``: ``out[q]`` = how many of the row's anchor events were
     followed by ``pair_target[q]``, for the row's pairs ``pair_indptr[row] : pair_indptr[row + 1]`` (CSR by
-    row; ``out`` is indexed like ``pair_target`` and only the block's own slots are written)."""
+    row; ``out[q - pair_indptr[row_lo]]``: the block's own pairs only, ``out`` as long as they are)."""
     n_items = len(anchor_indptr) - 1
     slot_of = np.full(n_items, -1, dtype=np.int64)
     stamp = np.full(n_items, -1, dtype=np.int64)
@@ -215,7 +218,7 @@ def reverse_counts(
                 q = slot_of[col]
                 if q >= 0 and stamp[col] != p:
                     stamp[col] = p
-                    out[q] += 1
+                    out[q - pair_indptr[row_lo]] += 1
         for q in range(start, stop):
             slot_of[pair_target[q]] = -1
 

@@ -17,6 +17,7 @@ sleeping bags.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -27,7 +28,8 @@ from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import OrderHistory
 from recommender.model_files import check_csr, require_arrays
-from recommender.numeric.row_blocks import each_block, row_blocks
+from recommender.models.pair_blocks import map_pair_blocks
+from recommender.numeric.row_blocks import row_blocks
 from recommender.numeric.topk import descending_bits, topk_sparse
 
 # item rows per compiled-kernel call (a block of the work for a thread)
@@ -73,6 +75,37 @@ def neighbour_matrix(buyers: sp.csr_matrix, config: SimilarConfig, category: np.
     return top_per_row((first + config.profile_weight * second).tocsr(), config.neighbours)
 
 
+@dataclass(frozen=True)
+class ProductInputs:
+    """What every row block of ``product_top_rows`` shares: both factors' CSR arrays and the scoring rule."""
+
+    a: tuple[np.ndarray, np.ndarray, np.ndarray]  # indptr, indices (int64), data (the product's type)
+    b: tuple[np.ndarray, np.ndarray, np.ndarray]
+    k: int
+    weights: np.ndarray  # float64 per item: its count (shrunk cosine) or zeros
+    shrinkage: float
+    shrunk_cosine: bool
+    category: np.ndarray  # int64 per item
+    same_category: bool
+    unknown_keeps_all: bool
+
+
+def product_block(inputs: ProductInputs, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows ``lo:hi`` of ``product_top_rows``: (entries per row int64, columns int32, values float32), the
+    rows' entries one row after the other, best first (compiled; a pure function of the block and ``inputs``)."""
+    from recommender.models.similar_kernels import product_top  # numba: imported where it runs
+
+    columns = np.zeros((hi - lo, inputs.k), dtype=np.int64)
+    values = np.zeros((hi - lo, inputs.k), dtype=np.float32)
+    counts = np.zeros(hi - lo, dtype=np.int64)
+    product_top(
+        *inputs.a, *inputs.b, lo, inputs.weights, inputs.shrinkage, inputs.shrunk_cosine, inputs.category,
+        inputs.same_category, inputs.unknown_keeps_all, columns, values, counts,
+    )  # fmt: skip
+    found = np.arange(inputs.k)[None, :] < counts[:, None]
+    return counts, columns[found].astype(np.int32), values[found]
+
+
 def product_top_rows(
     a: sp.csr_matrix,
     b: sp.csr_matrix,
@@ -86,33 +119,30 @@ def product_top_rows(
     """The best ``k`` entries of every row of the square item x item product ``a @ b``, rows sorted best
     first, the diagonal dropped; with ``same_category`` only columns of the row's known category (a row of
     unknown category keeps all with ``unknown_keeps_all``, none without); with ``count``, entries are the
-    shrunk cosine ``co / (sqrt(count_a * count_b) + shrinkage)``. Compiled, in row blocks on two threads."""
-    from recommender.models.similar_kernels import product_top  # numba: imported where it runs
-
+    shrunk cosine ``co / (sqrt(count_a * count_b) + shrinkage)``. Compiled, in row blocks (``product_block``)
+    run by the fit's ``PairLists`` (``recommender.models.pair_blocks``: two threads here, or Spark tasks)."""
     n = a.shape[0]
     kk = max(0, min(k, n))
     if n == 0 or kk == 0:
         return sp.csr_matrix((n, n), dtype=np.float32)
-    columns = np.zeros((n, kk), dtype=np.int64)
-    values = np.zeros((n, kk), dtype=np.float32)
-    counts = np.zeros(n, dtype=np.int64)
     a, b = a.tocsr(), b.tocsr()
     dtype = np.result_type(a.dtype, b.dtype)  # scipy's product accumulates in this type: so does the kernel
-    a_ptr, a_idx, a_val = a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data.astype(dtype)
-    b_ptr, b_idx, b_val = b.indptr.astype(np.int64), b.indices.astype(np.int64), b.data.astype(dtype)
-    weights = np.zeros(n) if count is None else np.asarray(count, dtype=np.float64)
-    cats = np.asarray(category, dtype=np.int64)
-
-    def block(lo: int, hi: int) -> None:
-        product_top(
-            a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, lo, weights, float(shrinkage), count is not None,
-            cats, same_category, unknown_keeps_all, columns[lo:hi], values[lo:hi], counts[lo:hi],
-        )  # fmt: skip
-
-    each_block(block, row_blocks(n, _KERNEL_ROWS), "similar-items")
-    found = np.arange(kk)[None, :] < counts[:, None]
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    return sp.csr_matrix((values[found], columns[found].astype(np.int32), indptr), shape=(n, n))
+    inputs = ProductInputs(
+        a=(a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data.astype(dtype)),
+        b=(b.indptr.astype(np.int64), b.indices.astype(np.int64), b.data.astype(dtype)),
+        k=kk,
+        weights=np.zeros(n) if count is None else np.asarray(count, dtype=np.float64),
+        shrinkage=float(shrinkage),
+        shrunk_cosine=count is not None,
+        category=np.asarray(category, dtype=np.int64),
+        same_category=same_category,
+        unknown_keeps_all=unknown_keeps_all,
+    )
+    blocks = map_pair_blocks(product_block, inputs, row_blocks(n, _KERNEL_ROWS), "similar-items")
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate([counts for counts, _, _ in blocks]))])
+    columns = np.concatenate([columns for _, columns, _ in blocks])
+    values = np.concatenate([values for _, _, values in blocks])
+    return sp.csr_matrix((values, columns, indptr), shape=(n, n))
 
 
 def profile_similarity(profiles: sp.csr_matrix, category: np.ndarray, neighbours: int) -> sp.csr_matrix:

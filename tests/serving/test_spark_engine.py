@@ -1,8 +1,9 @@
 """``recs train --engine spark`` end to end on local[2]: a small generated shop read by Spark and validated
 by the shared rules (a bad line and a duplicate rejected with their lines and reasons), ALS fitted by Spark MLlib, the
 bundle registered in a real MLflow store, published from the registry into the test Redis and served by the
-app, as a locally trained bundle is; and the reader, ALS and neighbour lists each against the local engine's.
-Slow: the file takes about 60 s on 2 cores, 10 s of it Spark's start, most of the rest the ALS fits.
+app, as a locally trained bundle is; and the reader (with its per-row validation), ALS, the neighbour lists and
+the pair counts (complements, similar items) each against the local engine's.
+Slow: the file takes 40-60 s on 2 cores, 10 s of it Spark's start, most of the rest the ALS fits.
 """
 
 from __future__ import annotations
@@ -148,10 +149,12 @@ def test_spark_neighbour_lists_are_the_local_ones(spark) -> None:
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_spark_reader_loads_what_the_local_reader_loads(spark, tmp_path: Path, kind: str) -> None:
     """Hostile single-line rows (a surplus field, a quoted separator, a blank line, CRLF, a bad date, a
-    duplicate, an order id shared by two customers): the same history and the same rejects, lines and reasons."""
+    duplicate, an order id shared by two customers): the same history and the same rejects, lines and reasons
+    (for a CSV, with the per-row checks run on the executors)."""
     import polars as pl
 
     from recommender.data import fingerprint, load_orders
+    from recommender.data.columns import ORDER_COLUMNS, ORDER_REQUIRED
     from training.spark import spark_engine
 
     header = ["Customer_ID", "item_id", "ordered_at", "order_id", "quantity"]
@@ -171,8 +174,54 @@ def test_spark_reader_loads_what_the_local_reader_loads(spark, tmp_path: Path, k
     else:
         path = tmp_path / "orders.parquet"
         pl.DataFrame(rows, schema=header, orient="row").write_parquet(path)
-    ours = load_orders(path, reader=spark_engine(spark).reader)
+    reader = spark_engine(spark).reader
+    ours = load_orders(path, reader=reader)
     theirs = load_orders(path)
+    # an orders CSV comes back validated row by row on the executors (the local polars checks per partition)
+    assert reader(path, ORDER_COLUMNS, ORDER_REQUIRED).row_checked is (kind == "csv")
     assert fingerprint(ours.history) == fingerprint(theirs.history)
     assert ours.summary == theirs.summary and ours.summary.rows_rejected >= 3
     assert ours.rejects.equals(theirs.rejects)
+
+
+def test_spark_pair_counts_give_the_local_complements_and_similar_items(
+    spark, shop: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Complements and similar items (with and without the category rule and its second-order profiles)
+    fitted with the Spark engine's pair counts equal the local engine's: the same pairs, counts and order,
+    scores within 1e-5 relative. The Spark fits use small blocks, so the shop's 500 items make many tasks
+    (and the lists must not depend on the blocks either); a job group shows the blocks ran as Spark jobs."""
+    from recommender.data import load_orders
+    from recommender.models import complements, similar
+    from recommender.models.complements import ComplementsModel
+    from recommender.models.similar import SimilarConfig, SimilarItemsModel
+    from training.engine import LOCAL
+    from training.spark import spark_engine
+
+    history = load_orders(shop["orders"], catalog_path=shop["catalog"]).history
+    models = (
+        lambda: ComplementsModel(),
+        lambda: SimilarItemsModel(),
+        lambda: SimilarItemsModel(SimilarConfig(same_category_only=False)),
+    )
+    with LOCAL.running():
+        theirs = [make().fit(history)._state() for make in models]
+    monkeypatch.setattr(complements, "ROWS_PER_BLOCK", 40)
+    monkeypatch.setattr(similar, "_KERNEL_ROWS", 60)
+    context = spark.sparkContext
+    context.setJobGroup("pair-counts", "the pair counts' blocks")
+    try:
+        with spark_engine(spark).running():
+            ours = [make().fit(history)._state() for make in models]
+        jobs = context.statusTracker().getJobIdsForGroup("pair-counts")
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)
+    assert len(jobs) >= 5  # complements' lists and reverse counts, similar items' three products
+    for our_state, their_state in zip(ours, theirs, strict=True):
+        assert our_state.keys() == their_state.keys()
+        assert len(their_state["indices"]) > 1000  # enough pairs to say something
+        for key, theirs_array in their_state.items():
+            if np.issubdtype(theirs_array.dtype, np.floating):
+                np.testing.assert_allclose(our_state[key], theirs_array, rtol=1e-5, atol=0)
+            else:
+                np.testing.assert_array_equal(our_state[key], theirs_array)

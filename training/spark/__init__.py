@@ -4,8 +4,8 @@ pyspark is imported only in this package, and only when a function here is calle
 needs it (it is the ``spark`` extra). ``session`` starts or joins a SparkSession (``SparkUnavailableError``
 when pyspark or Java is missing), ``reader`` reads order and catalog files from any path Spark reads,
 ``als`` fits Spark MLlib's implicit ALS, ``neighbours`` computes next purchase's neighbour lists in blocks on
-the executors. ``spark_engine`` wires them into a ``training.engine.Engine``.
-What runs where, and why, is in docs/spark.md.
+the executors, ``pairs`` runs the pair counts' blocks (complements, similar items) there. ``spark_engine``
+wires them into a ``training.engine.Engine``. What runs where, and why, is in docs/spark.md.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ __all__ = ["SparkUnavailableError", "spark_engine", "spark_session"]
 
 
 def spark_engine(session: SparkSession) -> Engine:
-    """The engine whose reader and ALS run on ``session``."""
+    """The engine whose reader, ALS, neighbour lists and pair counts run on ``session``."""
     from training.spark.als import spark_factorizer
     from training.spark.neighbours import spark_neighbour_lists
+    from training.spark.pairs import spark_pair_lists
     from training.spark.reader import spark_reader
 
     return Engine(
@@ -32,4 +33,5 @@ def spark_engine(session: SparkSession) -> Engine:
         reader=spark_reader(session),
         factorizer=spark_factorizer(session),
         neighbour_lists=spark_neighbour_lists(session),
+        pair_lists=spark_pair_lists(session),
     )

@@ -8,6 +8,9 @@ is read as two broken rows, which validation then rejects (the local reader supp
 are not UTF-8 become replacement characters (the local reader refuses the file). A Parquet file's
 columns become strings as the local reader makes them (``parquet_strings``), rows numbered from 1.
 
+An orders CSV is validated row by row on the executors too (``training.spark.validation``: the local
+``order_row_checks`` per partition); the checks that need every row run on the driver, as locally.
+
 The table is collected to the driver as Arrow: validation, the id maps and every later step need the whole
 history in one process (docs/spark.md says what that costs).
 """
@@ -22,11 +25,12 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from recommender.data.columns import EXTRA, LINE
+from recommender.data.columns import EXTRA, LINE, ORDER_COLUMNS
 from recommender.data.csv_reader import _fields, _sniff_separator, _unique_names
 from recommender.data.parquet_reader import parquet_strings
 from recommender.data.readers import RawTable, TableReader, file_kind, matched_table
 from recommender.errors import UnreadableFileError
+from training.spark.validation import row_checked_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -45,9 +49,8 @@ def spark_reader(session: SparkSession) -> TableReader:
     def read(path: Path, wanted: Sequence[str], required: Sequence[str]) -> RawTable:
         source = spark_path(path)
         if file_kind(Path(source)) == "csv":
-            frame, raw_names = _read_csv(session, source)
-        else:
-            frame, raw_names = _read_parquet(session, source, wanted)
+            return _read_csv(session, source, wanted, required)
+        frame, raw_names = _read_parquet(session, source, wanted)
         return matched_table(source, frame, raw_names, wanted, required)
 
     return read
@@ -61,7 +64,7 @@ def _read_parquet(session: SparkSession, source: str, wanted: Sequence[str]) -> 
     return parquet_strings(pl.from_arrow(table), source, wanted)  # type: ignore[arg-type]
 
 
-def _read_csv(session: SparkSession, source: str) -> tuple[pl.DataFrame, list[str]]:
+def _read_csv(session: SparkSession, source: str, wanted: Sequence[str], required: Sequence[str]) -> RawTable:
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
     try:
@@ -72,7 +75,7 @@ def _read_csv(session: SparkSession, source: str) -> tuple[pl.DataFrame, list[st
     if not first or not first[0].strip():
         if first and not lines.filter(lambda line: bool(line.strip())).isEmpty():
             raise UnreadableFileError(f"{source}: line 1 is blank; the header must be on the first line")
-        return pl.DataFrame(schema={LINE: pl.Int64, EXTRA: pl.String}), []
+        return matched_table(source, pl.DataFrame(schema={LINE: pl.Int64, EXTRA: pl.String}), [], wanted, required)
     header_line = first[0].replace("\ufeff", "")
     if "\x00" in header_line:
         raise UnreadableFileError(f"{source}: line 1 (the header) contains a NUL character")
@@ -94,6 +97,13 @@ def _read_csv(session: SparkSession, source: str) -> tuple[pl.DataFrame, list[st
     spark_names = ["line", *(f"f{i}" for i in range(n)), "extra"]
     schema = StructType([StructField("line", LongType()), *(StructField(c, StringType()) for c in spark_names[1:])])
     frame = session.createDataFrame(lines.zipWithIndex().mapPartitions(rows), schema)
+    real_names = [LINE, *names, EXTRA]
+    header = pl.DataFrame(schema={name: pl.Int64 if name == LINE else pl.String for name in real_names})
+    matched = matched_table(source, header, raw_names, wanted, required)  # missing columns: before any work
+    row_checked = tuple(wanted) == ORDER_COLUMNS
+    if row_checked:
+        frame, spark_names, real_names = row_checked_frame(frame, matched, spark_names, real_names)
     table = pl.from_arrow(frame.toArrow())
     assert isinstance(table, pl.DataFrame)
-    return table.rename(dict(zip(spark_names, [LINE, *names, EXTRA], strict=True))), raw_names
+    table = table.rename(dict(zip(spark_names, real_names, strict=True)))
+    return RawTable(table, matched.columns, matched.known, row_checked=row_checked)
