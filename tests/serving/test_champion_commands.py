@@ -32,7 +32,7 @@ def versions(recs_home: Path, trained, monkeypatch: pytest.MonkeyPatch) -> Itera
     settings = TrainingSettings()
     for promote in (True, False):
         register(settings, trained, promote=promote)
-    yield MlflowClient(settings.resolved_tracking_uri)
+    yield MlflowClient(settings.resolved_tracking_uri, registry_uri=settings.resolved_tracking_uri)
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)  # type: ignore[arg-type]
 

@@ -37,7 +37,7 @@ def _tags(client: MlflowClient, name: str, version: str) -> dict[str, str]:
 def test_promotions_are_tagged_and_rollback_walks_them_back(recs_home: Path, trained) -> None:
     settings = TrainingSettings()
     name = settings.model_name
-    client = MlflowClient(settings.resolved_tracking_uri)
+    client = MlflowClient(settings.resolved_tracking_uri, registry_uri=settings.resolved_tracking_uri)
     with pytest.raises(tracking.NoChampionError, match="no @champion"):
         tracking.plan_rollback(tracking.connect(settings), name, "why")
 

@@ -125,7 +125,7 @@ def test_tune_with_optuna_never_saves_below_the_defaults_and_logs_trials_under_i
         assert ours[objective.metric] >= theirs[objective.metric] - 1e-12, objective.metric
     assert [t.strategy for t in result.trials[:2]] == ["start", "defaults"]
 
-    client = MlflowClient(settings.resolved_tracking_uri)
+    client = MlflowClient(settings.resolved_tracking_uri, registry_uri=settings.resolved_tracking_uri)
     experiment = client.get_experiment_by_name(settings.experiment)
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id])

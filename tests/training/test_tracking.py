@@ -42,7 +42,8 @@ def test_local_store_is_sqlite_under_recs_home(recs_home: Path) -> None:
     assert settings.resolved_tracking_uri == f"sqlite:///{(recs_home / 'mlflow.db').resolve()}"
     tracking.connect(settings)
     assert (recs_home / "mlflow.db").exists()
-    experiment = MlflowClient(settings.resolved_tracking_uri).get_experiment_by_name(settings.experiment)
+    uri = settings.resolved_tracking_uri
+    experiment = MlflowClient(uri, registry_uri=uri).get_experiment_by_name(settings.experiment)
     assert experiment is not None
     assert experiment.artifact_location == (recs_home / "mlartifacts").resolve().as_uri()
 
@@ -50,7 +51,7 @@ def test_local_store_is_sqlite_under_recs_home(recs_home: Path) -> None:
 def test_run_has_params_metrics_artifacts_and_a_registered_candidate(recs_home: Path, trained) -> None:
     settings = TrainingSettings()
     registered = _log(settings, trained)
-    client = MlflowClient(settings.resolved_tracking_uri)
+    client = MlflowClient(settings.resolved_tracking_uri, registry_uri=settings.resolved_tracking_uri)
     run = client.get_run(registered.run_id)
 
     assert run.data.params["collaborative.factors"] == str(trained.config.collaborative.factors)
@@ -89,7 +90,7 @@ def test_champion_moves_only_on_comparable_evidence(recs_home: Path, trained) ->
     worse = _log(settings, trained, {**base, metric: 0.20}, evidence=evidence(0.20, 0.30))
     assert not worse.promoted and worse.previous_champion_metric == pytest.approx(0.30)
     assert "0.2000" in (worse.promotion_reason or "") and "0.3000" in (worse.promotion_reason or "")
-    client = MlflowClient(settings.resolved_tracking_uri)
+    client = MlflowClient(settings.resolved_tracking_uri, registry_uri=settings.resolved_tracking_uri)
     assert _alias(client, settings, "champion") == first.version
     assert _alias(client, settings, "candidate") == worse.version
 

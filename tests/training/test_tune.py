@@ -235,7 +235,7 @@ def test_tune_logs_child_runs_and_the_next_train_uses_the_best(tiny_shop: dict[s
     assert "next_purchase.ndcg_at_10: best" in result.output and "the defaults" in result.output
 
     settings = TrainingSettings()
-    client = MlflowClient(settings.resolved_tracking_uri)
+    client = MlflowClient(settings.resolved_tracking_uri, registry_uri=settings.resolved_tracking_uri)
     experiment = client.get_experiment_by_name(settings.experiment)
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id])
