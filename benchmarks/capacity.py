@@ -39,7 +39,7 @@ import numpy as np
 import redis
 
 from benchmarks.event_ingest import events
-from benchmarks.serve_speed import RECS, ensure_wrk, run_wrk, start_server, wait_ready, workers_rss_mb
+from benchmarks.serve_speed import RECS, ensure_wrk, id_files, run_wrk, start_server, wait_ready, workers_rss_mb
 from recommender.bundle import ModelBundle
 from recommender.data import load_orders
 from recommender.request_time.entries import ENTRY
@@ -114,16 +114,6 @@ def list_costs(client: redis.Redis, version: str, n_items: int) -> dict[str, Any
         "tables_bytes_per_item": sum(tables.values()) / n_items,
         "entry_bytes": ENTRY.itemsize,
     }
-
-
-def id_files(bundle: ModelBundle, work: Path) -> dict[str, Path]:
-    """20,000 random customer ids and item ids to request, one per line."""
-    rng = np.random.default_rng(7)
-    files = {}
-    for kind, ids in (("customers", bundle.customers.ids), ("items", bundle.items.ids)):
-        files[kind] = work / f"{kind}.txt"
-        files[kind].write_text("\n".join(rng.choice(np.asarray(ids), size=20_000)) + "\n")
-    return files
 
 
 def post_events(base: str, bundle: ModelBundle, n: int) -> int:

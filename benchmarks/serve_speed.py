@@ -172,6 +172,11 @@ def publish_shop(work: Path, customers: int, redis_url: str) -> dict[str, Path]:
             if cursor == 0:
                 break
     client.close()
+    return id_files(bundle, work)
+
+
+def id_files(bundle: ModelBundle, work: Path) -> dict[str, Path]:
+    """20,000 random customer ids and item ids to request, one per line."""
     rng = np.random.default_rng(7)
     files = {}
     for kind, ids in (("customers", bundle.customers.ids), ("items", bundle.items.ids)):

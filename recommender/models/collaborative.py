@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -100,6 +100,18 @@ def fit_device(config: CollaborativeConfig) -> Literal["cpu", "gpu"]:
     return "gpu" if config.device == "auto" and gpu_available() else "cpu"
 
 
+def als_arguments(config: CollaborativeConfig) -> dict[str, Any]:
+    """implicit's ALS arguments for ``config``, on the CPU or the GPU (alpha 1: the confidence is already in the
+    weighted matrix)."""
+    return {
+        "factors": config.factors,
+        "regularization": config.regularization,
+        "alpha": 1.0,
+        "iterations": config.iterations,
+        "random_state": config.seed,
+    }
+
+
 def fit_factors(weighted: sp.csr_matrix, config: CollaborativeConfig) -> tuple[np.ndarray, np.ndarray]:
     """Customer and item factors (float32) from implicit's ALS, seeded: on the GPU where ``fit_device`` says
     so (implicit's CUDA model, its factors brought back with ``to_cpu``), else on the CPU, BLAS
@@ -108,24 +120,12 @@ def fit_factors(weighted: sp.csr_matrix, config: CollaborativeConfig) -> tuple[n
     if fit_device(config) == "gpu":
         from implicit.gpu.als import AlternatingLeastSquares as GpuAlternatingLeastSquares
 
-        gpu = GpuAlternatingLeastSquares(
-            factors=config.factors,
-            regularization=config.regularization,
-            alpha=1.0,
-            iterations=config.iterations,
-            random_state=config.seed,
-        )
+        gpu = GpuAlternatingLeastSquares(**als_arguments(config))
         gpu.fit(weighted, show_progress=False)
         cpu = gpu.to_cpu()
         return np.ascontiguousarray(cpu.user_factors, np.float32), np.ascontiguousarray(cpu.item_factors, np.float32)
     with threadpool_limits(1, "blas"):
-        als = AlternatingLeastSquares(
-            factors=config.factors,
-            regularization=config.regularization,
-            alpha=1.0,
-            iterations=config.iterations,
-            random_state=config.seed,
-        )
+        als = AlternatingLeastSquares(**als_arguments(config))
         als.fit(weighted, show_progress=False)
     return np.ascontiguousarray(als.user_factors, np.float32), np.ascontiguousarray(als.item_factors, np.float32)
 
