@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -26,9 +27,12 @@ import scipy.sparse as sp
 from recommender.errors import ModelFileError
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# what reading a damaged .npz can raise: zip damage, truncation, a bad .npy header, a huge declared shape
+# what reading a damaged .npz can raise: zip damage, truncation, a bad .npy header (numpy parses it as a
+# Python literal: null bytes raise SyntaxError, then its fallback tokenizer TokenError), a huge declared shape
 _NPZ_ERRORS = (
     OSError,
+    SyntaxError,
+    tokenize.TokenError,
     EOFError,
     ValueError,
     KeyError,

@@ -13,6 +13,7 @@ import json
 import pickle
 import shutil
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 from recommender.bundle import MANIFEST, ModelBundle, bundle_files
 from recommender.errors import ModelFileError
-from recommender.model_files import ChecksumMismatchError, file_digests
+from recommender.model_files import ChecksumMismatchError, file_digests, read_arrays
 from recommender.models.collaborative import CollaborativeModel
 from recommender.models.popular import PopularModel
 from tests.recommender.conftest import random_history
@@ -384,3 +385,18 @@ def test_any_array_edited_and_re_signed_is_refused_or_answers(
     with warnings.catch_warnings():  # a NaN or infinity put into the scores warns on its way: that is fine
         warnings.simplefilter("ignore", RuntimeWarning)
         answers_everything(bundle)
+
+
+def test_null_bytes_in_an_array_header_are_a_model_file_error(tmp_path: Path) -> None:
+    """numpy reads a .npy header as a Python literal: null bytes in it raise SyntaxError, then numpy's fallback
+    tokenizer a TokenError (found by the random damage above); both are a damaged file."""
+    path = tmp_path / "arrays.npz"
+    np.savez(path, values=np.zeros((80, 80), dtype=np.float32))
+    with zipfile.ZipFile(path) as archive:
+        raw = archive.read("values.npy")
+    at = raw.index(b"shape") + 3  # the header as the random damage left it: "sha\0\0\0\0\0\080, 80), }"
+    damaged = raw[:at] + b"\x00" * 6 + raw[at + 6 :]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("values.npy", damaged)
+    with pytest.raises(ModelFileError, match=r"arrays\.npz"):
+        read_arrays(path)
