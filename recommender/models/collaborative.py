@@ -18,9 +18,8 @@ model that fits ALS (for you, next purchase's explore part, the tuning's trials)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -36,6 +35,7 @@ from recommender.history import OrderHistory
 from recommender.model_files import load_pattern, pattern_matrix, require_arrays, require_length
 from recommender.numeric.inner_product_topk import NormTiers, top_inner_products
 from recommender.numeric.topk import rank_in_blocks, topk_dense
+from recommender.scoped import Scoped
 
 # floor of a BM25 confidence: a purchase is never read as a negative signal
 _MIN_CONFIDENCE = 1e-3
@@ -132,17 +132,12 @@ def fit_factors(weighted: sp.csr_matrix, config: CollaborativeConfig) -> tuple[n
 
 Factorizer = Callable[[sp.csr_matrix, CollaborativeConfig], tuple[np.ndarray, np.ndarray]]
 # the factorizer of the running fit: a context variable, so a scope sets it (``factorized_by``), never a process
-_FACTORIZER: ContextVar[Factorizer] = ContextVar("recs_factorizer", default=fit_factors)
+_FACTORIZER: Scoped[Factorizer] = Scoped("recs_factorizer", fit_factors)
 
 
-@contextmanager
-def factorized_by(factorizer: Factorizer) -> Iterator[None]:
+def factorized_by(factorizer: Factorizer) -> AbstractContextManager[None]:
     """Within this block (and threads started with a copy of its context), ALS fits call ``factorizer``."""
-    token = _FACTORIZER.set(factorizer)
-    try:
-        yield
-    finally:
-        _FACTORIZER.reset(token)
+    return _FACTORIZER.using(factorizer)
 
 
 def score_block(

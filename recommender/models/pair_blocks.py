@@ -15,12 +15,12 @@ inputs: ``training.spark.pairs``). The rule of each model is declared once, in i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from recommender.numeric.row_blocks import each_block
+from recommender.scoped import Scoped
 
 BlockWork = Callable[[Any, int, int], Any]
 """``work(shared, lo, hi)``: the rows of block ``lo:hi``, a pure function of the block and ``shared``."""
@@ -42,17 +42,12 @@ def local_pair_lists(work: BlockWork, shared: Any, blocks: list[tuple[int, int]]
 
 
 # the blocks' runner of the running fit: a context variable, so a scope sets it (``pair_lists_by``)
-_PAIR_LISTS: ContextVar[PairLists] = ContextVar("recs_pair_lists", default=local_pair_lists)
+_PAIR_LISTS: Scoped[PairLists] = Scoped("recs_pair_lists", local_pair_lists)
 
 
-@contextmanager
-def pair_lists_by(run: PairLists) -> Iterator[None]:
+def pair_lists_by(run: PairLists) -> AbstractContextManager[None]:
     """Within this block (and threads started with a copy of its context), pair-count blocks run by ``run``."""
-    token = _PAIR_LISTS.set(run)
-    try:
-        yield
-    finally:
-        _PAIR_LISTS.reset(token)
+    return _PAIR_LISTS.using(run)
 
 
 def map_pair_blocks(work: BlockWork, shared: Any, blocks: list[tuple[int, int]], name: str) -> list[Any]:

@@ -13,9 +13,8 @@ blocks of customers on Spark's executors: a customer's list does not depend on w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,6 +24,7 @@ from recommender.models.next_purchase.config import NextPurchaseConfig
 from recommender.models.next_purchase.repeats import RepeatStats
 from recommender.models.next_purchase.tifu import nearest_neighbours, neighbour_mean
 from recommender.numeric import pair_keys
+from recommender.scoped import Scoped
 from recommender.substitutes import CategoryOwnership
 
 # customers whose neighbours are searched and averaged at once: their (customers x neighbours) index and
@@ -62,17 +62,12 @@ def neighbour_lists(
 
 NeighbourLists = Callable[[sp.csr_matrix, "np.ndarray | None", np.ndarray, NextPurchaseConfig], sp.csr_matrix]
 # the lists' computation of the running fit: a context variable, so a scope sets it (``neighbour_lists_by``)
-_NEIGHBOUR_LISTS: ContextVar[NeighbourLists] = ContextVar("recs_neighbour_lists", default=neighbour_lists)
+_NEIGHBOUR_LISTS: Scoped[NeighbourLists] = Scoped("recs_neighbour_lists", neighbour_lists)
 
 
-@contextmanager
-def neighbour_lists_by(compute: NeighbourLists) -> Iterator[None]:
+def neighbour_lists_by(compute: NeighbourLists) -> AbstractContextManager[None]:
     """Within this block (and threads started with a copy of its context), neighbour lists come from ``compute``."""
-    token = _NEIGHBOUR_LISTS.set(compute)
-    try:
-        yield
-    finally:
-        _NEIGHBOUR_LISTS.reset(token)
+    return _NEIGHBOUR_LISTS.using(compute)
 
 
 def add_neighbour_lists(
