@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from recommender.numeric.heap import drain_best_first, offer, worse
+from recommender.numeric.heap import drain_best_first, keep_best
 
 
 @njit(cache=True, nogil=True)
@@ -54,6 +54,7 @@ def neighbour_search(
     values = np.empty(n_ref, dtype=np.float32)
     heap_v = np.empty(k, dtype=np.float32)
     heap_c = np.empty(k, dtype=np.int64)
+    scratch = np.empty(n_ref, dtype=np.float32)
     two = np.float32(2.0)
     for row in range(len(q_indptr) - 1):
         acc[:] = 0.0
@@ -70,15 +71,7 @@ def neighbour_search(
             values[:] = acc
         if own[row] >= 0:
             values[own[row]] = np.float32(np.inf)
-        size, pos = 0, 0
-        while pos < n_ref and size < k:  # fill the heap with the first k that are numbers
-            if values[pos] == values[pos]:
-                size = offer(heap_v, heap_c, size, values[pos], ref_column[pos])
-            pos += 1
-        while pos < n_ref:
-            if values[pos] >= heap_v[0]:  # at least the worst kept (False for NaN): offer decides ties
-                offer(heap_v, heap_c, size, values[pos], ref_column[pos])
-            pos += 1
+        size = keep_best(values, ref_column, n_ref, heap_v, heap_c, scratch)
         out_columns[row, :] = -1
         out_values[row, :] = -np.inf
         drain_best_first(heap_v, heap_c, size, out_values[row], out_columns[row])
@@ -99,8 +92,9 @@ def mean_top_items(
     rows' vectors, kept as its best ``keep = out_items.shape[1]`` positive entries, stored by ascending
     item (``out_counts[row]`` of them).
 
-    The neighbours are visited by ascending row index, each row's entries in stored order, adding
-    ``float32(1 / k) * value``: the order of scipy's product of the weight matrix with the vectors.
+    Each row of ``neighbours`` must ascend (the caller sorts them all at once): the neighbours are visited in
+    that order, each one's entries in stored order, adding ``float32(1 / k) * value``: the order of scipy's
+    product of the weight matrix with the vectors.
     """
     n_rows, k = neighbours.shape
     keep = out_items.shape[1]
@@ -111,24 +105,29 @@ def mean_top_items(
     heap_c = np.empty(keep, dtype=np.int64)
     best_v = np.empty(keep, dtype=np.float32)
     best_c = np.empty(keep, dtype=np.int64)
+    cand_v = np.empty(n_items, dtype=np.float32)
+    cand_c = np.empty(n_items, dtype=np.int64)
+    scratch = np.empty(n_items, dtype=np.float32)
     weight = np.float32(1.0 / k)
     for row in range(n_rows):
         n_touched = 0
-        for neighbour in np.sort(neighbours[row]):
+        for neighbour in neighbours[row]:
             for jj in range(indptr[neighbour], indptr[neighbour + 1]):
                 item = indices[jj]
                 touched[n_touched] = item  # branch-free: kept (counted) only on the item's first visit
                 n_touched += 1 - seen[item]
                 seen[item] = True
                 acc[item] += weight * data[jj]
-        size = 0
+        n_positive = 0
         for t in range(n_touched):
             item = touched[t]
             value = acc[item]
-            if value > 0 and (size < keep or worse(heap_v[0], heap_c[0], value, item)):
-                size = offer(heap_v, heap_c, size, value, item)
+            cand_v[n_positive] = value
+            cand_c[n_positive] = item
+            n_positive += value > 0
             acc[item] = 0.0
             seen[item] = False
+        size = keep_best(cand_v, cand_c, n_positive, heap_v, heap_c, scratch)
         drain_best_first(heap_v, heap_c, size, best_v, best_c)
         order = np.argsort(best_c[:size])
         for slot in range(size):

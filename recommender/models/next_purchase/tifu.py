@@ -185,7 +185,7 @@ def neighbour_mean(vectors: sp.csr_matrix, neighbours: np.ndarray, keep: int) ->
     rows = np.flatnonzero(used)
     position = np.zeros(v.shape[0], dtype=np.int64)
     position[rows] = np.arange(len(rows))  # ascending, as the rows: the visiting order is kept
-    near = np.ascontiguousarray(position[neighbours])
+    near = np.sort(position[neighbours], axis=1)  # each row ascending: the order of the sums
     pool = v[rows]
     indptr, indices = pool.indptr.astype(np.int64, copy=False), pool.indices.astype(np.int32, copy=False)
 
