@@ -183,9 +183,11 @@ def train_and_register(
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-connect") as pool,
     ):
         connecting: list[Future[MlflowClient]] = []
+        printing: list[Future[dict[str, str]]] = []
 
-        def on_loaded(_result: LoadResult) -> None:
+        def on_loaded(result: LoadResult) -> None:
             connecting.append(pool.submit(_connect_tracking, settings))
+            printing.append(pool.submit(fingerprint, result.history))  # beside the fits, not after them
 
         outcome = _run_with_progress(
             console, orders, catalog, bundle_config, max_reject_ratio, rejects_path, on_loaded, settings, events, chosen
@@ -208,10 +210,11 @@ def train_and_register(
 
         t0 = time.perf_counter()
         client = connecting[0].result() if connecting else _connect_tracking(settings)
+        data_print = printing[0].result() if printing else fingerprint(outcome.load.history)
         evidence = _promotion_evidence(console, client, settings, outcome) if promote else None
         with console.status("logging to MLflow and registering the model"):
             registered = _log_training(
-                client, settings, outcome, (orders, catalog, events), rejects_path, promote, evidence
+                client, settings, outcome, (orders, catalog, events), rejects_path, promote, evidence, data_print
             )
         mlflow_seconds = time.perf_counter() - t0
 
@@ -219,7 +222,7 @@ def train_and_register(
         payload = {
             "metrics": outcome.report.metrics,
             "rows": outcome.report.rows,
-            "data": {**_data_metrics(outcome), **fingerprint(outcome.load.history)},
+            "data": {**_data_metrics(outcome), **data_print},
             "seconds": {**outcome.seconds, "mlflow": mlflow_seconds},
             "run_id": registered.run_id,
             "model_name": registered.model_name,
@@ -266,7 +269,8 @@ def _log_training(
     inputs: tuple[Path, Path | None, Path | None],
     rejects_path: Path,
     promote: bool,
-    evidence: Evidence | None = None,
+    evidence: Evidence | None,
+    data_print: dict[str, str],
 ) -> RegisteredRun:
     from training import tracking
 
@@ -311,7 +315,7 @@ def _log_training(
             "catalog": str(catalog or ""),
             "events": str(events or ""),
             "engine": outcome.engine,
-            **{f"data.{key}": value for key, value in fingerprint(outcome.load.history).items()},
+            **{f"data.{key}": value for key, value in data_print.items()},
         },
         promote=promote,
         evidence=evidence,
