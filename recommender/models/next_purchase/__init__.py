@@ -63,6 +63,19 @@ against the customer's own repeat items; on Ta-Feng's second-to-last baskets 1.5
 sparse, and an item few customers bought has had no chance to show a repeat yet. Adding transitions
 (weight .05 / .1) and explore by customer (.5) on top raised it to .1112 / .1113 (R@20 .1713 / .1708).
 
+``neighbours`` is 100 (300, the TIFU-KNN paper's pick for Ta-Feng, until issue 26): the neighbours' mean
+costs in proportion to it, and at the production protocol's evaluation (every customer's last order, the
+default config, ``training.pipeline.evaluate``) fewer neighbours did as well or better on two shops of
+three. NDCG@10 by neighbours:
+
+| neighbours | 50 | 100 | 150 | 200 | 300 |
+|---|---:|---:|---:|---:|---:|
+| Ta-Feng | .1334 | .1348 | .1349 | .1351 | .1361 |
+| Complete Journey | .1500 | .1479 | .1464 | .1455 | .1426 |
+| generated, 2M lines (20,000 customers scored) | | .3337 | | | .3322 |
+
+(recall@10 at 100 against 300: Ta-Feng .1575 / .1584, the Complete Journey .1544 / .1496, the generated shop
+.3911 / .3887), and on the generated 2M-line shop the fit's neighbours' mean took a third of its time.
 ``recs tune`` picks them per shop. ALS explore (``explore_weight``) did not help on either. Neighbours are
 searched among the ``neighbour_pool`` most active customers, so fitting stays n x pool, not n x n,
 and only when first needed: a customer's list is computed when a recommendation for them is asked for, and

@@ -29,7 +29,7 @@ class NextPurchaseConfig(ModelConfig):
     groups: int = Field(default=1, ge=1)
     group_decay: float = Field(default=1.0, gt=0, le=1)
     propensity_power: float = Field(default=0.5, ge=0)
-    neighbours: int = Field(default=300, ge=0)
+    neighbours: int = Field(default=100, ge=0)  # 300 until issue 26: see the package docstring
     own_weight: float = Field(default=0.1, ge=0, le=1)
     similarity: Similarity = "euclidean"
     neighbour_items: int = Field(default=100, ge=1)
