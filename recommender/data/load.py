@@ -7,6 +7,7 @@ the rejects frame (``rejects``) with the counts in the ``LoadSummary``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from recommender.data.columns import (
     ORDER_COLUMNS,
     ORDER_REQUIRED,
 )
+from recommender.data.columns import BLANK as _BLANK
 from recommender.data.columns import EXTRA as _EXTRA
 from recommender.data.events import EventLoad, EventWeights, load_events
 from recommender.data.readers import RawTable, TableReader, read_table
@@ -42,6 +44,7 @@ from recommender.data.validation import (
     _mark,
     _validate_catalog,
     _validate_orders,
+    shared_order_lines,
 )
 from recommender.history import Catalog, OrderHistory, Signals
 from recommender.ids import IdMap
@@ -49,12 +52,19 @@ from recommender.ids import IdMap
 # reading -------------------------------------------------------------------------------------------
 
 
+def not_blank(columns: Sequence[str]) -> pl.Expr:
+    """A row with at least one non-empty field among ``columns`` (the input columns) and ``EXTRA``."""
+    return pl.any_horizontal(pl.col(c).is_not_null() & (pl.col(c) != "") for c in [*columns, _EXTRA])
+
+
 def _drop_blank(table: RawTable) -> tuple[pl.DataFrame, int]:
     """Rows with at least one non-empty field (and the count of the others)."""
     if not table.columns:
         return table.frame, 0
-    not_blank = pl.any_horizontal(pl.col(c).is_not_null() & (pl.col(c) != "") for c in [*table.columns, _EXTRA])
-    kept = table.frame.filter(not_blank)
+    if table.validated:  # the reader flagged the blank rows (and validated the others)
+        kept = table.frame.filter(~pl.col(_BLANK)).drop(_BLANK)
+    else:
+        kept = table.frame.filter(not_blank(table.columns))
     return kept.with_row_index(_POS), table.frame.height - kept.height
 
 
@@ -93,8 +103,7 @@ def _index_orders(frame: pl.DataFrame, check_shared: bool) -> tuple[pl.DataFrame
     _, order = _dense(valid.get_column(_O))
     has_oid = (valid.get_column(_O) != "").to_numpy()
     if check_shared:
-        _, first = np.unique(order, return_index=True)  # the first line of every order_id
-        shared = has_oid & (customer != customer[first][order])
+        shared = shared_order_lines(customer, order, has_oid)
         if shared.any():
             frame = _mark(frame, valid.get_column(_POS), pl.Series(shared), SHARED_ORDER)
             keep = ~shared
@@ -125,8 +134,9 @@ def _load_order_lines(path: Path, reader: TableReader) -> tuple[_Part, _OrderLin
         empty = pl.DataFrame(schema={_C: pl.String, _I: pl.String, _T: pl.Int64, _Q: pl.Float64, _P: pl.Float64})
         lines = _OrderLines(empty, pl.Series([], dtype=pl.String), np.zeros(0, np.int32), np.zeros(0, np.int64))
         return _Part(empty, _EMPTY_REJECTS, 0, {}, 0), lines
-    frame = _validate_orders(table, frame)
-    frame, lines = _index_orders(frame, check_shared="order_id" in table.known)
+    if not table.validated:  # else the reader ran every check (Spark's, on its executors)
+        frame = _validate_orders(table, frame)
+    frame, lines = _index_orders(frame, check_shared="order_id" in table.known and not table.validated)
     rejects = _rejects_of(table, frame, "orders")
     return _Part(lines.kept, rejects, frame.height, _count_reasons(frame, ORDER_REASONS), blank), lines
 

@@ -37,7 +37,9 @@ class RawTable:
     frame: pl.DataFrame
     columns: list[str]  # input column names as they appear in ``frame``, file order
     known: dict[str, str]  # normalized known name -> input column name
-    row_checked: bool = False  # the reader added ``validation.order_row_checks``' columns (Spark's, on executors)
+    # an orders table the reader validated (Spark's, on its executors): every check's columns and reason are in
+    # ``frame``, blank rows flagged in ``BLANK``, a kept row's input columns null (the rejects need only theirs)
+    validated: bool = False
 
 
 # how a file becomes a ``RawTable``: ``read_table`` here, or Spark's reader (``recs train --engine spark``)

@@ -148,14 +148,15 @@ def test_spark_neighbour_lists_are_the_local_ones(spark) -> None:
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_spark_reader_loads_what_the_local_reader_loads(spark, tmp_path: Path, kind: str) -> None:
-    """Hostile single-line rows (a surplus field, a quoted separator, a blank line, CRLF, a bad date, a
-    duplicate, an order id shared by two customers): the same history and the same rejects, lines and reasons
-    (for a CSV, with the per-row checks run on the executors)."""
+    """Hostile single-line rows (a surplus field, a quoted separator, a blank line, CRLF, a bad date, a negative
+    quantity, duplicates, order ids shared by customers, their lines far apart in the file so that they start in
+    different partitions): the same history and the same rejects, lines and reasons, every check run on the
+    executors (the file read in several partitions, the rows keyed into several more)."""
     import polars as pl
 
     from recommender.data import fingerprint, load_orders
     from recommender.data.columns import ORDER_COLUMNS, ORDER_REQUIRED
-    from training.spark import spark_engine
+    from training.spark.reader import spark_reader
 
     header = ["Customer_ID", "item_id", "ordered_at", "order_id", "quantity"]
     rows = [
@@ -166,6 +167,9 @@ def test_spark_reader_loads_what_the_local_reader_loads(spark, tmp_path: Path, k
         ["c3", "d", "2026-01-04", "o2", "1"],
         ["c3", "a", "2026-01-05", "", "-1"],
     ]
+    rows += [[f"c{(i // 3) % 17}", f"i{i % 23}", f"2026-02-{1 + i % 27:02d}", f"o{100 + i // 3}", "1"] for i in range(120)]
+    rows += [rows[10], rows[40], ["c3", "a", "2026-01-05", "", "2"], ["c3", "a", "2026-01-05", "", "2"]]
+    rows += [["c99", "z", "2026-03-01", "o1", "1"], ["c98", "z", "2026-03-01", "o110", "1"], rows[70]]
     if kind == "csv":
         lines = [";".join(header), *(";".join(f'"{v}"' if ";" in v else v for v in row) for row in rows)]
         lines[2:2] = ["c1;b;2026-01-02T10:00:00Z;o1;2;surplus", ""]
@@ -173,14 +177,24 @@ def test_spark_reader_loads_what_the_local_reader_loads(spark, tmp_path: Path, k
         path.write_bytes("\r\n".join(lines).encode() + b"\r\n")
     else:
         path = tmp_path / "orders.parquet"
-        pl.DataFrame(rows, schema=header, orient="row").write_parquet(path)
-    reader = spark_engine(spark).reader
-    ours = load_orders(path, reader=reader)
+        pl.DataFrame(rows, schema=header, orient="row").write_parquet(path, row_group_size=16)
+    reader = spark_reader(spark, min_partitions=4)
+    split = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "512")  # a Parquet file's row groups: several partitions
+    try:
+        ours = load_orders(path, reader=reader)
+        table = reader(path, ORDER_COLUMNS, ORDER_REQUIRED)
+    finally:
+        spark.conf.set("spark.sql.files.maxPartitionBytes", split)
     theirs = load_orders(path)
-    # an orders CSV comes back validated row by row on the executors (the local polars checks per partition)
-    assert reader(path, ORDER_COLUMNS, ORDER_REQUIRED).row_checked is (kind == "csv")
+    assert table.validated  # every check ran on the executors: the driver got the parsed kept rows
+    assert table.frame.get_column("\x00reason").is_null().sum() > 100
+    assert table.frame.filter(pl.col("\x00reason").is_null()).get_column(table.known["item_id"]).null_count() > 100
     assert fingerprint(ours.history) == fingerprint(theirs.history)
-    assert ours.summary == theirs.summary and ours.summary.rows_rejected >= 3
+    assert ours.summary == theirs.summary and ours.summary.rows_rejected >= 8
+    assert ours.summary.rows_in == ours.summary.rows_kept + ours.summary.rows_rejected
+    by_reason = theirs.summary.rejected_by_reason
+    assert by_reason["duplicate line"] >= 4 and by_reason["order_id shared by several customers"] >= 3
     assert ours.rejects.equals(theirs.rejects)
 
 
