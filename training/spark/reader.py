@@ -8,9 +8,10 @@ is read as two broken rows, which validation then rejects (the local reader supp
 are not UTF-8 become replacement characters (the local reader refuses the file). A Parquet file becomes
 strings on the executors too (``training.spark.parquet``).
 
-An orders file is then validated on the executors (``training.spark.validation``: every check, by the local
-functions) and the driver receives it validated (``RawTable.validated``): the parsed columns of the kept rows,
-the input columns of the rejected ones. A catalog is collected as strings and validated on the driver.
+An orders file is then validated (``training.spark.validation``: every check, by the local functions) and its
+kept lines indexed (``training.spark.ids``) on the executors: the driver receives the kept lines as numbers,
+their distinct ids, and the rejected rows (``RawTable.indexed``). A catalog is collected as strings and
+validated on the driver.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from recommender.data.columns import EXTRA, LINE, ORDER_COLUMNS
 from recommender.data.csv_reader import _fields, _sniff_separator, _unique_names
 from recommender.data.readers import RawTable, TableReader, file_kind, matched_table
 from recommender.errors import UnreadableFileError
+from training.spark.ids import indexed_table
 from training.spark.parquet import parquet_rows
 from training.spark.strings import StringRows, real_names, schemas, string_fields
-from training.spark.validation import validated_table
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -57,7 +58,7 @@ def spark_reader(session: SparkSession, min_partitions: int | None = None) -> Ta
             return matched_table(source, empty, [], wanted, required)
         matched = matched_table(source, rows.header(), rows.raw_names, wanted, required)  # before any work
         if tuple(wanted) == ORDER_COLUMNS:
-            return validated_table(rows, matched)
+            return indexed_table(rows, matched)
         return RawTable(rows.collect(), matched.columns, matched.known)
 
     return read

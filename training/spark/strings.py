@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 
+# the polars type of each Spark type the modules here use
+POLARS_TYPES = {"long": pl.Int64, "integer": pl.Int32, "double": pl.Float64, "string": pl.String, "boolean": pl.Boolean}
+
+
 def spark_names(n: int) -> list[str]:
     """Spark's names of a read table with ``n`` input columns."""
     return ["line", *(f"f{i}" for i in range(n)), "extra"]
@@ -32,12 +36,26 @@ def string_fields(n: int) -> list[tuple[str, str]]:
 
 
 def schemas(fields: Sequence[tuple[str, str]]) -> tuple[StructType, pa.Schema]:
-    """The Spark schema of ``fields`` (name, type: long, double, string, boolean) and the Arrow schema its
+    """The Spark schema of ``fields`` (name, type: a key of ``POLARS_TYPES``) and the Arrow schema its
     batches have (what a ``mapInArrow`` function must yield)."""
     from pyspark.sql.pandas.types import to_arrow_schema
-    from pyspark.sql.types import BooleanType, DoubleType, LongType, StringType, StructField, StructType
+    from pyspark.sql.types import (
+        BooleanType,
+        DoubleType,
+        IntegerType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+    )
 
-    kinds = {"long": LongType(), "double": DoubleType(), "string": StringType(), "boolean": BooleanType()}
+    kinds = {
+        "long": LongType(),
+        "integer": IntegerType(),
+        "double": DoubleType(),
+        "string": StringType(),
+        "boolean": BooleanType(),
+    }
     schema = StructType([StructField(name, kinds[kind]) for name, kind in fields])
     return schema, to_arrow_schema(schema)
 

@@ -1,6 +1,6 @@
-"""An orders file validated on Spark's executors by the local polars checks, and what the driver receives.
+"""An orders file validated on Spark's executors by the local polars checks, run on parts of the rows.
 
-The rules are ``recommender.data.validation``'s, run as they are on parts of the rows:
+The rules are ``recommender.data.validation``'s, run as they are:
 
 1. ``order_row_checks`` (a row's result depends on that row only) on every Arrow batch of every partition
    (``mapInArrow``), which also flags blank rows (the loader's ``not_blank``) and computes each row's
@@ -8,17 +8,16 @@ The rules are ``recommender.data.validation``'s, run as they are on parts of the
 2. the rows repartitioned by that key, so that rows which the checks compare (equal lines; lines of one order
    id) land in one partition, then ``order_key_checks`` (duplicate lines, an order id shared by customers) on
    each whole partition, its rows in file order: the same reasons as on the whole table;
-3. the rows sorted by line and collected: a kept row's parsed columns (ids, time, quantity, price), a
-   rejected row's input columns and reason (what its rejects line shows), a blank row's flag.
+3. ``training.spark.ids``: the kept lines' ids indexed there, and the driver gets numbers.
 
-One declaration of every rule; the driver holds neither the input strings of the kept rows nor any of the
-checks' work (``RawTable.validated``: the loader counts and indexes). Skew: the rows of one order id, or of one
-customer's lines without order ids, are one partition's work.
+One declaration of every rule. Skew: the rows of one order id, or of one customer's lines without order ids,
+are one partition's work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -27,10 +26,11 @@ from recommender.data.columns import _C, _I, _O, _P, _POS, _Q, _REASON, _T, BLAN
 from recommender.data.load import not_blank
 from recommender.data.readers import RawTable
 from recommender.data.validation import order_check_key, order_key_checks, order_row_checks
-from training.spark.strings import StringRows, arrow_batches, schemas
+from training.spark.strings import POLARS_TYPES, StringRows, arrow_batches, schemas
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyspark.sql import DataFrame
 
 # the checks' columns that reach the driver, with their Spark names and types (the internal names hold a NUL)
 CHECKED = (
@@ -44,12 +44,21 @@ CHECKED = (
     (BLANK, "blank", "boolean"),
 )
 _KEY = "\x00key"
-_POLARS = {"long": pl.Int64, "double": pl.Float64, "string": pl.String, "boolean": pl.Boolean}
 
 
-def validated_table(rows: StringRows, table: RawTable) -> RawTable:
-    """``rows`` (an orders file, columns matched in ``table``) validated on the executors and collected in file
-    order (``RawTable.validated``)."""
+@dataclass(frozen=True)
+class ValidatedRows:
+    """An orders file's rows validated on Spark (every row, not collected): ``frame``'s columns are ``spark``,
+    whose real names are ``names`` (the read columns, then ``CHECKED``'s)."""
+
+    frame: DataFrame
+    spark: list[str]
+    names: list[str]
+
+
+def validated_rows(rows: StringRows, table: RawTable) -> ValidatedRows:
+    """``rows`` (an orders file, its columns matched in ``table``) with every check's columns and reason, computed
+    on the executors (steps 1 and 2 of the module docstring)."""
     spark_in = rows.frame.columns
     names = [*rows.names, *(name for name, _, _ in CHECKED)]
     spark_out = [*spark_in, *(spark for _, spark, _ in CHECKED)]
@@ -71,7 +80,7 @@ def validated_table(rows: StringRows, table: RawTable) -> RawTable:
                 pieces.append(checked.with_columns(order_check_key().alias(_KEY)).select(*names, _KEY))
             if not keep.all():  # the checks' columns null, the line as the key (blank rows spread)
                 blank = part.filter(~keep).with_columns(
-                    *(pl.lit(None, _POLARS[kind]).alias(name) for name, _, kind in CHECKED[:-1]),
+                    *(pl.lit(None, POLARS_TYPES[kind]).alias(name) for name, _, kind in CHECKED[:-1]),
                     pl.lit(True).alias(BLANK),
                     pl.col(LINE).cast(pl.String).alias(_KEY),
                 )
@@ -90,17 +99,10 @@ def validated_table(rows: StringRows, table: RawTable) -> RawTable:
         part = part.rename(dict(zip([*spark_out, "key"], [*names, _KEY], strict=True))).drop(_KEY).sort(LINE)
         blank = part.get_column(BLANK)
         checked = order_key_checks(table, part.filter(~blank).with_row_index(_POS)).drop(_POS)
-        kept = pl.col(_REASON).is_null()
-        checked = checked.with_columns(pl.when(~kept).then(pl.col(c)).alias(c) for c in table.columns)
         yield from arrow_batches(pl.concat([checked, part.filter(blank)]), spark_out, out_arrow)
 
     # as many partitions as the read (each a part of the file's size), at least the session's shuffle partitions
     shuffle = int(rows.frame.sparkSession.conf.get("spark.sql.shuffle.partitions") or 1)
     partitions = max(rows.frame.rdd.getNumPartitions(), shuffle)
     checked = rows.frame.mapInArrow(row_pass, keyed_schema)
-    validated = checked.repartition(partitions, "key").mapInArrow(key_pass, out_schema).orderBy("line")
-    collected = pl.from_arrow(validated.toArrow())
-    assert isinstance(collected, pl.DataFrame)
-    return RawTable(
-        collected.rename(dict(zip(spark_out, names, strict=True))), table.columns, table.known, validated=True
-    )
+    return ValidatedRows(checked.repartition(partitions, "key").mapInArrow(key_pass, out_schema), spark_out, names)
