@@ -22,7 +22,7 @@ from training.spark.strings import StringRows, arrow_batches, real_names, schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 _ROW = "row_index"
 
@@ -64,7 +64,7 @@ def parquet_rows(session: SparkSession, source: str, wanted: Sequence[str]) -> S
 
 
 def _float_id_counts(
-    frame: object, names: list[str], positional: list[str], float_ids: list[str]
+    frame: DataFrame, names: list[str], positional: list[str], float_ids: list[str]
 ) -> dict[str, tuple[int, int]]:
     """The whole file's ``float_id_counts`` of each float id column, summed over every batch of every partition."""
     columns = [p for name, p in zip(names, positional, strict=True) if name in float_ids]
@@ -78,7 +78,7 @@ def _float_id_counts(
 
     names_out = ["name", "n", "odd"]
     schema, arrow_schema = schemas([("name", "string"), ("n", "long"), ("odd", "long")])
-    summed = frame.select(*columns).mapInArrow(counts, schema)  # type: ignore[attr-defined]
+    summed = frame.select(*columns).mapInArrow(counts, schema)
     totals = summed.groupBy("name").sum("n", "odd").collect()
     by_positional = {row[0]: (int(row[1]), int(row[2])) for row in totals}
     return {name: by_positional.get(p, (0, 0)) for name, p in zip(names, positional, strict=True) if name in float_ids}
