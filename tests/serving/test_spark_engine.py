@@ -247,6 +247,23 @@ def test_spark_reader_with_float_ids_a_catalog_and_events_loads_what_the_local_r
     assert ours.rejects.equals(theirs.rejects)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["customer_id,item_id,ordered_at\n", "customer_id,item_id,ordered_at\n,a,2026-01-01\n\nc1,b,never\n"],
+    ids=["header only", "every row rejected"],
+)
+def test_spark_reader_on_a_file_without_a_kept_line(spark, tmp_path: Path, text: str) -> None:
+    """No kept line (no ids to index): the same empty history, summary and rejects as the local reader's."""
+    from recommender.data import load_orders
+    from training.spark.reader import spark_reader
+
+    path = tmp_path / "orders.csv"
+    path.write_text(text)
+    ours, theirs = load_orders(path, reader=spark_reader(spark)), load_orders(path)
+    assert ours.history.n_lines == theirs.history.n_lines == 0
+    assert ours.summary == theirs.summary and ours.rejects.equals(theirs.rejects)
+
+
 def test_spark_pair_counts_give_the_local_complements_and_similar_items(
     spark, shop: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
