@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame
 
-# the checks' columns that reach the driver, with their Spark names and types (the internal names hold a NUL)
+# the checks' columns, with their Spark names and types (the internal names hold a NUL, which Spark does not keep)
 CHECKED = (
     (_T, "checked_t", "long"),
     (_C, "checked_c", "string"),
