@@ -16,6 +16,9 @@ CATALOG_REQUIRED = ("item_id",)
 LINE = "\x00line"
 EXTRA = "\x00extra"
 
+# a validated table's (``RawTable.validated``): the row is blank
+BLANK = "\x00blank"
+
 # the loader's: the row's position, its reject reason (null: kept), and the parsed values
 _POS = "\x00pos"
 _REASON = "\x00reason"

@@ -7,6 +7,7 @@ the rejects frame (``rejects``) with the counts in the ``LoadSummary``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,9 +31,10 @@ from recommender.data.columns import (
     ORDER_COLUMNS,
     ORDER_REQUIRED,
 )
+from recommender.data.columns import BLANK as _BLANK
 from recommender.data.columns import EXTRA as _EXTRA
 from recommender.data.events import EventLoad, EventWeights, load_events
-from recommender.data.readers import RawTable, TableReader, read_table
+from recommender.data.readers import IndexedLines, RawTable, TableReader, read_table
 from recommender.data.rejects import _EMPTY_REJECTS, _count_reasons, _rejects_of
 from recommender.data.results import LoadResult, LoadSummary
 from recommender.data.validation import (
@@ -42,6 +44,7 @@ from recommender.data.validation import (
     _mark,
     _validate_catalog,
     _validate_orders,
+    shared_order_lines,
 )
 from recommender.history import Catalog, OrderHistory, Signals
 from recommender.ids import IdMap
@@ -49,12 +52,19 @@ from recommender.ids import IdMap
 # reading -------------------------------------------------------------------------------------------
 
 
+def not_blank(columns: Sequence[str]) -> pl.Expr:
+    """A row with at least one non-empty field among ``columns`` (the input columns) and ``EXTRA``."""
+    return pl.any_horizontal(pl.col(c).is_not_null() & (pl.col(c) != "") for c in [*columns, _EXTRA])
+
+
 def _drop_blank(table: RawTable) -> tuple[pl.DataFrame, int]:
     """Rows with at least one non-empty field (and the count of the others)."""
     if not table.columns:
         return table.frame, 0
-    not_blank = pl.any_horizontal(pl.col(c).is_not_null() & (pl.col(c) != "") for c in [*table.columns, _EXTRA])
-    kept = table.frame.filter(not_blank)
+    if table.indexed is not None:  # the reader flagged the blank rows (and validated the others)
+        kept = table.frame.filter(~pl.col(_BLANK)).drop(_BLANK)
+    else:
+        kept = table.frame.filter(not_blank(table.columns))
     return kept.with_row_index(_POS), table.frame.height - kept.height
 
 
@@ -72,6 +82,12 @@ def _dense(values: pl.Series) -> tuple[pl.Series, np.ndarray]:
     return uniq, index.to_numpy().astype(np.int32)
 
 
+def _order_keys(has_oid: np.ndarray, order: np.ndarray, customer: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """The order key of every line: ``-1 - index of its order_id``, or ``(customer << 32) | ordered_at`` when it
+    has no order_id (``seconds`` within [0, 2**32): see timestamps.MAX_SECONDS)."""
+    return np.where(has_oid, -1 - order.astype(np.int64), (customer.astype(np.int64) << 32) | seconds)
+
+
 @dataclass(frozen=True)
 class _OrderLines:
     """Kept order lines, with customers indexed and one int64 order key per line."""
@@ -80,6 +96,25 @@ class _OrderLines:
     customers: pl.Series  # sorted unique customer ids
     customer: np.ndarray  # int32 index into customers, per kept line
     order_key: np.ndarray  # int64 per kept line; equal keys = one order
+    # when the reader indexed the kept lines (``RawTable.indexed``), kept's ids are indices into these:
+    items: pl.Series | None = None  # sorted unique item ids of the kept lines
+    order_ids: pl.Series | None = None  # sorted unique order ids of the kept lines
+
+    def with_strings(self) -> _OrderLines:
+        """These lines with kept's ids as strings (what events are merged with)."""
+        if self.items is None or self.order_ids is None:
+            return self
+        ids = ((_C, self.customers), (_I, self.items), (_O, self.order_ids))
+        kept = self.kept.with_columns(values.gather(self.kept.get_column(name)).alias(name) for name, values in ids)
+        return _OrderLines(kept, self.customers, self.customer, self.order_key)
+
+    def item_index(self, others: Sequence[pl.Series]) -> tuple[pl.Series, np.ndarray]:
+        """Sorted unique item ids of the kept lines and ``others``, and the index of each (kept's, then others')."""
+        if self.items is None:
+            return _dense(pl.concat([self.kept.get_column(_I), *others]))
+        items, index = _dense(pl.concat([self.items, *others]))
+        mine = index[: len(self.items)][self.kept.get_column(_I).to_numpy()]
+        return items, np.concatenate([mine, index[len(self.items) :]])
 
 
 def _index_orders(frame: pl.DataFrame, check_shared: bool) -> tuple[pl.DataFrame, _OrderLines]:
@@ -93,17 +128,27 @@ def _index_orders(frame: pl.DataFrame, check_shared: bool) -> tuple[pl.DataFrame
     _, order = _dense(valid.get_column(_O))
     has_oid = (valid.get_column(_O) != "").to_numpy()
     if check_shared:
-        _, first = np.unique(order, return_index=True)  # the first line of every order_id
-        shared = has_oid & (customer != customer[first][order])
+        shared = shared_order_lines(customer, order, has_oid)
         if shared.any():
             frame = _mark(frame, valid.get_column(_POS), pl.Series(shared), SHARED_ORDER)
             keep = ~shared
             valid, customer, order, has_oid = valid.filter(keep), customer[keep], order[keep], has_oid[keep]
             used, customer = np.unique(customer, return_inverse=True)
             customers, customer = customers.gather(used), customer.astype(np.int32)
-    seconds = valid.get_column(_T).to_numpy()  # within [0, 2**32): see timestamps.MAX_SECONDS
-    key = np.where(has_oid, -1 - order.astype(np.int64), (customer.astype(np.int64) << 32) | seconds)
+    key = _order_keys(has_oid, order, customer, valid.get_column(_T).to_numpy())
     return frame, _OrderLines(valid, customers, customer, key)
+
+
+def _indexed_lines(indexed: IndexedLines) -> _OrderLines:
+    """The kept lines of a file its reader validated and indexed: what ``_index_orders`` gives, the ids left
+    as indices into the sorted unique ids of the kept lines."""
+    lines, ids = indexed.lines, indexed.ids
+    customer = lines.get_column(_C).to_numpy().astype(np.int32)
+    order = lines.get_column(_O).to_numpy().astype(np.int32)
+    no_oid = ids[_O].index_of("")  # sorted: 0 when some line has none
+    has_oid = order != (-1 if no_oid is None else no_oid)
+    key = _order_keys(has_oid, order, customer, lines.get_column(_T).to_numpy())
+    return _OrderLines(lines, ids[_C], customer, key, ids[_I], ids[_O])
 
 
 @dataclass(frozen=True)
@@ -125,6 +170,11 @@ def _load_order_lines(path: Path, reader: TableReader) -> tuple[_Part, _OrderLin
         empty = pl.DataFrame(schema={_C: pl.String, _I: pl.String, _T: pl.Int64, _Q: pl.Float64, _P: pl.Float64})
         lines = _OrderLines(empty, pl.Series([], dtype=pl.String), np.zeros(0, np.int32), np.zeros(0, np.int64))
         return _Part(empty, _EMPTY_REJECTS, 0, {}, 0), lines
+    if table.indexed is not None:  # the reader validated and indexed it (Spark's, on its executors)
+        lines = _indexed_lines(table.indexed)
+        rejects = _rejects_of(table, frame, "orders")
+        rows_in = frame.height + lines.kept.height
+        return _Part(lines.kept, rejects, rows_in, _count_reasons(frame, ORDER_REASONS), blank), lines
     frame = _validate_orders(table, frame)
     frame, lines = _index_orders(frame, check_shared="order_id" in table.known)
     rejects = _rejects_of(table, frame, "orders")
@@ -144,8 +194,7 @@ def _with_events(lines: _OrderLines, events: EventLoad) -> tuple[_OrderLines, pl
     customer = index[: kept.height]
     _, order = _dense(kept.get_column(_O))
     has_oid = (kept.get_column(_O) != "").to_numpy()
-    seconds = kept.get_column(_T).to_numpy()
-    key = np.where(has_oid, -1 - order.astype(np.int64), (customer.astype(np.int64) << 32) | seconds)
+    key = _order_keys(has_oid, order, customer, kept.get_column(_T).to_numpy())
     return _OrderLines(kept, customers, customer, key), pl.Series(index[kept.height :])
 
 
@@ -216,6 +265,7 @@ def load_orders(
     cat_kept = catalog.kept if catalog is not None else pl.DataFrame(schema={_I: pl.String})
     events = None
     if events_path is not None:
+        lines = lines.with_strings()
         order_ids = lines.kept.get_column(_O) if _O in lines.kept.columns else pl.Series([], dtype=pl.String)
         # an order file's own lines never move to another customer: the orders' order ids win
         events = load_events(events_path, event_weights or EventWeights(), order_ids)
@@ -223,7 +273,7 @@ def load_orders(
 
     kept = lines.kept
     signal_items = events.signals.get_column("item_id") if events is not None else pl.Series([], dtype=pl.String)
-    items, item = _dense(pl.concat([kept.get_column(_I), cat_kept.get_column(_I), signal_items]))
+    items, item = lines.item_index([cat_kept.get_column(_I), signal_items])
     signals = None
     if events is not None:
         signals = Signals(

@@ -5,7 +5,7 @@ Float id columns (pandas stores an integer column with gaps as float) read as in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +25,12 @@ def _read_parquet(path: Path, wanted: Sequence[str]) -> tuple[pl.DataFrame, list
     return parquet_strings(frame, str(path), wanted)
 
 
-def parquet_strings(frame: pl.DataFrame, path: str, wanted: Sequence[str]) -> tuple[pl.DataFrame, list[str]]:
-    """A Parquet table read (here or by ``recs train --engine spark``) as strings with ``LINE`` and ``EXTRA``."""
+def parquet_strings(
+    frame: pl.DataFrame, path: str, wanted: Sequence[str], id_counts: Mapping[str, tuple[int, int]] | None = None
+) -> tuple[pl.DataFrame, list[str]]:
+    """A Parquet table read (here or by ``recs train --engine spark``) as strings with ``LINE`` and ``EXTRA``
+    (rows numbered from 1). Whether a float id column reads as integers depends on all its values: on a part of
+    the file, ``id_counts`` gives the whole file's ``float_id_counts`` per such column (none: this frame's)."""
     if any("\x00" in name for name in frame.columns):
         raise UnreadableFileError(f"{path}: a column name contains a NUL character")
     columns = []
@@ -34,7 +38,7 @@ def parquet_strings(frame: pl.DataFrame, path: str, wanted: Sequence[str]) -> tu
         norm = normalized(name)
         column = frame.get_column(name)
         if column.dtype.is_float() and norm in ID_COLUMNS:
-            column = _float_ids(column)
+            column = _float_ids(column, id_counts[name] if id_counts is not None else float_id_counts(column))
         try:
             columns.append(column.cast(pl.String))
         except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
@@ -47,10 +51,18 @@ def parquet_strings(frame: pl.DataFrame, path: str, wanted: Sequence[str]) -> tu
     return pl.concat([line.to_frame(), strings, extra.to_frame()], how="horizontal"), strings.columns
 
 
-def _float_ids(column: pl.Series) -> pl.Series:
-    """Float ids (pandas stores an int column with gaps as float): NaN is missing, 1234.0 reads as 1234."""
+def float_id_counts(column: pl.Series) -> tuple[int, int]:
+    """The values (NaN is missing) of a float id column, and how many of them are not integers (below 2**53)."""
+    values = column.fill_nan(None).drop_nulls()
+    integral = (values == values.round(0)) & (values.abs() < 2.0**53)
+    return values.len(), values.len() - int(integral.sum())
+
+
+def _float_ids(column: pl.Series, counts: tuple[int, int]) -> pl.Series:
+    """Float ids (pandas stores an int column with gaps as float): NaN is missing, 1234.0 reads as 1234 when
+    every value of the column (``counts``: ``float_id_counts``) is an integer."""
     column = column.fill_nan(None)
-    values = column.drop_nulls()
-    if values.len() and bool(((values == values.round(0)) & (values.abs() < 2.0**53)).all()):
+    values, odd = counts
+    if values and not odd:
         return column.cast(pl.Int64)
     return column

@@ -14,7 +14,7 @@ matches the columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,19 @@ class RawTable:
     frame: pl.DataFrame
     columns: list[str]  # input column names as they appear in ``frame``, file order
     known: dict[str, str]  # normalized known name -> input column name
-    row_checked: bool = False  # the reader added ``validation.order_row_checks``' columns (Spark's, on executors)
+    # an orders file its reader validated and indexed (Spark's, on its executors): ``frame`` then holds the
+    # rejected rows (with ``_REASON``) and the blank ones (flagged in ``BLANK``), ``indexed`` the kept lines
+    indexed: IndexedLines | None = None
+
+
+@dataclass(frozen=True)
+class IndexedLines:
+    """An orders file's kept lines, validated and indexed by its reader: ``lines`` holds ``_T``, ``_C``, ``_I``,
+    ``_O``, ``_Q``, ``_P`` in file order, the ids (Int32) as indices into ``ids``' sorted unique ids (of the kept
+    lines, keyed by ``_C``, ``_I``, ``_O``): what the loader's validation and indexing would give."""
+
+    lines: pl.DataFrame
+    ids: Mapping[str, pl.Series]
 
 
 # how a file becomes a ``RawTable``: ``read_table`` here, or Spark's reader (``recs train --engine spark``)

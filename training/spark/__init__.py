@@ -2,10 +2,11 @@
 
 pyspark is imported only in this package, and only when a function here is called: the local engine never
 needs it (it is the ``spark`` extra). ``session`` starts or joins a SparkSession (``SparkUnavailableError``
-when pyspark or Java is missing), ``reader`` reads order and catalog files from any path Spark reads,
-``als`` fits Spark MLlib's implicit ALS, ``neighbours`` computes next purchase's neighbour lists in blocks on
-the executors, ``pairs`` runs the pair counts' blocks (complements, similar items) there. ``spark_engine``
-wires them into a ``training.engine.Engine``. What runs where, and why, is in docs/spark.md.
+when pyspark or Java is missing), ``reader`` reads order and catalog files from any path Spark reads (and
+validates and indexes an orders file on the executors: ``validation``, ``ids``), ``als`` fits Spark MLlib's
+implicit ALS, ``neighbours`` computes next purchase's neighbour lists in blocks on the executors, ``pairs`` runs
+the pair counts' blocks (complements, similar items) there. ``spark_engine`` wires them into a
+``training.engine.Engine``. What runs where, and why, is in docs/spark.md.
 """
 
 from __future__ import annotations

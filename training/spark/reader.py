@@ -1,18 +1,17 @@
-"""Reading an orders or catalog file with Spark, into the ``RawTable`` the local loader validates.
+"""Reading an orders or catalog file with Spark, into the ``RawTable`` the local loader takes.
 
 Any path Spark reads (local, ``hdfs://``, ``s3a://``, a gzipped CSV). A CSV is read as text lines on the
 executors, numbered there (``zipWithIndex``: the same 1-based line numbers as the local reader's) and split
 into fields with the csv module and the local reader's header rules (separator sniffed on line 1, duplicate
 names made unique, surplus fields in ``EXTRA``). A record must sit on one line: a quoted field spanning lines
 is read as two broken rows, which validation then rejects (the local reader supports them), and bytes that
-are not UTF-8 become replacement characters (the local reader refuses the file). A Parquet file's
-columns become strings as the local reader makes them (``parquet_strings``), rows numbered from 1.
+are not UTF-8 become replacement characters (the local reader refuses the file). A Parquet file becomes
+strings on the executors too (``training.spark.parquet``).
 
-An orders CSV is validated row by row on the executors too (``training.spark.validation``: the local
-``order_row_checks`` per partition); the checks that need every row run on the driver, as locally.
-
-The table is collected to the driver as Arrow: validation, the id maps and every later step need the whole
-history in one process (docs/spark.md says what that costs).
+An orders file is then validated (``training.spark.validation``: every check, by the local functions) and its
+kept lines indexed (``training.spark.ids``) on the executors: the driver receives the kept lines as numbers,
+their distinct ids, and the rejected rows (``RawTable.indexed``). A catalog is collected as strings and
+validated on the driver.
 """
 
 from __future__ import annotations
@@ -27,10 +26,11 @@ import polars as pl
 
 from recommender.data.columns import EXTRA, LINE, ORDER_COLUMNS
 from recommender.data.csv_reader import _fields, _sniff_separator, _unique_names
-from recommender.data.parquet_reader import parquet_strings
 from recommender.data.readers import RawTable, TableReader, file_kind, matched_table
 from recommender.errors import UnreadableFileError
-from training.spark.validation import row_checked_frame
+from training.spark.ids import indexed_table
+from training.spark.parquet import parquet_rows
+from training.spark.strings import StringRows, real_names, schemas, string_fields
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -43,39 +43,37 @@ def spark_path(path: Path | str) -> str:
     return _SCHEME_SLASHES.sub(r"\1://", str(path))
 
 
-def spark_reader(session: SparkSession) -> TableReader:
-    """A ``TableReader`` (``recommender.data.readers``) that reads with ``session``."""
+def spark_reader(session: SparkSession, min_partitions: int | None = None) -> TableReader:
+    """A ``TableReader`` (``recommender.data.readers``) that reads with ``session`` (a CSV in at least
+    ``min_partitions`` partitions: Spark's default when none)."""
 
     def read(path: Path, wanted: Sequence[str], required: Sequence[str]) -> RawTable:
         source = spark_path(path)
         if file_kind(Path(source)) == "csv":
-            return _read_csv(session, source, wanted, required)
-        frame, raw_names = _read_parquet(session, source, wanted)
-        return matched_table(source, frame, raw_names, wanted, required)
+            rows = _read_csv(session, source, min_partitions)
+        else:
+            rows = parquet_rows(session, source, wanted)
+        if rows is None:  # an empty file
+            empty = pl.DataFrame(schema={LINE: pl.Int64, EXTRA: pl.String})
+            return matched_table(source, empty, [], wanted, required)
+        matched = matched_table(source, rows.header(), rows.raw_names, wanted, required)  # before any work
+        if tuple(wanted) == ORDER_COLUMNS:
+            return indexed_table(rows, matched)
+        return RawTable(rows.collect(), matched.columns, matched.known)
 
     return read
 
 
-def _read_parquet(session: SparkSession, source: str, wanted: Sequence[str]) -> tuple[pl.DataFrame, list[str]]:
+def _read_csv(session: SparkSession, source: str, min_partitions: int | None) -> StringRows | None:
     try:
-        table = session.read.parquet(source).toArrow()
-    except Exception as exc:  # Spark raises its own analysis and IO errors; the message says what failed
-        raise UnreadableFileError(f"{source}: Spark cannot read it as Parquet: {exc}") from exc
-    return parquet_strings(pl.from_arrow(table), source, wanted)  # type: ignore[arg-type]
-
-
-def _read_csv(session: SparkSession, source: str, wanted: Sequence[str], required: Sequence[str]) -> RawTable:
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
-
-    try:
-        lines = session.sparkContext.textFile(source)
+        lines = session.sparkContext.textFile(source, min_partitions)
         first = lines.take(1)
-    except Exception as exc:
+    except Exception as exc:  # Spark raises its own analysis and IO errors; the message says what failed
         raise UnreadableFileError(f"{source}: Spark cannot read it: {exc}") from exc
     if not first or not first[0].strip():
         if first and not lines.filter(lambda line: bool(line.strip())).isEmpty():
             raise UnreadableFileError(f"{source}: line 1 is blank; the header must be on the first line")
-        return matched_table(source, pl.DataFrame(schema={LINE: pl.Int64, EXTRA: pl.String}), [], wanted, required)
+        return None
     header_line = first[0].replace("\ufeff", "")
     if "\x00" in header_line:
         raise UnreadableFileError(f"{source}: line 1 (the header) contains a NUL character")
@@ -93,17 +91,5 @@ def _read_csv(session: SparkSession, source: str, wanted: Sequence[str], require
             # an empty field is null, as the local reader's polars parsing gives it (EXTRA keeps its "")
             yield [index + 1, *(value or None for value in fields[:n]), fields[n]]
 
-    # positional names in Spark (ours hold a NUL, which Spark and Arrow do not keep), the real ones after
-    spark_names = ["line", *(f"f{i}" for i in range(n)), "extra"]
-    schema = StructType([StructField("line", LongType()), *(StructField(c, StringType()) for c in spark_names[1:])])
-    frame = session.createDataFrame(lines.zipWithIndex().mapPartitions(rows), schema)
-    real_names = [LINE, *names, EXTRA]
-    header = pl.DataFrame(schema={name: pl.Int64 if name == LINE else pl.String for name in real_names})
-    matched = matched_table(source, header, raw_names, wanted, required)  # missing columns: before any work
-    row_checked = tuple(wanted) == ORDER_COLUMNS
-    if row_checked:
-        frame, spark_names, real_names = row_checked_frame(frame, matched, spark_names, real_names)
-    table = pl.from_arrow(frame.toArrow())
-    assert isinstance(table, pl.DataFrame)
-    table = table.rename(dict(zip(spark_names, real_names, strict=True)))
-    return RawTable(table, matched.columns, matched.known, row_checked=row_checked)
+    frame = session.createDataFrame(lines.zipWithIndex().mapPartitions(rows), schemas(string_fields(n))[0])
+    return StringRows(frame, real_names(names), raw_names)
