@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.base import Ranked
 from recommender.bundle import BundleConfig, ModelBundle
 from recommender.data import LoadResult, check_reject_ratio, check_usable, load_orders, write_rejects
 from recommender.evaluation import (
@@ -32,6 +33,7 @@ from recommender.evaluation import (
     g_topfreq,
     gp_topfreq,
     most_pop,
+    order_counts,
     p_topfreq,
     popularity_in_window,
     sample_customers,
@@ -226,8 +228,14 @@ def score_baselines(data: EvaluationData, report: EvaluationReport) -> None:
     """The baselines' rows on the same splits: G-, P-, GP-TopFreq; MostPop; popularity-in-window and
     symmetric co-occurrence (in the complements' window)."""
     split, kmax = data.split, max(NEXT_PURCHASE_KS)
-    for name, baseline in (("g_topfreq", g_topfreq), ("p_topfreq", p_topfreq), ("gp_topfreq", gp_topfreq)):
-        ranked = baseline(split.train, split.customers, kmax)
+    counts = order_counts(split.train)
+    own = p_topfreq(split.train, split.customers, kmax)
+    filled = Ranked(own.items.copy(), own.scores.copy())  # GP-TopFreq fills P-TopFreq's lists in place
+    for name, ranked in (
+        ("g_topfreq", g_topfreq(split.train, split.customers, kmax, counts)),
+        ("p_topfreq", own),
+        ("gp_topfreq", gp_topfreq(split.train, split.customers, kmax, filled, counts)),
+    ):
         report.add(
             "next_purchase", name, basket_metrics(ranked.items, split.targets, data.bought, NEXT_PURCHASE_KS), False
         )

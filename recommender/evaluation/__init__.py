@@ -5,7 +5,7 @@ by-time, random and per-customer stratified hold-outs), ``metrics`` (next-basket
 metrics), ``baselines`` (G/P/GP-TopFreq, MostPop) and ``complements`` (complement events, metrics and baselines).
 """
 
-from recommender.evaluation.baselines import g_topfreq, gp_topfreq, most_pop, p_topfreq
+from recommender.evaluation.baselines import g_topfreq, gp_topfreq, most_pop, order_counts, p_topfreq
 from recommender.evaluation.complements import (
     ComplementEvents,
     complement_events,
@@ -41,6 +41,7 @@ __all__ = [
     "gp_topfreq",
     "most_pop",
     "ndcg_per_customer",
+    "order_counts",
     "p_topfreq",
     "popularity_in_window",
     "sample_customers",

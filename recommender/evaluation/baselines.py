@@ -38,7 +38,7 @@ def _queries(customers: np.ndarray) -> np.ndarray:
     return np.asarray(customers, dtype=np.int64).ravel()
 
 
-def _order_counts(train: OrderHistory) -> np.ndarray:
+def order_counts(train: OrderHistory) -> np.ndarray:
     """Number of orders containing each item (float64, per item)."""
     key = unique_values(train.order.astype(np.int64) * np.int64(train.n_items) + train.item)
     return np.bincount(key % train.n_items, minlength=train.n_items).astype(np.float64)
@@ -52,10 +52,14 @@ def _global_ranking(counts: np.ndarray, length: int) -> tuple[np.ndarray, np.nda
     return ranked.items[0][valid], ranked.scores[0][valid]
 
 
-def _customer_pairs(train: OrderHistory) -> dict[str, np.ndarray]:
-    """Distinct (customer, item) pairs sorted by customer: order count and last order index of each."""
+def _customer_pairs(train: OrderHistory, queries: np.ndarray) -> dict[str, np.ndarray]:
+    """Distinct (customer, item) pairs of the ``queries`` customers, sorted by customer: order count and last
+    order index of each (only their lines are read: an evaluation scores a sample of the customers)."""
     n_items = np.int64(train.n_items)
-    order_key = unique_values(train.order.astype(np.int64) * n_items + train.item)
+    asked = np.zeros(train.n_customers, dtype=bool)
+    asked[queries[(queries >= 0) & (queries < train.n_customers)]] = True  # customers new to ``train``: none
+    lines = asked[train.customer]
+    order_key = unique_values(train.order[lines].astype(np.int64) * n_items + train.item[lines])
     order, item = order_key // n_items, order_key % n_items
     customer = np.zeros(train.n_orders, dtype=np.int64)
     customer[train.order] = train.customer
@@ -86,17 +90,18 @@ def _same_list(popularity: np.ndarray, n: int, k: int) -> Ranked:
     return out
 
 
-def g_topfreq(train: OrderHistory, customers: np.ndarray, k: int) -> Ranked:
-    """G-TopFreq: the globally most frequent items (by orders), the same list for every customer."""
+def g_topfreq(train: OrderHistory, customers: np.ndarray, k: int, counts: np.ndarray | None = None) -> Ranked:
+    """G-TopFreq: the globally most frequent items (by orders), the same list for every customer (``counts``:
+    ``order_counts``, when the caller has them)."""
     _check_k(k)
-    return _same_list(_order_counts(train), len(_queries(customers)), k)
+    return _same_list(order_counts(train) if counts is None else counts, len(_queries(customers)), k)
 
 
 def p_topfreq(train: OrderHistory, customers: np.ndarray, k: int) -> Ranked:
     """P-TopFreq: the customer's own most frequently bought items (ties: most recent first); rows may be short."""
     _check_k(k)
     q = _queries(customers)
-    pairs = _customer_pairs(train)
+    pairs = _customer_pairs(train, q)
     row, pos = _rows_of(pairs, q)
     count, last = pairs["count"][pos], pairs["last"][pos]
     order = np.lexsort((pairs["item"][pos], -last, -count, row))
@@ -110,14 +115,17 @@ def p_topfreq(train: OrderHistory, customers: np.ndarray, k: int) -> Ranked:
     return out
 
 
-def gp_topfreq(train: OrderHistory, customers: np.ndarray, k: int) -> Ranked:
+def gp_topfreq(
+    train: OrderHistory, customers: np.ndarray, k: int, own: Ranked | None = None, counts: np.ndarray | None = None
+) -> Ranked:
     """GP-TopFreq: own most frequent items, then the global most frequent ones not already listed.
 
     Own items keep their order count as score (>= 1); filled global items get count / (max count + 1),
-    below 1, so scores stay in rank order.
+    below 1, so scores stay in rank order. ``own`` (P-TopFreq's lists for these customers and ``k``, filled
+    in place) and ``counts`` (``order_counts``) save computing them again when the caller has them.
     """
-    own = p_topfreq(train, customers, k)
-    g_items, g_scores = _global_ranking(_order_counts(train), k)
+    own = p_topfreq(train, customers, k) if own is None else own
+    g_items, g_scores = _global_ranking(order_counts(train) if counts is None else counts, k)
     if len(g_items) == 0:
         return own
     rows, cols = np.nonzero(own.items >= 0)
