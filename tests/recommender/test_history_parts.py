@@ -8,6 +8,7 @@ so the joining is checked without Spark (``tests/serving/test_spark_engine.py`` 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ def test_key_ranges_cover_every_line_once_in_consecutive_non_empty_ranges(histor
         for n_parts in (1, 2, 7, 50):
             ranges = key_ranges(history, key, n_parts)
             assert 1 <= len(ranges) <= n_parts and ranges[0][0] == 0 and ranges[-1][1] == size
-            assert all(hi == next_lo for (_, hi), (next_lo, _) in zip(ranges[:-1], ranges[1:], strict=True))
+            assert all(hi == next_lo for (_, hi), (next_lo, _) in itertools.pairwise(ranges))
             sizes = [len(part_lines(history, key, lo, hi)["item"]) for lo, hi in ranges]
             assert min(sizes) > 0 and sum(sizes) == history.n_lines
         assert len(key_ranges(history, key, 7)) == 7
