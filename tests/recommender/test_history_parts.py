@@ -2,14 +2,14 @@
 
 The time split's last orders, repeat statistics and popularity run ``work(part)`` on parts of whole customers
 (orders) by the fit's ``HistoryParts`` (``recommender.history_parts``) and join the parts' results; here the
-parts run in this process, cut as the Spark engine cuts them (``key_ranges``, ``part_lines``, ``with_lines``),
+parts run in this process, cut as the Spark engine cuts them (``key_ranges``, ``cut_lines``, ``with_lines``),
 so the joining is checked without Spark (``tests/serving/test_spark_engine.py`` runs the parts as Spark tasks).
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import fields
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,13 @@ from recommender.data import load_orders
 from recommender.evaluation import split_customers_last_order, split_last_order
 from recommender.history import OrderHistory
 from recommender.history_parts import (
+    LINE_FIELDS,
     PartKey,
     PartWork,
     bare_history,
+    cut_lines,
     history_parts_by,
     key_ranges,
-    part_lines,
     with_lines,
 )
 from recommender.models.next_purchase import NextPurchaseConfig
@@ -40,7 +41,7 @@ def in_parts(n_parts: int, seen: list[int]):
         ranges = key_ranges(history, key, n_parts)
         seen.append(len(ranges))
         bare = bare_history(history)
-        return [work(with_lines(bare, part_lines(history, key, lo, hi))) for lo, hi in ranges]
+        return [work(with_lines(bare, lines)) for lines in cut_lines(history, key, ranges)]
 
     return run
 
@@ -50,16 +51,21 @@ def history(shop: dict[str, Path]) -> OrderHistory:
     return load_orders(shop["orders"], catalog_path=shop["catalog"]).history
 
 
-def test_key_ranges_cover_every_line_once_in_consecutive_non_empty_ranges(history: OrderHistory) -> None:
+def test_key_ranges_cut_every_line_once_into_consecutive_non_empty_parts(history: OrderHistory) -> None:
     for key, size in (("customer", history.n_customers), ("order", history.n_orders)):
+        values = getattr(history, key)
         for n_parts in (1, 2, 7, 50):
             ranges = key_ranges(history, key, n_parts)
             assert 1 <= len(ranges) <= n_parts and ranges[0][0] == 0 and ranges[-1][1] == size
-            assert all(hi == next_lo for (_, hi), (next_lo, _) in itertools.pairwise(ranges))
-            sizes = [len(part_lines(history, key, lo, hi)["item"]) for lo, hi in ranges]
-            assert min(sizes) > 0 and sum(sizes) == history.n_lines
+            assert all(hi == next_lo for (_, hi), (next_lo, _) in pairwise(ranges))
+            parts = cut_lines(history, key, ranges)
+            for (lo, hi), lines in zip(ranges, parts, strict=True):
+                mask = (values >= lo) & (values < hi)
+                assert mask.any() and lines.keys() == set(LINE_FIELDS)
+                for name in LINE_FIELDS:  # the range's lines, in the history's order, same dtypes
+                    np.testing.assert_array_equal(lines[name], getattr(history, name)[mask], strict=True)
         assert len(key_ranges(history, key, 7)) == 7
-        assert max(sizes) < 2 * history.n_lines / 50  # about as many lines each
+        assert max(len(lines["item"]) for lines in parts) < 2 * history.n_lines / 50  # about as many lines each
 
 
 @pytest.mark.parametrize("recency_unit", ["orders", "days"])

@@ -9,7 +9,7 @@ driver returns the results in range order for the caller to join (concatenated p
 taken on the driver, in the whole history's order): exactly the local engine's result, the sorting and grouping
 on the executors.
 
-What is not spread: cutting the lines into parts (one pass over the history's arrays per part, on the driver,
+What is not spread: cutting the lines into parts (one stable radix sort and a gather of each array, on the driver,
 which holds the history for EASE, the evaluation and the bundle), the parts' results (they come back to the
 driver) and the per-item reductions that need every customer (repeat statistics' per-item medians and shares,
 popularity's sums, in the model). A history under ``2 * min_part_lines`` lines runs in one part on the driver:
@@ -27,8 +27,8 @@ from recommender.history_parts import (
     PartKey,
     PartWork,
     bare_history,
+    cut_lines,
     key_ranges,
-    part_lines,
     whole_history,
     with_lines,
 )
@@ -52,7 +52,7 @@ def spark_history_parts(
         if len(ranges) <= 1:
             return whole_history(work, history, key, name)
         bare = context.broadcast(bare_history(history))
-        parts = [(index, part_lines(history, key, lo, hi)) for index, (lo, hi) in enumerate(ranges)]
+        parts = list(enumerate(cut_lines(history, key, ranges)))
 
         def task(numbered: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[tuple[int, Any]]:
             shared = bare.value
