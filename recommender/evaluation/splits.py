@@ -9,7 +9,9 @@
 - ``split_customers_last_order``: the "Next Basket Recommendation Reality Check" protocol: customers
   split into train / validation / test; validation and test customers' last orders are the targets.
 
-Every split keeps the input's id maps, so indices stay valid on both sides, and never splits an order.
+Every split keeps the input's id maps, so indices stay valid on both sides, and never splits an order. The
+last orders of the two last-order splits are found per customer on parts of whole customers
+(``customer_last_orders``, run by the fit's ``HistoryParts``: ``recommender.history_parts``).
 """
 
 from __future__ import annotations

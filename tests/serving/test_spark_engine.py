@@ -1,8 +1,9 @@
 """``recs train --engine spark`` end to end on local[2]: a small generated shop read by Spark and validated
 by the shared rules (a bad line and a duplicate rejected with their lines and reasons), ALS fitted by Spark MLlib, the
 bundle registered in a real MLflow store, published from the registry into the test Redis and served by the
-app, as a locally trained bundle is; and the reader (with its per-row validation), ALS, the neighbour lists and
-the pair counts (complements, similar items) each against the local engine's.
+app, as a locally trained bundle is; and the reader (with its per-row validation), ALS, the neighbour lists,
+the pair counts (complements, similar items) and the history parts (time split, repeat statistics, popularity)
+each against the local engine's.
 Slow: the file takes 40-60 s on 2 cores, 10 s of it Spark's start, most of the rest the ALS fits.
 """
 

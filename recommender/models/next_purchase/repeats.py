@@ -4,7 +4,10 @@ Per (customer, item) the customer bought: ``count`` (distinct orders holding the
 TIFU-KNN personal vector entry), ``last`` (time of the last purchase), the customer's own mean repurchase
 interval and the interval shrunk towards the item's population interval. Per item: the shrunk repeat
 propensity, whether it is a repeat candidate, and the population interval. The package docstring gives
-the formulas; ``RepeatStats.scores`` is the repeat factor (propensity times due-ness) at a moment.
+the formulas; ``RepeatStats.scores`` is the repeat factor (propensity times due-ness) at a moment. The
+per (customer, item) rows come from ``customer_repeats`` on parts of whole customers, run by the fit's
+``HistoryParts`` (``recommender.history_parts``; on Spark's executors with ``recs train --engine spark``), the
+per-item ones from all the rows joined.
 
 Also the history helpers these need (distinct purchase events, orders ago, grouped medians, the due-ness
 curve) and each customer's new-item odds (``explore_by_customer``).
