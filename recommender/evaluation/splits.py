@@ -9,7 +9,9 @@
 - ``split_customers_last_order``: the "Next Basket Recommendation Reality Check" protocol: customers
   split into train / validation / test; validation and test customers' last orders are the targets.
 
-Every split keeps the input's id maps, so indices stay valid on both sides, and never splits an order.
+Every split keeps the input's id maps, so indices stay valid on both sides, and never splits an order. The
+last orders of the two last-order splits are found per customer on parts of whole customers
+(``customer_last_orders``, run by the fit's ``HistoryParts``: ``recommender.history_parts``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import scipy.sparse as sp
 from recommender.distinct import unique_inverse
 from recommender.errors import DataError
 from recommender.history import OrderHistory
+from recommender.history_parts import concatenated, map_history_parts
 
 
 class NothingToEvaluateError(DataError):
@@ -48,7 +51,17 @@ class NextBasketSplit:
 
 
 def _last_orders(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every customer with two or more orders: (customer, last order index, that order's time)."""
+    """For every customer with two or more orders: (customer ascending, last order index, that order's time),
+    computed on parts of whole customers (``customer_last_orders``, run by the fit's ``HistoryParts``) and
+    joined in customer order."""
+    parts = map_history_parts(customer_last_orders, history, "customer", "time split")
+    customers, last_order, at = concatenated(parts, 3)
+    return customers, last_order, at
+
+
+def customer_last_orders(history: OrderHistory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every customer of ``history`` with two or more orders: (customer ascending, last order index, that
+    order's time). A customer's row depends on its own lines only."""
     table = history.orders_table()
     order, customer, at = table["order"], table["customer"], table["ordered_at"]
     by_customer = np.lexsort((order, at, customer))

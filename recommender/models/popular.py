@@ -11,6 +11,7 @@ G-TopFreq) of the evaluation protocols.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -20,6 +21,7 @@ from pydantic import Field
 from recommender.base import ModelConfig, QueryKind, Ranked, Recommender
 from recommender.errors import ModelFileError
 from recommender.history import DAY, OrderHistory
+from recommender.history_parts import concatenated, map_history_parts
 from recommender.model_files import check_csr, check_indices, load_pattern, require_arrays
 
 # most cells of one dense (customers x candidates) block when excluding bought items
@@ -34,14 +36,23 @@ class PopularConfig(ModelConfig):
 
 
 def decayed_item_scores(history: OrderHistory, half_life_days: float) -> np.ndarray:
-    """Sum of ``0.5 ** (age / half_life)`` over distinct (order, item) lines, per item (float64)."""
+    """Sum of ``0.5 ** (age / half_life)`` over distinct (order, item) lines, per item (float64). The lines
+    and their weights come from parts of whole orders (``decayed_lines``, run by the fit's ``HistoryParts``),
+    joined in order; the sums are taken here, in the same order as over the whole history."""
     if history.n_lines == 0:
         return np.zeros(history.n_items, dtype=np.float64)
+    work = partial(decayed_lines, end_time=history.end_time, half_life_days=half_life_days)
+    item, weight = concatenated(map_history_parts(work, history, "order", "popularity"), 2)
+    return np.bincount(item, weights=weight, minlength=history.n_items)
+
+
+def decayed_lines(history: OrderHistory, end_time: int, half_life_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """The item and the weight ``0.5 ** (age at end_time / half_life)`` of every distinct (order, item) line of
+    ``history``, in (order, item) order."""
     key = history.order.astype(np.int64) * history.n_items + history.item
     _, first = np.unique(key, return_index=True)
-    age_days = (history.end_time - history.ordered_at[first]) / DAY
-    weight = np.exp2(-age_days / half_life_days)
-    return np.bincount(history.item[first], weights=weight, minlength=history.n_items)
+    age_days = (end_time - history.ordered_at[first]) / DAY
+    return history.item[first], np.exp2(-age_days / half_life_days)
 
 
 def rank_items(scores: np.ndarray, sold: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
 """``recs train --engine spark`` end to end on local[2]: a small generated shop read by Spark and validated
 by the shared rules (a bad line and a duplicate rejected with their lines and reasons), ALS fitted by Spark MLlib, the
 bundle registered in a real MLflow store, published from the registry into the test Redis and served by the
-app, as a locally trained bundle is; and the reader (with its per-row validation), ALS, the neighbour lists and
-the pair counts (complements, similar items) each against the local engine's.
+app, as a locally trained bundle is; and the reader (with its per-row validation), ALS, the neighbour lists,
+the pair counts (complements, similar items) and the history parts (time split, repeat statistics, popularity)
+each against the local engine's.
 Slow: the file takes 40-60 s on 2 cores, 10 s of it Spark's start, most of the rest the ALS fits.
 """
 
@@ -305,3 +306,52 @@ def test_spark_pair_counts_give_the_local_complements_and_similar_items(
                 np.testing.assert_allclose(our_state[key], theirs_array, rtol=1e-5, atol=0)
             else:
                 np.testing.assert_array_equal(our_state[key], theirs_array)
+
+
+def test_spark_history_parts_give_the_local_split_repeat_statistics_and_popularity(
+    spark, shop: dict[str, Path]
+) -> None:
+    """The time split, repeat statistics and popularity with their per-customer (per-order) passes run as Spark
+    tasks, in small parts so that the shop makes eight of them, equal the local engine's arrays exactly."""
+    from dataclasses import fields, replace
+
+    from recommender.data import load_orders
+    from recommender.evaluation import split_last_order
+    from recommender.models.next_purchase import NextPurchaseConfig
+    from recommender.models.next_purchase.repeats import RepeatStats
+    from recommender.models.popular import PopularModel
+    from training.engine import LOCAL
+    from training.spark import spark_engine
+    from training.spark.history_parts import spark_history_parts
+
+    history = load_orders(shop["orders"], catalog_path=shop["catalog"]).history
+    cfg = NextPurchaseConfig(groups=2)
+
+    def steps() -> tuple[object, RepeatStats, dict[str, np.ndarray]]:
+        return split_last_order(history), RepeatStats.fit(history, cfg), PopularModel().fit(history)._state()
+
+    with LOCAL.running():
+        theirs = steps()
+    engine = replace(spark_engine(spark), history_parts=spark_history_parts(spark, min_part_lines=500))
+    context = spark.sparkContext
+    context.setJobGroup("history-parts", "the per-customer and per-order passes")
+    try:
+        with engine.running():
+            ours = steps()
+        jobs = context.statusTracker().getJobIdsForGroup("history-parts")
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)
+    assert len(jobs) == 3 and history.n_lines > 8 * 500
+    tracker = context.statusTracker()
+    stages = [stage for job in jobs for stage in tracker.getJobInfo(job).stageIds]
+    assert [tracker.getStageInfo(stage).numTasks for stage in stages] == [8, 8, 8]
+    (split, repeats, popular), (their_split, their_repeats, their_popular) = ours, theirs
+    np.testing.assert_array_equal(split.customers, their_split.customers)
+    np.testing.assert_array_equal(split.at, their_split.at)
+    assert (split.targets != their_split.targets).nnz == 0 and their_split.targets.nnz > 100
+    np.testing.assert_array_equal(split.train.order, their_split.train.order)
+    for field in fields(RepeatStats):
+        np.testing.assert_array_equal(getattr(repeats, field.name), getattr(their_repeats, field.name), field.name)
+    assert their_repeats.repeatable.any()
+    for key, array in their_popular.items():
+        np.testing.assert_array_equal(popular[key], array, key)

@@ -4,7 +4,10 @@ Per (customer, item) the customer bought: ``count`` (distinct orders holding the
 TIFU-KNN personal vector entry), ``last`` (time of the last purchase), the customer's own mean repurchase
 interval and the interval shrunk towards the item's population interval. Per item: the shrunk repeat
 propensity, whether it is a repeat candidate, and the population interval. The package docstring gives
-the formulas; ``RepeatStats.scores`` is the repeat factor (propensity times due-ness) at a moment.
+the formulas; ``RepeatStats.scores`` is the repeat factor (propensity times due-ness) at a moment. The
+per (customer, item) rows come from ``customer_repeats`` on parts of whole customers, run by the fit's
+``HistoryParts`` (``recommender.history_parts``; on Spark's executors with ``recs train --engine spark``), the
+per-item ones from all the rows joined.
 
 Also the history helpers these need (distinct purchase events, orders ago, grouped medians, the due-ness
 curve) and each customer's new-item odds (``explore_by_customer``).
@@ -13,11 +16,13 @@ curve) and each customer's new-item odds (``explore_by_customer``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
 
 from recommender.history import DAY, OrderHistory
+from recommender.history_parts import concatenated, map_history_parts
 from recommender.models.next_purchase.config import NextPurchaseConfig
 from recommender.models.next_purchase.tifu import order_positions, order_weights
 
@@ -152,19 +157,12 @@ class RepeatStats:
 
     @classmethod
     def fit(cls, history: OrderHistory, cfg: NextPurchaseConfig) -> RepeatStats:
-        ev = purchase_events(history)
-        start = group_starts(ev["customer"], ev["item"])
-        group = np.cumsum(start) - 1
-        n_groups = int(start.sum())
-        first_pos = np.flatnonzero(start)
-        last_pos = np.concatenate([first_pos[1:], [len(start)]]) - 1
-        group_c, group_i = ev["customer"][first_pos], ev["item"][first_pos]
-        count = np.bincount(group, minlength=n_groups)
-        first_at, last_at = ev["at"][first_pos], ev["at"][last_pos]
-        weight = np.bincount(group, weights=order_weight(history, ev, cfg), minlength=n_groups)
+        """The statistics of ``history``: the per-(customer, item) ones computed on parts of whole customers
+        (``customer_repeats``, run by the fit's ``HistoryParts``) and joined in customer order, the per-item
+        ones from all of them here."""
+        parts = map_history_parts(partial(customer_repeats, cfg=cfg), history, "customer", "repeat statistics")
+        group_c, group_i, count, last_at, weight, own = concatenated(parts, 6)
         repeats = count >= 2
-        own = np.where(repeats, (last_at - first_at) / DAY / np.maximum(count - 1, 1), 0.0)
-        own = np.where(repeats, np.maximum(own, cfg.min_interval_days), 0.0)
         propensity, global_share, repeatable, item_interval = item_repeats(history.n_items, group_i, repeats, own, cfg)
         population = item_interval[group_i].astype(np.float64)
         w = (count - 1).astype(np.float64)
@@ -238,6 +236,25 @@ class RepeatStats:
             item_interval=own["item_interval"].astype(np.float32, copy=False),
             global_share=float(own["global_share"][0]),
         )
+
+
+def customer_repeats(history: OrderHistory, cfg: NextPurchaseConfig) -> tuple[np.ndarray, ...]:
+    """Per (customer, item) bought in ``history``, sorted by customer then item: (customer, item, count of
+    distinct orders, last purchase time, TIFU weight, own repurchase interval in days). A customer's rows depend
+    on its own lines only, so on a part holding whole customers they are that part's rows of the whole history."""
+    ev = purchase_events(history)
+    start = group_starts(ev["customer"], ev["item"])
+    group = np.cumsum(start) - 1
+    n_groups = int(start.sum())
+    first_pos = np.flatnonzero(start)
+    last_pos = np.concatenate([first_pos[1:], [len(start)]]) - 1
+    count = np.bincount(group, minlength=n_groups)
+    first_at, last_at = ev["at"][first_pos], ev["at"][last_pos]
+    weight = np.bincount(group, weights=order_weight(history, ev, cfg), minlength=n_groups)
+    repeats = count >= 2
+    own = np.where(repeats, (last_at - first_at) / DAY / np.maximum(count - 1, 1), 0.0)
+    own = np.where(repeats, np.maximum(own, cfg.min_interval_days), 0.0)
+    return ev["customer"][first_pos], ev["item"][first_pos], count, last_at, weight, own
 
 
 def item_repeats(
