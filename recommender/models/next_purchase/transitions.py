@@ -17,8 +17,7 @@ from recommender.base import Ranked
 from recommender.history import OrderHistory
 from recommender.models.next_purchase.candidates import RowLists, Triples, gather_rows
 from recommender.models.next_purchase.config import NextPurchaseConfig
-from recommender.numeric.row_blocks import row_blocks
-from recommender.numeric.topk import topk_sparse
+from recommender.numeric.row_blocks import each_block, row_blocks
 
 TRANSITION_BLOCK = 2048  # customers per block of the transition product
 
@@ -39,6 +38,8 @@ def transition_lists(history: OrderHistory, shrinkage: float, keep: int) -> sp.c
     last order: ``sum over i in last of n(i -> j) / (n(i) + shrinkage)``, ``n(i -> j)`` the consecutive
     order pairs with ``i`` in the first and ``j`` in the next, ``n(i)`` the first orders holding ``i``;
     the best ``keep`` items of each customer, scaled to 1 at the best (customers x items CSR, float32)."""
+    from recommender.models.next_purchase.kernels import summed_rows_top  # numba: imported where it runs
+
     n_orders = max(history.n_orders, 1)
     baskets = sp.csr_matrix(
         (np.ones(history.n_lines, dtype=np.float32), (history.order, history.item)), shape=(n_orders, history.n_items)
@@ -51,16 +52,29 @@ def transition_lists(history: OrderHistory, shrinkage: float, keep: int) -> sp.c
     pairs = (sp.diags(1.0 / (per_item + shrinkage + 1e-12)) @ pairs).tocsr()
     has = last >= 0
     query = (sp.diags(has.astype(np.float32)) @ baskets[np.where(has, last, 0)]).tocsr()
-    # a block of customers at a time: the product of every customer's last order with the transition rows
-    # holds ~100M entries on Ta-Feng (3 GB at once); each row's top ``keep`` does not depend on the blocks
-    blocks = [
-        topk_sparse((query[lo:hi] @ pairs).tocsr().astype(np.float32), keep)
-        for lo, hi in row_blocks(history.n_customers, TRANSITION_BLOCK)
-    ]
-    ranked = Ranked(
-        np.concatenate([b.items for b in blocks]) if blocks else np.zeros((0, keep), dtype=np.int32),
-        np.concatenate([b.scores for b in blocks]) if blocks else np.zeros((0, keep), dtype=np.float32),
-    )
+    query.eliminate_zeros()  # customers without an order: no rows to add
+    ranked = Ranked.empty(history.n_customers, keep)
+    items32 = ranked.items  # the kernel writes int64 columns: a block's own array, copied into the int32 lists
+    indptr, indices, data = pairs.indptr.astype(np.int64), pairs.indices.astype(np.int64), pairs.data
+
+    def top_of(lo: int, hi: int) -> None:
+        block = query[lo:hi]
+        columns = np.empty((hi - lo, keep), dtype=np.int64)
+        summed_rows_top(
+            block.indptr.astype(np.int64),
+            block.indices.astype(np.int64),
+            indptr,
+            indices,
+            data,
+            history.n_items,
+            columns,
+            ranked.scores[lo:hi],
+        )
+        items32[lo:hi] = columns
+
+    # each customer's last order's transition rows summed and cut to their top ``keep`` in a compiled kernel,
+    # a block of customers per call on two threads (the scipy product held ~100M entries at once on Ta-Feng)
+    each_block(top_of, row_blocks(history.n_customers, TRANSITION_BLOCK), "transitions")
     found = ranked.items >= 0
     best = np.where(found[:, 0], ranked.scores[:, 0], 1.0)
     rows = np.repeat(np.arange(history.n_customers), found.sum(axis=1))
