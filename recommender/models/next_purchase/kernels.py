@@ -77,6 +77,53 @@ def neighbour_search(
         drain_best_first(heap_v, heap_c, size, out_values[row], out_columns[row])
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_row(
+    source: int,
+    scale: float,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    acc: np.ndarray,
+    seen: np.ndarray,
+    touched: np.ndarray,
+    n_touched: int,
+) -> int:
+    """``acc += scale * row source`` entry by entry in stored order; new columns appended to ``touched``
+    (flagged in ``seen``); returns the new count of touched columns."""
+    for jj in range(indptr[source], indptr[source + 1]):
+        item = indices[jj]
+        touched[n_touched] = item  # branch-free: kept (counted) only on the column's first visit
+        n_touched += 1 - seen[item]
+        seen[item] = True
+        acc[item] += scale * data[jj]
+    return n_touched
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _take_touched(
+    acc: np.ndarray,
+    seen: np.ndarray,
+    touched: np.ndarray,
+    n_touched: int,
+    positive: bool,
+    cand_v: np.ndarray,
+    cand_c: np.ndarray,
+) -> int:
+    """The touched columns' values (float32) into ``cand_v`` / ``cand_c`` (only those above 0 with
+    ``positive``), ``acc`` and ``seen`` cleared behind; returns how many were taken."""
+    n = 0
+    for t in range(n_touched):
+        item = touched[t]
+        value = np.float32(acc[item])
+        cand_v[n] = value
+        cand_c[n] = item
+        n += (value > 0) or not positive
+        acc[item] = 0.0
+        seen[item] = False
+    return n
+
+
 @njit(cache=True, nogil=True)
 def mean_top_items(
     neighbours: np.ndarray,
@@ -112,21 +159,8 @@ def mean_top_items(
     for row in range(n_rows):
         n_touched = 0
         for neighbour in neighbours[row]:
-            for jj in range(indptr[neighbour], indptr[neighbour + 1]):
-                item = indices[jj]
-                touched[n_touched] = item  # branch-free: kept (counted) only on the item's first visit
-                n_touched += 1 - seen[item]
-                seen[item] = True
-                acc[item] += weight * data[jj]
-        n_positive = 0
-        for t in range(n_touched):
-            item = touched[t]
-            value = acc[item]
-            cand_v[n_positive] = value
-            cand_c[n_positive] = item
-            n_positive += value > 0
-            acc[item] = 0.0
-            seen[item] = False
+            n_touched = _add_row(neighbour, weight, indptr, indices, data, acc, seen, touched, n_touched)
+        n_positive = _take_touched(acc, seen, touched, n_touched, True, cand_v, cand_c)
         size = keep_best(cand_v, cand_c, n_positive, heap_v, heap_c, scratch)
         drain_best_first(heap_v, heap_c, size, best_v, best_c)
         order = np.argsort(best_c[:size])
@@ -161,25 +195,17 @@ def summed_rows_top(
     seen = np.zeros(n_items, dtype=np.bool_)
     touched = np.empty(n_items, dtype=np.int64)
     cand_v = np.empty(n_items, dtype=np.float32)
+    cand_c = np.empty(n_items, dtype=np.int64)
+    one = data.dtype.type(1.0)
     scratch = np.empty(n_items, dtype=np.float32)
     heap_v = np.empty(keep, dtype=np.float32)
     heap_c = np.empty(keep, dtype=np.int64)
     for row in range(n_rows):
         n_touched = 0
         for qq in range(q_indptr[row], q_indptr[row + 1]):
-            source = q_indices[qq]
-            for jj in range(indptr[source], indptr[source + 1]):
-                item = indices[jj]
-                touched[n_touched] = item  # branch-free: counted only on the item's first visit
-                n_touched += 1 - seen[item]
-                seen[item] = True
-                acc[item] += data[jj]
-        for t in range(n_touched):
-            item = touched[t]
-            cand_v[t] = np.float32(acc[item])
-            acc[item] = 0.0
-            seen[item] = False
-        size = keep_best(cand_v, touched, n_touched, heap_v, heap_c, scratch) if keep > 0 else 0
+            n_touched = _add_row(q_indices[qq], one, indptr, indices, data, acc, seen, touched, n_touched)
+        n_taken = _take_touched(acc, seen, touched, n_touched, False, cand_v, cand_c)
+        size = keep_best(cand_v, cand_c, n_taken, heap_v, heap_c, scratch) if keep > 0 else 0
         out_items[row, :] = -1
         out_values[row, :] = -np.inf
         drain_best_first(heap_v, heap_c, size, out_values[row], out_items[row])
