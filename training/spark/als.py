@@ -9,7 +9,9 @@ the weighting) and maps the config onto MLlib's:
   ranking of evidence, one more unit of it per observed pair;
 - regularization: implicit adds ``lambda * |x|^2`` per customer and item; MLlib scales ``regParam`` by the
   number of ratings of each customer (item) it solves for. ``regParam`` is ``lambda`` divided by the mean
-  number of items per customer, so an average customer is regularized as implicit would.
+  number of items per customer, so an average customer is regularized as implicit would. The objectives still
+  differ (MLlib's is ALS-WR's), and that is what moves Ta-Feng's for you 3-7% above the local engine's, whatever
+  ``regParam`` (docs/spark.md, "Quality parity"; ``python -m benchmarks.spark_parity --als-study``).
 
 The factors come back to the driver as arrays (the bundle holds them); customers and items MLlib did not see
 get zero factors.
