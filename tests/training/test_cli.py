@@ -63,6 +63,46 @@ def test_the_console_script_sets_polars_allocator_before_polars_loads() -> None:
     assert result.stdout.strip().splitlines()[-1].endswith("dirty_decay_ms:0,muzzy_decay_ms:0")
 
 
+_HEAP_PROBE = """
+import sys
+import numpy as np
+from serving import launch
+if sys.argv[1] == "recs":  # the console script's start, as in the test above
+    sys.argv = ["recs", "--help"]
+    try:
+        launch.main()
+    except SystemExit:
+        pass
+big = np.ones(16 << 20, dtype=np.uint8)
+del big  # glibc raises its mmap threshold past 16 MB here, unless it was fixed
+probe = np.ones(2 << 20, dtype=np.uint8)
+address = probe.ctypes.data
+for line in open("/proc/self/maps"):
+    if line.rstrip().endswith("[heap]"):
+        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+        print("heap" if lo <= address < hi else "own mapping")
+        break
+else:
+    print("own mapping")
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc")
+def test_the_console_script_fixes_glibc_mmap_threshold() -> None:
+    """After a large array is freed, a 2 MB one still gets its own mapping (returned to the system when freed)
+    once ``recs`` fixed the threshold; glibc's default raised threshold puts it on the heap."""
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("the mmap threshold is glibc's")
+    fixed, default = (
+        subprocess.run([sys.executable, "-c", _HEAP_PROBE, mode], capture_output=True, text=True, check=True)
+        for mode in ("recs", "default")
+    )
+    assert fixed.stdout.strip().splitlines()[-1] == "own mapping", fixed.stderr  # after the help text
+    assert default.stdout.strip() == "heap", default.stderr
+
+
 def test_train_publish_and_serve_default_to_the_vocabulary_model_name(monkeypatch: pytest.MonkeyPatch) -> None:
     """train registers and publish reads ``TrainingSettings().model_name``; serve passes it on to the app."""
     monkeypatch.delenv("RECS_MODEL_NAME", raising=False)
