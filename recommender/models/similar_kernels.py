@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from recommender.numeric.heap import drain_best_first, offer, worse
+from recommender.numeric.sparse_rows import add_row
 
 
 @njit(cache=True, nogil=True)
@@ -58,14 +59,7 @@ def product_top(
         row = lo + out_row
         n_touched = 0
         for jj in range(a_indptr[row], a_indptr[row + 1]):
-            weight = a_data[jj]
-            middle = a_indices[jj]
-            for pp in range(b_indptr[middle], b_indptr[middle + 1]):
-                col = b_indices[pp]
-                touched[n_touched] = col  # branch-free: kept (counted) only on the column's first visit
-                n_touched += 1 - seen[col]
-                seen[col] = True
-                acc[col] += weight * b_data[pp]
+            n_touched = add_row(a_indices[jj], a_data[jj], b_indptr, b_indices, b_data, acc, seen, touched, n_touched)
         anchor = category[row]
         size = 0
         for t in range(n_touched):

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from recommender.numeric.heap import drain_best_first, keep_best
+from recommender.numeric.sparse_rows import add_row
 
 
 @njit(cache=True, nogil=True)
@@ -75,29 +76,6 @@ def neighbour_search(
         out_columns[row, :] = -1
         out_values[row, :] = -np.inf
         drain_best_first(heap_v, heap_c, size, out_values[row], out_columns[row])
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _add_row(
-    source: int,
-    scale: float,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    data: np.ndarray,
-    acc: np.ndarray,
-    seen: np.ndarray,
-    touched: np.ndarray,
-    n_touched: int,
-) -> int:
-    """``acc += scale * row source`` entry by entry in stored order; new columns appended to ``touched``
-    (flagged in ``seen``); returns the new count of touched columns."""
-    for jj in range(indptr[source], indptr[source + 1]):
-        item = indices[jj]
-        touched[n_touched] = item  # branch-free: kept (counted) only on the column's first visit
-        n_touched += 1 - seen[item]
-        seen[item] = True
-        acc[item] += scale * data[jj]
-    return n_touched
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -159,7 +137,7 @@ def mean_top_items(
     for row in range(n_rows):
         n_touched = 0
         for neighbour in neighbours[row]:
-            n_touched = _add_row(neighbour, weight, indptr, indices, data, acc, seen, touched, n_touched)
+            n_touched = add_row(neighbour, weight, indptr, indices, data, acc, seen, touched, n_touched)
         n_positive = _take_touched(acc, seen, touched, n_touched, True, cand_v, cand_c)
         size = keep_best(cand_v, cand_c, n_positive, heap_v, heap_c, scratch)
         drain_best_first(heap_v, heap_c, size, best_v, best_c)
@@ -203,7 +181,7 @@ def summed_rows_top(
     for row in range(n_rows):
         n_touched = 0
         for qq in range(q_indptr[row], q_indptr[row + 1]):
-            n_touched = _add_row(q_indices[qq], one, indptr, indices, data, acc, seen, touched, n_touched)
+            n_touched = add_row(q_indices[qq], one, indptr, indices, data, acc, seen, touched, n_touched)
         n_taken = _take_touched(acc, seen, touched, n_touched, False, cand_v, cand_c)
         size = keep_best(cand_v, cand_c, n_taken, heap_v, heap_c, scratch) if keep > 0 else 0
         out_items[row, :] = -1
