@@ -18,7 +18,6 @@ a task costs more than such a pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from recommender.history import OrderHistory
@@ -33,6 +32,7 @@ from recommender.history_parts import (
     with_lines,
 )
 from training.spark.neighbours import BLOCKS_PER_CORE
+from training.spark.tasks import run_tasks
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -51,21 +51,14 @@ def spark_history_parts(
         ranges = key_ranges(history, key, n_parts)
         if len(ranges) <= 1:
             return whole_history(work, history, key, name)
-        bare = context.broadcast(bare_history(history))
-        parts = list(enumerate(cut_lines(history, key, ranges)))
-
-        def task(numbered: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[tuple[int, Any]]:
-            shared = bare.value
-            for index, lines in numbered:
-                yield index, work(with_lines(shared, lines))
-
-        description = context.getLocalProperty("spark.job.description")  # the caller's, put back after
-        try:
-            context.setJobDescription(name)
-            done = context.parallelize(parts, len(parts)).mapPartitions(task).collect()
-        finally:
-            context.setLocalProperty("spark.job.description", description)  # type: ignore[arg-type]
-            bare.destroy()
-        return [result for _, result in sorted(done, key=lambda pair: pair[0])]
+        parts = cut_lines(history, key, ranges)
+        return run_tasks(
+            session,
+            bare_history(history),
+            parts,
+            lambda shared, lines: work(with_lines(shared, lines)),
+            len(parts),
+            name,
+        )
 
     return run

@@ -13,7 +13,6 @@ lists (the bundle holds them), both on the driver.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +20,7 @@ import scipy.sparse as sp
 
 from recommender.models.next_purchase.config import NextPurchaseConfig
 from recommender.models.next_purchase.neighbours import NeighbourLists, neighbour_lists
+from training.spark.tasks import run_tasks
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -38,18 +38,15 @@ def spark_neighbour_lists(session: SparkSession) -> NeighbourLists:
         n_blocks = min(len(queries), context.defaultParallelism * BLOCKS_PER_CORE)
         if n_blocks <= 1:
             return neighbour_lists(vectors, pool, queries, cfg)
-        shared = context.broadcast((sp.csr_matrix(vectors), pool, cfg))
-
-        def run(blocks: Iterator[tuple[int, np.ndarray]]) -> Iterator[tuple[int, sp.csr_matrix]]:
-            v, p, c = shared.value
-            for index, block in blocks:
-                yield index, neighbour_lists(v, p, block, c)
-
-        blocks = list(enumerate(np.array_split(np.asarray(queries), n_blocks)))
-        try:
-            done = context.parallelize(blocks, n_blocks).mapPartitions(run).collect()
-        finally:
-            shared.destroy()
-        return sp.vstack([lists for _, lists in sorted(done, key=lambda pair: pair[0])], format="csr")
+        blocks = np.array_split(np.asarray(queries), n_blocks)
+        done = run_tasks(
+            session,
+            (sp.csr_matrix(vectors), pool, cfg),
+            blocks,
+            lambda shared, block: neighbour_lists(shared[0], shared[1], block, shared[2]),
+            n_blocks,
+            "next purchase: neighbour lists",
+        )
+        return sp.vstack(done, format="csr")
 
     return compute

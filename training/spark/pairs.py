@@ -12,11 +12,11 @@ complements; every executor holds them) and the collected lists (the bundle hold
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from recommender.models.pair_blocks import BlockWork, PairLists, local_pair_lists
 from training.spark.neighbours import BLOCKS_PER_CORE
+from training.spark.tasks import run_tasks
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -30,20 +30,6 @@ def spark_pair_lists(session: SparkSession) -> PairLists:
         n_tasks = min(len(blocks), context.defaultParallelism * BLOCKS_PER_CORE)
         if n_tasks <= 1:
             return local_pair_lists(work, shared, blocks, name)
-        broadcast = context.broadcast(shared)
-
-        def task(numbered: Iterator[tuple[int, tuple[int, int]]]) -> Iterator[tuple[int, Any]]:
-            inputs = broadcast.value
-            for index, (lo, hi) in numbered:
-                yield index, work(inputs, lo, hi)
-
-        description = context.getLocalProperty("spark.job.description")  # the caller's, put back after
-        try:
-            context.setJobDescription(name)
-            done = context.parallelize(list(enumerate(blocks)), n_tasks).mapPartitions(task).collect()
-        finally:
-            context.setLocalProperty("spark.job.description", description)  # type: ignore[arg-type]
-            broadcast.destroy()
-        return [rows for _, rows in sorted(done, key=lambda pair: pair[0])]
+        return run_tasks(session, shared, blocks, lambda inputs, block: work(inputs, *block), n_tasks, name)
 
     return run
